@@ -1,0 +1,41 @@
+# Estoria C++: the two commands of the Quick start, and a few helpers.
+#   make demo   set up, build (Release) and run the example on embedded SQLite
+#   make test   set up, build and pass the whole test suite (starts PostgreSQL)
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: demo test deps build-release build-test test-asan test-tsan install-test clean format
+
+deps:
+	@scripts/setup-deps
+
+build-release: deps
+	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DESTORIA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build/release -j $(JOBS)
+
+demo: build-release
+	@scripts/demo build/release
+
+build-test: deps
+	@cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESTORIA_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build/test -j $(JOBS)
+
+test: build-test
+	@scripts/with-postgres scripts/run-tests build/test
+
+# Sanitizer runs of the test suite (separate build folders), used by .ci/run.
+test-asan: deps
+	@cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DESTORIA_SANITIZE=address -DESTORIA_BUILD_BENCH=OFF -DESTORIA_WERROR=ON >/dev/null
+	@cmake --build build/asan -j $(JOBS)
+	@scripts/with-postgres scripts/run-tests build/asan --sanitizer
+
+test-tsan: deps
+	@cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESTORIA_SANITIZE=thread -DESTORIA_BUILD_BENCH=OFF -DESTORIA_WERROR=ON >/dev/null
+	@cmake --build build/tsan -j $(JOBS)
+	@scripts/with-postgres scripts/run-tests build/tsan --sanitizer
+
+format:
+	@clang-format -i $$(git ls-files '*.h' '*.cc')
+
+clean:
+	rm -rf build

@@ -1,0 +1,238 @@
+// estoria/event_store.h: the event store interfaces and their options.
+//   EventIterator   a finite sequence of events returned by a read
+//   StreamReader    ReadStream
+//   StreamWriter    AppendStream, with optimistic concurrency
+//   GlobalReader    ReadAll: the global, commit-ordered log (capability)
+//   StreamDeleter   DeleteStream: delete or truncate (capability)
+//   StreamLister    ListStreams (capability)
+//   AppendWatcher   wait for new appends without polling (capability)
+//   EventStore      a reader + writer that exposes its capabilities
+//
+// Thread safety: every EventStore implementation is safe for concurrent use from
+// many threads. An EventIterator is used from one thread at a time; it owns what
+// it needs (built-in iterators share ownership of the backend's internals and hold
+// no lock between calls), so it stays valid even if the store object is destroyed
+// first.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "estoria/event.h"
+#include "estoria/status.h"
+#include "estoria/type_id.h"
+
+namespace estoria {
+
+// Durability of acknowledged appends.
+enum class Durability {
+  kStrict,   // acknowledged = on disk (fsync). The default.
+  kRelaxed,  // may lose the last moments on power loss; never corrupts or reorders
+};
+
+class EventIterator {
+ public:
+  virtual ~EventIterator() = default;
+  // The next event, or std::nullopt at the end. Errors: Unavailable (backend
+  // unreachable), Corruption (undecodable row), Internal.
+  virtual Result<std::optional<Event>> Next() = 0;
+};
+
+// Drains an iterator. Same errors as EventIterator::Next.
+Result<std::vector<Event>> Collect(EventIterator& it);
+
+// ---- Append ----------------------------------------------------------------
+
+enum class StreamState {
+  kAny,           // no expectation on existence
+  kMustNotExist,  // the stream must not exist (never written, or fully deleted)
+  kMustExist,     // the stream must exist (version >= 1)
+};
+
+struct AppendOptions {
+  // When set, the stream's current version must equal it (0 = must not exist
+  // or be empty). Default: unset.
+  std::optional<int64_t> expect_version;
+  // Existence expectation. Default kAny. Combining with expect_version is
+  // InvalidArgument.
+  StreamState stream_state = StreamState::kAny;
+
+  static AppendOptions ExpectVersion(int64_t v) { return AppendOptions{v, StreamState::kAny}; }
+  static AppendOptions MustNotExist() { return AppendOptions{std::nullopt, StreamState::kMustNotExist}; }
+  static AppendOptions MustExist() { return AppendOptions{std::nullopt, StreamState::kMustExist}; }
+};
+
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Appends all events atomically, or none, at versions tip+1.. with no gaps.
+  // Returns the events exactly as a later read returns them.
+  // Errors:
+  //  InvalidArgument  empty list, invalid stream id or event type, reserved
+  //                   metadata key, both expectation kinds, negative version,
+  //                   an event id reused other than as an exact re-append
+  //  Conflict         an expectation failed (conflict() carries the details)
+  //  AlreadyExists    every event id was already appended, in this order, to this
+  //                   stream (idempotent retry); nothing is written
+  //  Unavailable      the backend is unreachable or busy past its timeout
+  //  Internal         anything else
+  virtual Result<std::vector<Event>> AppendStream(const TypeId& stream_id,
+                                                  std::span<const WritableEvent> events,
+                                                  const AppendOptions& options = {}) = 0;
+};
+
+// ---- Read a stream ---------------------------------------------------------
+
+enum class Direction { kForward, kBackward };
+
+struct ReadStreamOptions {
+  // Default kForward.
+  Direction direction = Direction::kForward;
+  // Forward: start after this version (exclusive). Backward: start at this
+  // version (inclusive upper bound), 0 = the tip. Default 0. Negative is
+  // InvalidArgument.
+  int64_t after_version = 0;
+  // Maximum number of events; 0 = all. Default 0. Negative is InvalidArgument.
+  int64_t count = 0;
+};
+
+class StreamReader {
+ public:
+  virtual ~StreamReader() = default;
+  // Errors: NotFound when the stream does not exist (never written or fully
+  // deleted); reading past the tip, or a stream truncated to empty, yields an
+  // empty iterator. InvalidArgument for bad options, Unavailable, Internal.
+  virtual Result<std::unique_ptr<EventIterator>> ReadStream(const TypeId& stream_id,
+                                                            const ReadStreamOptions& options = {}) = 0;
+};
+
+// ---- Read the global log -------------------------------------------------
+
+struct ReadAllOptions {
+  // Start after this global position (exclusive). Default 0.
+  int64_t after_position = 0;
+  // Maximum number of events; 0 = all. Default 0.
+  int64_t count = 0;
+  // When non-empty, only events of streams of these types. Default: all.
+  std::vector<std::string> stream_types;
+  // When non-empty, only events of these types. Default: all.
+  std::vector<std::string> event_types;
+};
+
+class GlobalReader {
+ public:
+  virtual ~GlobalReader() = default;
+  // All streams in ascending global position. Guarantees:
+  //  finite read:   appends committed after ReadAll returns are not yielded;
+  //  stable prefix: once position P is yielded, no later commit lands at or
+  //                 below P. Gaps appear only where events were deleted.
+  // Errors: InvalidArgument for negative after_position/count, Unavailable,
+  // Internal.
+  virtual Result<std::unique_ptr<EventIterator>> ReadAll(const ReadAllOptions& options = {}) = 0;
+  // The highest committed global position (0 when empty). Unavailable, Internal.
+  virtual Result<int64_t> HeadPosition() = 0;
+};
+
+// ---- Delete ------------------------------------------------------------------
+
+struct DeleteStreamOptions {
+  // Unset (default): delete the whole stream; its id may be reused from
+  // version 1. Set: truncate, deleting events with version <= to_version; later
+  // events keep their versions and appends continue from the old tip.
+  std::optional<int64_t> to_version;
+};
+
+class StreamDeleter {
+ public:
+  virtual ~StreamDeleter() = default;
+  // Deleted events disappear from ReadStream and ReadAll; survivors keep their
+  // positions. Errors: NotFound for a stream never written (or already fully
+  // deleted); InvalidArgument for to_version < 0; Unavailable; Internal.
+  virtual Status DeleteStream(const TypeId& stream_id, const DeleteStreamOptions& options = {}) = 0;
+};
+
+// ---- List streams -----------------------------------------------------------
+
+struct StreamInfo {
+  TypeId stream_id;
+  int64_t version = 0;        // the tip version (survives truncation)
+  Timestamp last_timestamp{};  // timestamp of the last append
+  friend bool operator==(const StreamInfo&, const StreamInfo&) = default;
+};
+
+struct ListStreamsOptions {
+  // Only streams of this type. Default: all.
+  std::string stream_type;
+  // Streams ordered by id text; start after this id text (exclusive). Default "".
+  std::string after;
+  // Maximum number of streams; 0 = all. Default 0.
+  int64_t limit = 0;
+};
+
+class StreamLister {
+ public:
+  virtual ~StreamLister() = default;
+  // Existing streams ordered by id text. Errors: InvalidArgument, Unavailable,
+  // Internal.
+  virtual Result<std::vector<StreamInfo>> ListStreams(const ListStreamsOptions& options = {}) = 0;
+};
+
+// ---- Wait for appends ------------------------------------------------------
+
+class AppendWatcher {
+ public:
+  virtual ~AppendWatcher() = default;
+  // Blocks until the store knows of a committed global position greater than
+  // after_position, or until timeout. Returns the highest position known (which
+  // may be <= after_position on timeout). Appends made through this store object
+  // wake waiters at once; a backend may also be woken by other processes
+  // (PostgreSQL LISTEN/NOTIFY). Errors: Unavailable, Internal.
+  virtual Result<int64_t> WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) = 0;
+};
+
+// ---- The store ---------------------------------------------------------------
+
+class EventStore : public StreamReader, public StreamWriter {
+ public:
+  // Capabilities: null when unsupported. The pointers live as long as the store.
+  virtual GlobalReader* global_reader() { return nullptr; }
+  virtual StreamDeleter* stream_deleter() { return nullptr; }
+  virtual StreamLister* stream_lister() { return nullptr; }
+  virtual AppendWatcher* append_watcher() { return nullptr; }
+};
+
+// Validates an append's arguments the way every backend must (shared by all
+// built-in backends). OK or InvalidArgument naming the problem.
+Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> events,
+                      const AppendOptions& options);
+// Validates read options. OK or InvalidArgument.
+Status ValidateReadStream(const TypeId& stream_id, const ReadStreamOptions& options);
+Status ValidateReadAll(const ReadAllOptions& options);
+
+// Checks an expectation against the stream's current state; OK or a Conflict
+// carrying ConflictDetails. `exists` is false for a stream never written or fully
+// deleted; `version` is its tip version (0 when it does not exist).
+Status CheckExpectation(const TypeId& stream_id, const AppendOptions& options, bool exists,
+                        int64_t version);
+
+// Where an event id is already stored.
+struct StoredEventLocation {
+  TypeId stream_id;
+  int64_t stream_version = 0;
+};
+
+// Classifies an append whose events carry caller-chosen ids, given where each id
+// is already stored (nullopt = not stored). Returns OK when none is stored (go
+// ahead), AlreadyExists when all are stored in this stream at consecutive
+// versions in this order and any expect_version names the version before the
+// first of them (an idempotent retry), InvalidArgument otherwise (an id reused).
+Status ClassifyStoredIds(const TypeId& stream_id, std::span<const WritableEvent> events,
+                         const AppendOptions& options,
+                         std::span<const std::optional<StoredEventLocation>> stored);
+
+}  // namespace estoria

@@ -1,0 +1,191 @@
+// estoria/status.h: Status (an error code plus message) and Result<T> (a value or
+// a Status), the error model of every public Estoria function.
+//
+// Thread safety: Status and Result are plain values; distinct objects may be used
+// from distinct threads freely, one object from one thread at a time (const access
+// from many threads is safe).
+//
+// No function of the public API throws; failures are reported as a Status.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace estoria {
+
+enum class StatusCode : int {
+  kOk = 0,
+  kInvalidArgument = 1,     // the caller passed something malformed
+  kNotFound = 2,            // the named thing does not exist
+  kConflict = 3,            // optimistic concurrency: an expectation failed
+  kAlreadyExists = 4,       // e.g. an idempotent re-append of the same events
+  kFailedPrecondition = 5,  // the system is not in a state allowing the call
+  kUnavailable = 6,         // transient: retry may succeed (server down, busy)
+  kCorruption = 7,          // stored data is damaged or of an unknown format
+  kNotSupported = 8,        // the backend lacks the capability
+  kInternal = 9,            // a bug, or an exception from a user callback
+};
+
+// The canonical name of a code, e.g. "Conflict".
+std::string_view StatusCodeName(StatusCode code);
+
+// Details attached to a Conflict from an append expectation.
+struct ConflictDetails {
+  std::string stream_id;          // the stream whose expectation failed
+  int64_t expected_version = -1;  // expected version; -1 = "must exist"
+  int64_t actual_version = 0;     // version found; 0 = stream does not exist
+};
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;  // OK
+  Status(StatusCode code, std::string message);
+
+  static Status Ok() { return Status(); }
+  static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
+  static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
+  static Status Conflict(std::string msg) { return {StatusCode::kConflict, std::move(msg)}; }
+  static Status Conflict(ConflictDetails details);
+  static Status AlreadyExists(std::string msg) { return {StatusCode::kAlreadyExists, std::move(msg)}; }
+  static Status FailedPrecondition(std::string msg) { return {StatusCode::kFailedPrecondition, std::move(msg)}; }
+  static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
+  static Status Corruption(std::string msg) { return {StatusCode::kCorruption, std::move(msg)}; }
+  static Status NotSupported(std::string msg) { return {StatusCode::kNotSupported, std::move(msg)}; }
+  static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+  bool IsInvalidArgument() const { return code_ == StatusCode::kInvalidArgument; }
+  bool IsNotFound() const { return code_ == StatusCode::kNotFound; }
+  bool IsConflict() const { return code_ == StatusCode::kConflict; }
+  bool IsAlreadyExists() const { return code_ == StatusCode::kAlreadyExists; }
+  bool IsFailedPrecondition() const { return code_ == StatusCode::kFailedPrecondition; }
+  bool IsUnavailable() const { return code_ == StatusCode::kUnavailable; }
+  bool IsCorruption() const { return code_ == StatusCode::kCorruption; }
+  bool IsNotSupported() const { return code_ == StatusCode::kNotSupported; }
+  bool IsInternal() const { return code_ == StatusCode::kInternal; }
+
+  // Present on Conflicts raised by an append expectation.
+  const std::optional<ConflictDetails>& conflict() const { return conflict_; }
+
+  // True when this error happened after events were durably appended (for
+  // example a hook or snapshot failing after Save's append): the caller must not
+  // retry the append; discard the aggregate and reload.
+  bool events_appended() const { return events_appended_; }
+  Status& MarkEventsAppended() {
+    events_appended_ = true;
+    return *this;
+  }
+
+  // Returns a copy whose message is "context: message".
+  Status WithContext(std::string_view context) const;
+
+  // "Conflict: message" (or "OK").
+  std::string ToString() const;
+
+  friend bool operator==(const Status& a, const Status& b) {
+    return a.code_ == b.code_ && a.message_ == b.message_;
+  }
+
+ private:
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+  std::optional<ConflictDetails> conflict_;
+  bool events_appended_ = false;
+};
+
+std::ostream& operator<<(std::ostream& os, const Status& s);
+
+// Result<T>: either a T or a non-OK Status. Member names follow std::expected:
+// has_value(), value(), error(), operator*, operator->, value_or().
+// Calling value() on an error aborts the process with the status printed (a bug
+// in the caller); check has_value() or use ESTORIA_ASSIGN_OR_RETURN.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  using value_type = T;
+
+  Result(const T& value) : v_(std::in_place_index<0>, value) {}  // NOLINT
+  Result(T&& value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  template <typename U,
+            typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
+                                        !std::is_same_v<std::decay_t<U>, Status> &&
+                                        !std::is_same_v<std::decay_t<U>, Result>>>
+  Result(U&& value) : v_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
+  Result(Status status) : v_(std::in_place_index<1>, std::move(status)) {  // NOLINT
+    if (std::get<1>(v_).ok()) {
+      std::get<1>(v_) = Status::Internal("Result constructed from an OK status");
+    }
+  }
+
+  bool has_value() const { return v_.index() == 0; }
+  bool ok() const { return has_value(); }
+  explicit operator bool() const { return has_value(); }
+
+  T& value() & {
+    CheckValue();
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    CheckValue();
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    CheckValue();
+    return std::get<0>(std::move(v_));
+  }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  template <typename U>
+  T value_or(U&& fallback) const& {
+    return has_value() ? std::get<0>(v_) : static_cast<T>(std::forward<U>(fallback));
+  }
+
+  // The error; Status::Ok() when a value is held.
+  Status error() const { return has_value() ? Status::Ok() : std::get<1>(v_); }
+  Status status() const { return error(); }
+
+ private:
+  void CheckValue() const;
+  std::variant<T, Status> v_;
+};
+
+namespace internal {
+[[noreturn]] void DieOnBadResultAccess(const Status& s);
+}  // namespace internal
+
+template <typename T>
+void Result<T>::CheckValue() const {
+  if (!has_value()) internal::DieOnBadResultAccess(std::get<1>(v_));
+}
+
+// Propagation helpers.
+#define ESTORIA_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::estoria::Status estoria_status_ = (expr);        \
+    if (!estoria_status_.ok()) return estoria_status_; \
+  } while (0)
+
+#define ESTORIA_CONCAT_INNER_(a, b) a##b
+#define ESTORIA_CONCAT_(a, b) ESTORIA_CONCAT_INNER_(a, b)
+#define ESTORIA_ASSIGN_OR_RETURN(lhs, expr) \
+  ESTORIA_ASSIGN_OR_RETURN_IMPL_(ESTORIA_CONCAT_(estoria_result_, __LINE__), lhs, expr)
+#define ESTORIA_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                   \
+  if (!tmp.has_value()) return tmp.error();            \
+  lhs = std::move(tmp).value()
+
+}  // namespace estoria

@@ -1,0 +1,1 @@
+#include "estoria/testing/conformance.h"
