@@ -46,7 +46,7 @@ Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> ev
       }
     }
     for (const auto& [key, value] : e.metadata) {
-      if (key.rfind(kReservedMetadataPrefix, 0) == 0) {
+      if (!e.allow_reserved_metadata && key.rfind(kReservedMetadataPrefix, 0) == 0) {
         return Status::InvalidArgument(where + ": metadata key \"" + key + "\" uses the reserved prefix \"" +
                                        std::string(kReservedMetadataPrefix) + "\"");
       }
