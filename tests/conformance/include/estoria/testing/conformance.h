@@ -55,13 +55,22 @@ class CheckpointStoreConformance : public ::testing::TestWithParam<CheckpointSto
   std::shared_ptr<CheckpointStore> store_;
 };
 
+// Referenced by the instantiation macros so that the linker keeps every suite's
+// object file when the suites come from a static library.
+int LinkConformanceSuites();
+
 }  // namespace estoria::testing
+
+#define ESTORIA_CONFORMANCE_ANCHOR_(name, suite) \
+  [[maybe_unused]] static const int estoria_conformance_anchor_##name##_##suite = \
+      ::estoria::testing::LinkConformanceSuites()
 
 #define ESTORIA_INSTANTIATE_EVENT_STORE_CONFORMANCE(name, factory)                                              \
   using ::estoria::testing::EventStoreConformance;                                                               \
   using ::estoria::testing::GlobalReaderConformance;                                                             \
   using ::estoria::testing::StreamDeleterConformance;                                                            \
   using ::estoria::testing::EventStoreConcurrencyConformance;                                                    \
+  ESTORIA_CONFORMANCE_ANCHOR_(name, EventStore);                                                                 \
   INSTANTIATE_TEST_SUITE_P(name, EventStoreConformance,                                                          \
                            ::testing::Values(::estoria::testing::EventStoreFactory(factory)));                   \
   INSTANTIATE_TEST_SUITE_P(name, GlobalReaderConformance,                                                        \
@@ -73,10 +82,12 @@ class CheckpointStoreConformance : public ::testing::TestWithParam<CheckpointSto
 
 #define ESTORIA_INSTANTIATE_SNAPSHOT_STORE_CONFORMANCE(name, factory) \
   using ::estoria::testing::SnapshotStoreConformance;                \
+  ESTORIA_CONFORMANCE_ANCHOR_(name, SnapshotStore);                  \
   INSTANTIATE_TEST_SUITE_P(name, SnapshotStoreConformance,           \
                            ::testing::Values(::estoria::testing::SnapshotStoreFactory(factory)))
 
 #define ESTORIA_INSTANTIATE_CHECKPOINT_STORE_CONFORMANCE(name, factory) \
   using ::estoria::testing::CheckpointStoreConformance;                \
+  ESTORIA_CONFORMANCE_ANCHOR_(name, CheckpointStore);                  \
   INSTANTIATE_TEST_SUITE_P(name, CheckpointStoreConformance,           \
                            ::testing::Values(::estoria::testing::CheckpointStoreFactory(factory)))

@@ -1,0 +1,40 @@
+// Helpers shared by the conformance suite sources (not installed).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "estoria/event_store.h"
+#include "estoria/testing/matchers.h"
+
+namespace estoria::testing::internal {
+
+inline TypeId NewStream(std::string_view type = "conf") { return TypeId::New(type).value(); }
+
+inline WritableEvent Ev(std::string type = "happened", std::string data = "{}", Metadata metadata = {}) {
+  WritableEvent e;
+  e.type = std::move(type);
+  e.data = std::move(data);
+  e.metadata = std::move(metadata);
+  return e;
+}
+
+inline std::vector<WritableEvent> Evs(int n, std::string type = "happened") {
+  std::vector<WritableEvent> out;
+  for (int i = 0; i < n; ++i) out.push_back(Ev(type, "{\"n\":" + std::to_string(i) + "}"));
+  return out;
+}
+
+inline Result<std::vector<Event>> ReadStreamAll(EventStore& store, const TypeId& id, ReadStreamOptions o = {}) {
+  auto it = store.ReadStream(id, o);
+  if (!it) return it.error();
+  return Collect(**it);
+}
+
+inline Result<std::vector<Event>> ReadAllEvents(GlobalReader& g, ReadAllOptions o = {}) {
+  auto it = g.ReadAll(o);
+  if (!it) return it.error();
+  return Collect(**it);
+}
+
+}  // namespace estoria::testing::internal

@@ -1,0 +1,164 @@
+// SnapshotStoreConformance and CheckpointStoreConformance.
+#include <thread>
+
+#include "conformance_util.h"
+#include "estoria/testing/conformance.h"
+
+namespace estoria::testing {
+
+int kSnapshotStoreSuiteAnchor = 0;  // see LinkConformanceSuites
+
+using ::testing::ElementsAre;
+
+namespace {
+
+Snapshot Snap(const TypeId& id, int64_t version, std::string data = "{}") {
+  Snapshot s;
+  s.aggregate_id = id;
+  s.version = version;
+  s.timestamp = Now();
+  s.data = std::move(data);
+  return s;
+}
+
+std::shared_ptr<SnapshotStore> Make(const SnapshotStoreFactory& f, SnapshotRetention r = {}) {
+  auto made = f(r);
+  EXPECT_TRUE(made.has_value()) << made.error();
+  return made.has_value() ? *made : nullptr;
+}
+
+TEST_P(SnapshotStoreConformance, SaveAndLoadRoundTrip) {
+  auto store = Make(GetParam());
+  ASSERT_NE(store, nullptr);
+  TypeId id = TypeId::New("account").value();
+  Snapshot s = Snap(id, 7, std::string("\0\x01\xff{bin}", 8));
+  s.content_type = "application/octet-stream";
+  s.schema_version = 3;
+  ASSERT_OK(store->Save(s));
+  ASSERT_OK_AND_ASSIGN(Snapshot loaded, store->Load(id));
+  EXPECT_EQ(loaded, s);
+}
+
+TEST_P(SnapshotStoreConformance, LoadsNewestAtOrBelowVersion) {
+  auto store = Make(GetParam());
+  ASSERT_NE(store, nullptr);
+  TypeId id = TypeId::New("account").value();
+  for (int64_t v : {10, 20, 30}) ASSERT_OK(store->Save(Snap(id, v, "v" + std::to_string(v))));
+  ASSERT_OK_AND_ASSIGN(Snapshot newest, store->Load(id));
+  EXPECT_EQ(newest.version, 30);
+  ASSERT_OK_AND_ASSIGN(Snapshot at25, store->Load(id, 25));
+  EXPECT_EQ(at25.version, 20);
+  EXPECT_EQ(at25.data, "v20");
+  ASSERT_OK_AND_ASSIGN(Snapshot at20, store->Load(id, 20));
+  EXPECT_EQ(at20.version, 20);
+  EXPECT_THAT(store->Load(id, 9), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store->Load(TypeId::New("account").value()), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store->Load(id, -1), StatusIs(StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
+  EXPECT_THAT(versions, ElementsAre(10, 20, 30));
+}
+
+TEST_P(SnapshotStoreConformance, SavingTheSameVersionReplaces) {
+  auto store = Make(GetParam());
+  ASSERT_NE(store, nullptr);
+  TypeId id = TypeId::New("account").value();
+  ASSERT_OK(store->Save(Snap(id, 5, "old")));
+  ASSERT_OK(store->Save(Snap(id, 5, "new")));
+  ASSERT_OK_AND_ASSIGN(Snapshot s, store->Load(id));
+  EXPECT_EQ(s.data, "new");
+  ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
+  EXPECT_THAT(versions, ElementsAre(5));
+}
+
+TEST_P(SnapshotStoreConformance, RetentionKeepsTheNewest) {
+  auto store = Make(GetParam(), SnapshotRetention{2});
+  ASSERT_NE(store, nullptr);
+  TypeId id = TypeId::New("account").value(), other = TypeId::New("account").value();
+  ASSERT_OK(store->Save(Snap(other, 1)));
+  for (int64_t v = 1; v <= 5; ++v) ASSERT_OK(store->Save(Snap(id, v * 10)));
+  ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
+  EXPECT_THAT(versions, ElementsAre(40, 50));
+  ASSERT_OK_AND_ASSIGN(auto other_versions, store->ListVersions(other));
+  EXPECT_THAT(other_versions, ElementsAre(1));
+}
+
+TEST_P(SnapshotStoreConformance, DeleteBelow) {
+  auto store = Make(GetParam());
+  ASSERT_NE(store, nullptr);
+  TypeId id = TypeId::New("account").value();
+  for (int64_t v : {1, 2, 3, 4}) ASSERT_OK(store->Save(Snap(id, v)));
+  ASSERT_OK(store->DeleteBelow(id, 3));
+  ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
+  EXPECT_THAT(versions, ElementsAre(3, 4));
+  ASSERT_OK(store->DeleteBelow(id, 0));
+  ASSERT_OK_AND_ASSIGN(auto none, store->ListVersions(id));
+  EXPECT_TRUE(none.empty());
+  EXPECT_THAT(store->Load(id), StatusIs(StatusCode::kNotFound));
+  ASSERT_OK(store->DeleteBelow(TypeId::New("account").value(), 5));  // nothing to delete is fine
+}
+
+TEST_P(SnapshotStoreConformance, InvalidSnapshotsAreRejected) {
+  auto store = Make(GetParam());
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(store->Save(Snap(TypeId::New("account").value(), 0)), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store->Save(Snap(TypeId("Bad Type", Uuid::NewV7()), 1)), StatusIs(StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+
+void CheckpointStoreConformance::SetUp() {
+  auto made = GetParam()();
+  ASSERT_TRUE(made.has_value()) << made.error();
+  store_ = *made;
+}
+
+namespace {
+
+TEST_P(CheckpointStoreConformance, MissingIsZeroThenSavedValue) {
+  ASSERT_OK_AND_ASSIGN(int64_t p, store_->Load("balances"));
+  EXPECT_EQ(p, 0);
+  ASSERT_OK(store_->Save("balances", 42));
+  ASSERT_OK_AND_ASSIGN(p, store_->Load("balances"));
+  EXPECT_EQ(p, 42);
+  ASSERT_OK(store_->Save("balances", 7));  // a reset may move it backwards
+  ASSERT_OK_AND_ASSIGN(p, store_->Load("balances"));
+  EXPECT_EQ(p, 7);
+}
+
+TEST_P(CheckpointStoreConformance, ListAndDelete) {
+  ASSERT_OK(store_->Save("zeta", 3));
+  ASSERT_OK(store_->Save("alpha", 9));
+  ASSERT_OK_AND_ASSIGN(auto all, store_->List());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "alpha");
+  EXPECT_EQ(all[0].position, 9);
+  EXPECT_EQ(all[1].name, "zeta");
+  EXPECT_GT(all[1].updated_at, Now() - std::chrono::minutes(5));
+  ASSERT_OK(store_->Delete("zeta"));
+  EXPECT_THAT(store_->Delete("zeta"), StatusIs(StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(int64_t p, store_->Load("zeta"));
+  EXPECT_EQ(p, 0);
+}
+
+TEST_P(CheckpointStoreConformance, InvalidArguments) {
+  EXPECT_THAT(store_->Save("", 1), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store_->Save("x", -1), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store_->Load(""), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST_P(CheckpointStoreConformance, ConcurrentSavesToDistinctNames) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 1; i <= 20; ++i) EXPECT_OK(store_->Save("proj" + std::to_string(t), i));
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 8; ++t) {
+    ASSERT_OK_AND_ASSIGN(int64_t p, store_->Load("proj" + std::to_string(t)));
+    EXPECT_EQ(p, 20);
+  }
+}
+
+}  // namespace
+}  // namespace estoria::testing
