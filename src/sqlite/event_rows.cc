@@ -1,0 +1,66 @@
+// Row encoding of the SQLite event store: see event_rows.h.
+#include "event_rows.h"
+
+#include <array>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace estoria::sqlite::internal {
+
+Result<std::string> EncodeMetadata(const Metadata& metadata) {
+  if (metadata.empty()) return std::string();
+  try {
+    nlohmann::json obj = nlohmann::json::object();
+    for (const auto& [k, v] : metadata) obj[k] = v;
+    return obj.dump();
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("metadata cannot be stored as JSON (keys and values must be UTF-8): ") +
+                                   e.what());
+  }
+}
+
+Result<Metadata> DecodeMetadata(std::string_view json) {
+  Metadata out;
+  if (json.empty()) return out;
+  try {
+    nlohmann::json obj = nlohmann::json::parse(json);
+    if (!obj.is_object()) return Status::Corruption("stored metadata is not a JSON object");
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+      if (!it.value().is_string()) return Status::Corruption("stored metadata value is not a string");
+      out.emplace(it.key(), it.value().get<std::string>());
+    }
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("stored metadata is not valid JSON: ") + e.what());
+  }
+  return out;
+}
+
+Result<Uuid> UuidFromBytes(std::string_view bytes) {
+  if (bytes.size() != 16) return Status::Corruption("stored event id is not 16 bytes");
+  std::array<uint8_t, 16> raw{};
+  std::memcpy(raw.data(), bytes.data(), 16);
+  return Uuid(raw);
+}
+
+Result<Event> DecodeEventRow(const SqliteStatement& row, const TypeId* stream) {
+  Event e;
+  e.global_position = row.ColumnInt64(0);
+  if (stream != nullptr) {
+    e.stream_id = *stream;
+  } else {
+    auto id = TypeId::Parse(row.ColumnTextView(1));
+    if (!id) return Status::Corruption("stored stream id is invalid: " + id.error().message());
+    e.stream_id = std::move(*id);
+  }
+  e.stream_version = row.ColumnInt64(2);
+  std::string type = row.ColumnText(3);
+  ESTORIA_ASSIGN_OR_RETURN(Uuid uuid, UuidFromBytes(row.ColumnBlob(4)));
+  e.id = TypeId(std::move(type), uuid);
+  e.timestamp = Timestamp(std::chrono::microseconds(row.ColumnInt64(5)));
+  e.content_type = row.ColumnText(6);
+  ESTORIA_ASSIGN_OR_RETURN(e.metadata, DecodeMetadata(row.ColumnTextView(7)));
+  e.data = row.ColumnBlob(8);
+  return e;
+}
+
+}  // namespace estoria::sqlite::internal

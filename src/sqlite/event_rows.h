@@ -1,0 +1,55 @@
+// Encoding of events in the SQLite event store's rows: metadata as JSON text,
+// UUIDs as 16-byte BLOBs, timestamps as INTEGER microseconds, payload as BLOB.
+// Internal to estoria::sqlite.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "estoria/event.h"
+#include "estoria/sqlite/database.h"
+
+namespace estoria::sqlite::internal {
+
+// The columns DecodeEventRow expects, in order, for a query over
+// "estoria_events e CROSS JOIN estoria_streams s ON s.stream_key = e.stream_key".
+inline constexpr std::string_view kEventColumns =
+    "e.position, s.stream_name, e.stream_version, e.event_type, e.event_uuid, e.timestamp_us, e.content_type, "
+    "e.metadata, e.data";
+// The same columns without the join (stream name left empty; pass the stream).
+inline constexpr std::string_view kEventColumnsNoJoin =
+    "e.position, '', e.stream_version, e.event_type, e.event_uuid, e.timestamp_us, e.content_type, e.metadata, "
+    "e.data";
+
+// JSON object text of the metadata; "" for an empty map (stored as NULL).
+// InvalidArgument when a key or value is not valid UTF-8.
+Result<std::string> EncodeMetadata(const Metadata& metadata);
+// Inverse of EncodeMetadata ("" = empty). Corruption when malformed.
+Result<Metadata> DecodeMetadata(std::string_view json);
+
+inline std::string_view UuidBytes(const Uuid& id) {
+  return std::string_view(reinterpret_cast<const char*>(id.bytes().data()), id.bytes().size());
+}
+// Corruption unless exactly 16 bytes.
+Result<Uuid> UuidFromBytes(std::string_view bytes);
+
+// Resets a (cached) statement when leaving a scope, so that an early return
+// never leaves a read transaction open on a pooled connection.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(SqliteStatement* stmt) : stmt_(stmt) {}
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+  ~ResetOnExit() { stmt_->Reset(); }
+
+ private:
+  SqliteStatement* stmt_;
+};
+
+// Decodes the current row (columns kEventColumns). `stream` is used instead of
+// column 1 when not null. Corruption for undecodable values.
+Result<Event> DecodeEventRow(const SqliteStatement& row, const TypeId* stream);
+
+}  // namespace estoria::sqlite::internal

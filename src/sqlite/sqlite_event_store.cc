@@ -1,0 +1,245 @@
+// SqliteEventStore: opening, appends and reads. Deletion, listing and waiting
+// are in sqlite_event_store_admin.cc; the write path in group_commit_writer.cc.
+#include "estoria/sqlite/sqlite_event_store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "estoria/internal/paged_iterator.h"
+#include "event_rows.h"
+#include "schema.h"
+#include "store_core.h"
+
+namespace estoria::sqlite {
+
+namespace {
+constexpr int64_t kEventsSchemaVersion = 1;
+constexpr char kEventsDdl[] = R"sql(
+CREATE TABLE estoria_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  position INTEGER NOT NULL
+);
+INSERT INTO estoria_head (id, position) VALUES (1, 0);
+CREATE TABLE estoria_streams (
+  stream_key INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream_name TEXT NOT NULL UNIQUE,
+  stream_type TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  last_timestamp_us INTEGER NOT NULL
+);
+CREATE TABLE estoria_events (
+  position INTEGER PRIMARY KEY,
+  stream_key INTEGER NOT NULL,
+  stream_version INTEGER NOT NULL,
+  event_uuid BLOB NOT NULL,
+  event_type TEXT NOT NULL,
+  timestamp_us INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  metadata TEXT,
+  data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX estoria_events_by_stream ON estoria_events (stream_key, stream_version);
+CREATE UNIQUE INDEX estoria_events_by_uuid ON estoria_events (event_uuid);
+)sql";
+
+constexpr int64_t kStreamPageSize = 256;
+constexpr int64_t kAllPageSize = 512;
+
+Status CheckWritableFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::Ok();  // created later
+  // Root ignores permission bits, so look at them as well as access().
+  if ((st.st_mode & 0222) == 0 || ::access(path.c_str(), W_OK) != 0) {
+    return Status::FailedPrecondition("SQLite database " + path +
+                                      " is read-only; open it with read_only (URI option ?mode=ro) to read it");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<SqliteDatabase>> OpenConnection(const SqliteOptions& o, bool reader) {
+  SqliteDatabaseOptions dbo;
+  dbo.read_only = o.read_only;
+  dbo.create = !o.read_only && !reader;
+  dbo.busy_timeout = o.busy_timeout;
+  ESTORIA_ASSIGN_OR_RETURN(auto db, SqliteDatabase::Open(o.path, dbo));
+  if (reader && !o.read_only) ESTORIA_RETURN_IF_ERROR(db->Exec("PRAGMA query_only = 1"));
+  return db;
+}
+
+Result<int64_t> ReadHead(SqliteDatabase& db) {
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * stmt, db.PrepareCached("SELECT position FROM estoria_head WHERE id = 1"));
+  ESTORIA_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return Status::Corruption("estoria_head row missing in " + db.path());
+  int64_t head = stmt->ColumnInt64(0);
+  stmt->Reset();
+  return head;
+}
+}  // namespace
+
+SqliteEventStore::SqliteEventStore(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+SqliteEventStore::~SqliteEventStore() = default;
+
+Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::Open(SqliteOptions options) {
+  if (options.path.empty()) return Status::InvalidArgument("SqliteOptions.path is empty");
+  if (options.busy_timeout.count() < 0) return Status::InvalidArgument("SqliteOptions.busy_timeout is negative");
+  if (!options.logger) options.logger = StderrLogger();
+  auto core = std::make_shared<Core>();
+  core->memory = options.path == ":memory:";
+  if (core->memory) options.read_only = false;
+  core->options = options;
+  if (!core->memory && !options.read_only) ESTORIA_RETURN_IF_ERROR(CheckWritableFile(options.path));
+
+  ESTORIA_ASSIGN_OR_RETURN(auto db, OpenConnection(options, /*reader=*/options.read_only));
+  ESTORIA_RETURN_IF_ERROR(db->Validate().WithContext("open " + options.path));
+  // Refuse a newer schema before anything (the WAL switch included) writes.
+  ESTORIA_RETURN_IF_ERROR(internal::CheckSchemaNotNewer(*db, "events", kEventsSchemaVersion));
+  ESTORIA_RETURN_IF_ERROR(db->ConfigureWal(options.durability));
+  ESTORIA_RETURN_IF_ERROR(internal::EnsureSchema(*db, "events", kEventsSchemaVersion, kEventsDdl, options.read_only));
+  ESTORIA_ASSIGN_OR_RETURN(core->known_head, ReadHead(*db));
+
+  size_t idle = static_cast<size_t>(std::max(options.max_idle_readers, 1));
+  if (core->memory) {
+    core->write_pool = std::make_unique<internal::ConnectionPool>(nullptr, 1, 1);
+    core->write_pool->Add(std::move(db));
+  } else {
+    core->read_pool = std::make_unique<internal::ConnectionPool>(
+        [options] { return OpenConnection(options, /*reader=*/true); }, 0, idle);
+    if (options.read_only) {
+      core->read_pool->Add(std::move(db));
+    } else {
+      core->write_pool = std::make_unique<internal::ConnectionPool>(nullptr, 1, 1);
+      core->write_pool->Add(std::move(db));
+    }
+  }
+  if (core->write_pool) {
+    Core* raw = core.get();
+    core->writer = std::make_unique<internal::GroupCommitWriter>(
+        core->write_pool.get(), static_cast<size_t>(std::max(options.max_batch_appends, 1)),
+        [raw](int64_t head) { raw->OnCommit(head); });
+  }
+  return std::make_shared<SqliteEventStore>(std::move(core));
+}
+
+const SqliteOptions& SqliteEventStore::options() const { return core_->options; }
+
+SqliteStats SqliteEventStore::stats() const { return core_->writer ? core_->writer->stats() : SqliteStats{}; }
+
+Result<std::vector<Event>> SqliteEventStore::AppendStream(const TypeId& stream_id,
+                                                          std::span<const WritableEvent> events,
+                                                          const AppendOptions& options) {
+  ESTORIA_RETURN_IF_ERROR(ValidateAppend(stream_id, events, options));
+  if (!core_->writer) {
+    return Status::FailedPrecondition("append to " + stream_id.ToString() + ": " + core_->options.path +
+                                      " is open read-only");
+  }
+  return core_->writer->Append(stream_id, events, options);
+}
+
+Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadStream(const TypeId& stream_id,
+                                                                    const ReadStreamOptions& options) {
+  ESTORIA_RETURN_IF_ERROR(ValidateReadStream(stream_id, options));
+  std::shared_ptr<Core> core = core_;
+  std::string name = stream_id.ToString();
+  int64_t key = 0, tip = 0;
+  {
+    ESTORIA_ASSIGN_OR_RETURN(auto lease, core->readers().Acquire());
+    ESTORIA_ASSIGN_OR_RETURN(
+        SqliteStatement * find,
+        lease->PrepareCached("SELECT stream_key, version FROM estoria_streams WHERE stream_name = ?"));
+    ESTORIA_RETURN_IF_ERROR(find->BindText(1, name));
+    ESTORIA_ASSIGN_OR_RETURN(bool row, find->Step());
+    if (!row) return Status::NotFound("stream " + name + " not found");
+    key = find->ColumnInt64(0);
+    tip = find->ColumnInt64(1);
+    find->Reset();
+  }
+  bool forward = options.direction == Direction::kForward;
+  // The range is fixed now; later appends are not yielded.
+  int64_t hi = tip;
+  if (!forward && options.after_version > 0) hi = std::min(hi, options.after_version);
+  int64_t cursor = forward ? options.after_version : hi + 1;  // exclusive bound of the next page
+  std::string sql = "SELECT " + std::string(internal::kEventColumnsNoJoin) + " FROM estoria_events e " +
+                    (forward ? "WHERE e.stream_key = ?1 AND e.stream_version > ?2 AND e.stream_version <= ?3 "
+                               "ORDER BY e.stream_version LIMIT ?4"
+                             : "WHERE e.stream_key = ?1 AND e.stream_version < ?2 AND e.stream_version >= ?3 "
+                               "ORDER BY e.stream_version DESC LIMIT ?4");
+  int64_t bound = forward ? hi : 1;
+  auto fetch = [core, stream_id, key, bound, cursor, sql](int64_t limit) mutable -> Result<std::vector<Event>> {
+    std::vector<Event> page;
+    ESTORIA_ASSIGN_OR_RETURN(auto lease, core->readers().Acquire());
+    ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * stmt, lease->PrepareCached(sql));
+    internal::ResetOnExit reset(stmt);
+    ESTORIA_RETURN_IF_ERROR(stmt->BindInt64(1, key));
+    ESTORIA_RETURN_IF_ERROR(stmt->BindInt64(2, cursor));
+    ESTORIA_RETURN_IF_ERROR(stmt->BindInt64(3, bound));
+    ESTORIA_RETURN_IF_ERROR(stmt->BindInt64(4, limit));
+    for (;;) {
+      ESTORIA_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      ESTORIA_ASSIGN_OR_RETURN(Event e, internal::DecodeEventRow(*stmt, &stream_id));
+      cursor = e.stream_version;
+      page.push_back(std::move(e));
+    }
+    return page;
+  };
+  return std::unique_ptr<EventIterator>(
+      new estoria::internal::PagedIterator(std::move(fetch), options.count, kStreamPageSize));
+}
+
+Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadAll(const ReadAllOptions& options) {
+  ESTORIA_RETURN_IF_ERROR(ValidateReadAll(options));
+  std::shared_ptr<Core> core = core_;
+  int64_t frontier = 0;
+  {
+    ESTORIA_ASSIGN_OR_RETURN(auto lease, core->readers().Acquire());
+    ESTORIA_ASSIGN_OR_RETURN(frontier, ReadHead(*lease));
+  }
+  std::string sql = "SELECT " + std::string(internal::kEventColumns) +
+                    " FROM estoria_events e CROSS JOIN estoria_streams s"
+                    " WHERE s.stream_key = e.stream_key AND e.position > ?1 AND e.position <= ?2";
+  int param = 3;
+  auto in_list = [&](const char* column, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    sql += std::string(" AND ") + column + " IN (";
+    for (size_t i = 0; i < values.size(); ++i) sql += (i ? ", ?" : "?") + std::to_string(param++);
+    sql += ")";
+  };
+  in_list("s.stream_type", options.stream_types);
+  in_list("e.event_type", options.event_types);
+  int limit_param = param;
+  sql += " ORDER BY e.position LIMIT ?" + std::to_string(limit_param);
+  std::vector<std::string> filters = options.stream_types;
+  filters.insert(filters.end(), options.event_types.begin(), options.event_types.end());
+  int64_t cursor = options.after_position;
+  auto fetch = [core, sql, filters, frontier, cursor,
+                limit_param](int64_t limit) mutable -> Result<std::vector<Event>> {
+    std::vector<Event> page;
+    if (cursor >= frontier) return page;
+    ESTORIA_ASSIGN_OR_RETURN(auto lease, core->readers().Acquire());
+    ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * stmt, lease->PrepareCached(sql));
+    internal::ResetOnExit reset(stmt);
+    ESTORIA_RETURN_IF_ERROR(stmt->BindInt64(1, cursor));
+    ESTORIA_RETURN_IF_ERROR(stmt->BindInt64(2, frontier));
+    for (size_t i = 0; i < filters.size(); ++i) {
+      ESTORIA_RETURN_IF_ERROR(stmt->BindText(static_cast<int>(i) + 3, filters[i]));
+    }
+    ESTORIA_RETURN_IF_ERROR(stmt->BindInt64(limit_param, limit));
+    for (;;) {
+      ESTORIA_ASSIGN_OR_RETURN(bool row, stmt->Step());
+      if (!row) break;
+      ESTORIA_ASSIGN_OR_RETURN(Event e, internal::DecodeEventRow(*stmt, nullptr));
+      cursor = e.global_position;
+      page.push_back(std::move(e));
+    }
+    return page;
+  };
+  return std::unique_ptr<EventIterator>(
+      new estoria::internal::PagedIterator(std::move(fetch), options.count, kAllPageSize));
+}
+
+Result<int64_t> SqliteEventStore::HeadPosition() {
+  ESTORIA_ASSIGN_OR_RETURN(auto lease, core_->readers().Acquire());
+  return ReadHead(*lease);
+}
+
+}  // namespace estoria::sqlite

@@ -1,0 +1,41 @@
+// The conformance suites instantiated for SQLite: file-backed (a fresh file per
+// test) and in-memory (sqlite::memory:).
+#include "estoria/sqlite/sqlite_event_store.h"
+#include "estoria/testing/conformance.h"
+#include "sqlite_test_util.h"
+
+namespace {
+
+using estoria::Result;
+using estoria::sqlite::SqliteEventStore;
+using estoria::sqlite::SqliteOptions;
+
+estoria::sqlite::testing::TempDir& Dir() {
+  static auto* dir = new estoria::sqlite::testing::TempDir();  // removed by the environment below
+  return *dir;
+}
+
+class RemoveTempDir : public ::testing::Environment {
+ public:
+  void TearDown() override { delete &Dir(); }
+};
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
+
+ESTORIA_INSTANTIATE_EVENT_STORE_CONFORMANCE(SqliteFile, []() -> Result<std::shared_ptr<estoria::EventStore>> {
+  SqliteOptions o;
+  o.path = Dir().NewFile("events");
+  o.durability = estoria::Durability::kRelaxed;
+  auto store = SqliteEventStore::Open(o);
+  if (!store) return store.error();
+  return std::shared_ptr<estoria::EventStore>(*store);
+});
+
+}  // namespace
+
+namespace memory_instantiation {
+ESTORIA_INSTANTIATE_EVENT_STORE_CONFORMANCE(SqliteMemory, []() -> Result<std::shared_ptr<estoria::EventStore>> {
+  auto store = SqliteEventStore::OpenUri("sqlite::memory:");
+  if (!store) return store.error();
+  return std::shared_ptr<estoria::EventStore>(*store);
+});
+}  // namespace memory_instantiation
