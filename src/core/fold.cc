@@ -1,0 +1,57 @@
+#include "estoria/fold.h"
+
+#include <exception>
+#include <memory>
+#include <string>
+
+namespace estoria {
+namespace {
+
+Status RunHandler(const FoldHandler& handler, const Event& event) {
+  try {
+    return handler(event);
+  } catch (const std::exception& e) {
+    return Status::Internal("fold handler threw at " + event.stream_id.ToString() + " version " +
+                            std::to_string(event.stream_version) + ": " + e.what());
+  } catch (...) {
+    return Status::Internal("fold handler threw an unknown exception at " + event.stream_id.ToString() + " version " +
+                            std::to_string(event.stream_version));
+  }
+}
+
+}  // namespace
+
+Status FoldStream(StreamReader& reader, const TypeId& stream_id, const FoldHandler& handler,
+                  const FoldStreamOptions& options) {
+  if (!handler) return Status::InvalidArgument("FoldStream: null handler");
+  if (options.after_version < 0 || options.to_version < 0) {
+    return Status::InvalidArgument("FoldStream: negative after_version or to_version");
+  }
+  if (options.to_version != 0 && options.to_version <= options.after_version) return Status::Ok();
+  ReadStreamOptions read;
+  read.after_version = options.after_version;
+  if (options.to_version != 0) read.count = options.to_version - options.after_version;
+  auto it = reader.ReadStream(stream_id, read);
+  if (!it) return it.error().WithContext("FoldStream " + stream_id.ToString());
+  for (;;) {
+    auto next = (*it)->Next();
+    if (!next) return next.error().WithContext("FoldStream " + stream_id.ToString());
+    if (!next->has_value()) return Status::Ok();
+    if (options.to_time && (*next)->timestamp > *options.to_time) return Status::Ok();
+    ESTORIA_RETURN_IF_ERROR(RunHandler(handler, **next));
+  }
+}
+
+Status FoldAll(GlobalReader& reader, const FoldHandler& handler, const ReadAllOptions& options) {
+  if (!handler) return Status::InvalidArgument("FoldAll: null handler");
+  auto it = reader.ReadAll(options);
+  if (!it) return it.error().WithContext("FoldAll");
+  for (;;) {
+    auto next = (*it)->Next();
+    if (!next) return next.error().WithContext("FoldAll");
+    if (!next->has_value()) return Status::Ok();
+    ESTORIA_RETURN_IF_ERROR(RunHandler(handler, **next));
+  }
+}
+
+}  // namespace estoria

@@ -1,0 +1,99 @@
+#include "estoria/upcaster.h"
+
+#include <charconv>
+#include <exception>
+
+#include "estoria/codec.h"
+#include "estoria/type_id.h"
+
+namespace estoria {
+
+Upcaster JsonUpcaster(std::function<void(nlohmann::json& payload)> edit) {
+  return [edit = std::move(edit)](UpcastEvent& event) -> Status {
+    ESTORIA_RETURN_IF_ERROR(internal::CheckContentType(kJsonContentType, event.content_type));
+    nlohmann::json j;
+    ESTORIA_RETURN_IF_ERROR(internal::ParseJson(event.data, &j));
+    edit(j);  // exceptions are caught by UpcastToCurrent
+    return internal::DumpJson(j, &event.data);
+  };
+}
+
+UpcasterRegistry& UpcasterRegistry::Add(std::string type, int from_version, Upcaster upcaster) {
+  std::string where = "upcaster for " + type + " v" + std::to_string(from_version);
+  Status st = TypeId::ValidateTypeName(type);
+  if (!st.ok()) {
+    if (status_.ok()) status_ = st.WithContext(where);
+  } else if (from_version < 1) {
+    if (status_.ok()) status_ = Status::InvalidArgument(where + ": from_version must be >= 1");
+  } else if (!upcaster) {
+    if (status_.ok()) status_ = Status::InvalidArgument(where + ": null upcaster");
+  } else if (!steps_.emplace(std::make_pair(std::move(type), from_version), std::move(upcaster)).second) {
+    if (status_.ok()) status_ = Status::InvalidArgument(where + ": registered twice");
+  }
+  return *this;
+}
+
+const Upcaster* UpcasterRegistry::Find(std::string_view type, int version) const {
+  auto it = steps_.find(std::make_pair(std::string(type), version));
+  return it == steps_.end() ? nullptr : &it->second;
+}
+
+Status UpcasterRegistry::UpcastToCurrent(UpcastEvent& event,
+                                         const std::function<int(std::string_view type)>& current_version,
+                                         bool* known) const {
+  *known = true;
+  for (int step = 0; step <= 64; ++step) {
+    int current = current_version(event.type);
+    if (current > 0 && event.schema_version == current) return Status::Ok();
+    if (current > 0 && event.schema_version > current) {
+      return Status::Corruption("event type " + event.type + " stored at schema version " +
+                                std::to_string(event.schema_version) + ", newer than the registered version " +
+                                std::to_string(current));
+    }
+    const Upcaster* up = Find(event.type, event.schema_version);
+    if (up == nullptr) {
+      if (current == 0) {
+        *known = false;
+        return Status::Ok();
+      }
+      return Status::Corruption("no upcaster for event type " + event.type + " from schema version " +
+                                std::to_string(event.schema_version) + " (registered version " +
+                                std::to_string(current) + ")");
+    }
+    std::string before_type = event.type;
+    int before_version = event.schema_version;
+    Status st;
+    try {
+      st = (*up)(event);
+    } catch (const std::exception& e) {
+      return Status::Internal("upcaster for " + before_type + " v" + std::to_string(before_version) +
+                              " threw: " + e.what());
+    } catch (...) {
+      return Status::Internal("upcaster for " + before_type + " v" + std::to_string(before_version) +
+                              " threw an unknown exception");
+    }
+    if (!st.ok()) return st.WithContext("upcaster for " + before_type + " v" + std::to_string(before_version));
+    if (event.type == before_type && event.schema_version == before_version) ++event.schema_version;
+    if (event.type == before_type && event.schema_version < before_version) {
+      return Status::Corruption("upcaster for " + before_type + " v" + std::to_string(before_version) +
+                                " lowered the schema version");
+    }
+  }
+  return Status::Corruption("upcaster chain for event type " + event.type + " is longer than 64 steps");
+}
+
+namespace internal {
+Result<int> StoredSchemaVersion(const Metadata& metadata) {
+  auto it = metadata.find(std::string(kSchemaVersionMetadataKey));
+  if (it == metadata.end()) return 1;
+  int v = 0;
+  const std::string& s = it->second;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || v < 1) {
+    return Status::Corruption("malformed " + std::string(kSchemaVersionMetadataKey) + " \"" + s + "\"");
+  }
+  return v;
+}
+}  // namespace internal
+
+}  // namespace estoria
