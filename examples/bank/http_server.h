@@ -1,0 +1,73 @@
+// http_server.h: BankHttpServer, the HTTP face of the bank example: routes,
+// validation, JSON errors, metrics and graceful shutdown, over a Bank.
+//
+//   POST /accounts/{id}/balance   ModifyBalance            204, 400, 409, 412, 422
+//   GET  /accounts/{id}/summary   on-demand fold           200, 400, 404
+//   GET  /accounts/{id}           read model (min_position) 200, 400, 404, 503
+//   GET  /accounts                read model list          200, 400, 503
+//   GET  /healthz, GET /metrics
+//   anything else: 404 (unknown path) or 405 (known path, wrong method); bodies
+//   over the limit: 413. Every error is {"error": {"code", "message"}}.
+//
+// Thread safety: Stop() may be called from any thread (e.g. a signal thread)
+// while Serve() runs; other methods are called by one thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "bank.h"
+#include "estoria/status.h"
+#include "metrics.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace bank {
+
+struct HttpServerOptions {
+  // Address to listen on. Default 127.0.0.1.
+  std::string host = "127.0.0.1";
+  // Port; 0 picks a free one (see Bind). Default 8080.
+  int port = 8080;
+  // Worker threads serving connections. Default 32.
+  size_t threads = 32;
+  // Larger request bodies are refused with 413. Default 64 KiB.
+  size_t max_body_bytes = 64 * 1024;
+  // How long a read-model query with min_position waits. Default 5 s.
+  std::chrono::milliseconds min_position_timeout{5000};
+};
+
+class BankHttpServer {
+ public:
+  BankHttpServer(std::shared_ptr<Bank> bank, HttpServerOptions options);
+  ~BankHttpServer();
+  BankHttpServer(const BankHttpServer&) = delete;
+  BankHttpServer& operator=(const BankHttpServer&) = delete;
+
+  // Binds the listening socket. Returns the bound port. Unavailable when the
+  // address cannot be bound.
+  estoria::Result<int> Bind();
+
+  // Accepts and serves connections until Stop(); then finishes the requests in
+  // flight and returns. Internal when the accept loop fails.
+  estoria::Status Serve();
+
+  // Stops accepting; Serve() returns once in-flight requests are done.
+  void Stop();
+
+  const Metrics& metrics() const { return metrics_; }
+
+ private:
+  class Handlers;
+  std::shared_ptr<Bank> bank_;
+  HttpServerOptions options_;
+  Metrics metrics_;
+  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<Handlers> handlers_;
+};
+
+}  // namespace bank
