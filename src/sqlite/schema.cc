@@ -1,6 +1,9 @@
 // Schema versioning: see schema.h.
 #include "schema.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <string>
 
 namespace estoria::sqlite::internal {
@@ -55,6 +58,35 @@ Status EnsureSchema(SqliteDatabase& db, std::string_view component, int64_t vers
   ESTORIA_RETURN_IF_ERROR(put.BindInt64(2, version));
   ESTORIA_RETURN_IF_ERROR(put.Run());
   return tx.Commit();
+}
+
+Status CheckWritableFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::Ok();  // created later
+  if ((st.st_mode & 0222) == 0 || ::access(path.c_str(), W_OK) != 0) {
+    return Status::FailedPrecondition("SQLite database " + path +
+                                      " is read-only; open it with read_only (URI option ?mode=ro) to read it");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<SqliteDatabase>> OpenStoreFile(const StoreFileOptions& options, std::string_view component,
+                                                      int64_t version, std::string_view ddl) {
+  if (options.path.empty()) return Status::InvalidArgument("SQLite store path is empty");
+  if (options.busy_timeout.count() < 0) return Status::InvalidArgument("SQLite busy_timeout is negative");
+  bool memory = options.path == ":memory:";
+  bool read_only = options.read_only && !memory;
+  if (!memory && !read_only) ESTORIA_RETURN_IF_ERROR(CheckWritableFile(options.path));
+  SqliteDatabaseOptions dbo;
+  dbo.read_only = read_only;
+  dbo.create = !read_only;
+  dbo.busy_timeout = options.busy_timeout;
+  ESTORIA_ASSIGN_OR_RETURN(auto db, SqliteDatabase::Open(options.path, dbo));
+  ESTORIA_RETURN_IF_ERROR(db->Validate().WithContext("open " + options.path));
+  ESTORIA_RETURN_IF_ERROR(CheckSchemaNotNewer(*db, component, version));
+  ESTORIA_RETURN_IF_ERROR(db->ConfigureWal(options.durability));
+  ESTORIA_RETURN_IF_ERROR(EnsureSchema(*db, component, version, ddl, read_only));
+  return db;
 }
 
 }  // namespace estoria::sqlite::internal

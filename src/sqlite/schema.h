@@ -6,6 +6,9 @@
 // Thread safety: functions use the connection they are given (one thread).
 #pragma once
 
+#include <chrono>
+#include <memory>
+#include <string>
 #include <string_view>
 
 #include "estoria/sqlite/database.h"
@@ -25,5 +28,23 @@ Status CheckSchemaNotNewer(SqliteDatabase& db, std::string_view component, int64
 // the version is present and current (FailedPrecondition otherwise).
 Status EnsureSchema(SqliteDatabase& db, std::string_view component, int64_t version, std::string_view ddl,
                     bool read_only);
+
+// FailedPrecondition when `path` exists and has no write permission (checked
+// by mode bits too, since root ignores them); OK otherwise.
+Status CheckWritableFile(const std::string& path);
+
+struct StoreFileOptions {
+  std::string path;  // ":memory:" for a private in-memory database
+  Durability durability = Durability::kStrict;
+  std::chrono::milliseconds busy_timeout{5000};
+  bool read_only = false;
+};
+
+// Opens the connection of a store kept in an SQLite file, in this order so
+// that a refused file is never modified: the read-only check, open, Validate
+// (Corruption for a non-database), CheckSchemaNotNewer, then the WAL and
+// synchronous pragmas and EnsureSchema.
+Result<std::unique_ptr<SqliteDatabase>> OpenStoreFile(const StoreFileOptions& options, std::string_view component,
+                                                      int64_t version, std::string_view ddl);
 
 }  // namespace estoria::sqlite::internal

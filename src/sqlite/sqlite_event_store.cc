@@ -2,9 +2,6 @@
 // are in sqlite_event_store_admin.cc; the write path in group_commit_writer.cc.
 #include "estoria/sqlite/sqlite_event_store.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "estoria/internal/paged_iterator.h"
 #include "event_rows.h"
 #include "schema.h"
@@ -45,17 +42,6 @@ CREATE UNIQUE INDEX estoria_events_by_uuid ON estoria_events (event_uuid);
 constexpr int64_t kStreamPageSize = 256;
 constexpr int64_t kAllPageSize = 512;
 
-Status CheckWritableFile(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Status::Ok();  // created later
-  // Root ignores permission bits, so look at them as well as access().
-  if ((st.st_mode & 0222) == 0 || ::access(path.c_str(), W_OK) != 0) {
-    return Status::FailedPrecondition("SQLite database " + path +
-                                      " is read-only; open it with read_only (URI option ?mode=ro) to read it");
-  }
-  return Status::Ok();
-}
-
 Result<std::unique_ptr<SqliteDatabase>> OpenConnection(const SqliteOptions& o, bool reader) {
   SqliteDatabaseOptions dbo;
   dbo.read_only = o.read_only;
@@ -87,14 +73,11 @@ Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::Open(SqliteOptions o
   core->memory = options.path == ":memory:";
   if (core->memory) options.read_only = false;
   core->options = options;
-  if (!core->memory && !options.read_only) ESTORIA_RETURN_IF_ERROR(CheckWritableFile(options.path));
-
-  ESTORIA_ASSIGN_OR_RETURN(auto db, OpenConnection(options, /*reader=*/options.read_only));
-  ESTORIA_RETURN_IF_ERROR(db->Validate().WithContext("open " + options.path));
-  // Refuse a newer schema before anything (the WAL switch included) writes.
-  ESTORIA_RETURN_IF_ERROR(internal::CheckSchemaNotNewer(*db, "events", kEventsSchemaVersion));
-  ESTORIA_RETURN_IF_ERROR(db->ConfigureWal(options.durability));
-  ESTORIA_RETURN_IF_ERROR(internal::EnsureSchema(*db, "events", kEventsSchemaVersion, kEventsDdl, options.read_only));
+  // Refuses a read-only file, a non-database and a newer schema before
+  // anything (the WAL switch included) writes.
+  internal::StoreFileOptions file{options.path, options.durability, options.busy_timeout, options.read_only};
+  ESTORIA_ASSIGN_OR_RETURN(auto db, internal::OpenStoreFile(file, "events", kEventsSchemaVersion, kEventsDdl));
+  if (options.read_only) ESTORIA_RETURN_IF_ERROR(db->Exec("PRAGMA query_only = 1"));
   ESTORIA_ASSIGN_OR_RETURN(core->known_head, ReadHead(*db));
 
   size_t idle = static_cast<size_t>(std::max(options.max_idle_readers, 1));
