@@ -1,0 +1,99 @@
+// estoria/postgres/postgres_event_store.h: PostgresEventStore, the production
+// event store shared by many processes through one PostgreSQL database, with
+// every capability (GlobalReader, StreamDeleter, StreamLister, AppendWatcher).
+//
+// Global positions follow commit order across all processes and have no gaps
+// (only deleted events leave holes): each store object has one writer thread
+// that batches concurrent appends into one short transaction (group commit),
+// serialised across processes by a transaction-scoped advisory lock taken just
+// before positions are assigned. Each append of a batch keeps its own
+// expectation check and outcome. Every append transaction issues NOTIFY, which
+// WaitForAppend receives on a dedicated LISTEN connection.
+//
+// Tables live in their own PostgreSQL schema (PostgresOptions::schema), created
+// or migrated on open under an advisory lock (concurrent first opens are safe).
+//
+// Connections: one for the writer, one for the listener (opened on the first
+// WaitForAppend), and a pool of PostgresOptions::pool_size for everything else,
+// so reads never wait for the writer. A dropped connection is re-established on
+// next use; while the server is down calls return Unavailable within the
+// configured timeouts instead of hanging. A connection lost while COMMIT was in
+// flight is resolved by looking the batch up after reconnecting; when that is
+// impossible the append reports Unavailable although it may have committed (use
+// caller-chosen event ids to make retries safe: they then report AlreadyExists).
+//
+// PostgreSQL specifics: metadata is stored as jsonb and content types as text,
+// so both must be UTF-8 without NUL bytes (else InvalidArgument); payloads are
+// bytea, stored verbatim.
+//
+// Thread safety: safe for concurrent use from many threads. Iterators share
+// ownership of the connection pool and fetch pages on pooled connections,
+// holding none between calls; they stay valid after the store is destroyed.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string_view>
+
+#include "estoria/event_store.h"
+#include "estoria/postgres/postgres_options.h"
+
+namespace estoria::postgres {
+
+class PostgresEventStore final : public EventStore,
+                                 public GlobalReader,
+                                 public StreamDeleter,
+                                 public StreamLister,
+                                 public AppendWatcher {
+ public:
+  // Connects, then creates or migrates the schema. Errors: InvalidArgument (bad
+  // schema name or conninfo), Unavailable (server unreachable within
+  // connect_timeout), FailedPrecondition (the schema was written by a newer
+  // Estoria), Internal.
+  static Result<std::shared_ptr<PostgresEventStore>> Open(PostgresOptions options);
+  // Open(ParsePostgresUri(uri)); the same errors.
+  static Result<std::shared_ptr<PostgresEventStore>> OpenUri(std::string_view uri);
+  ~PostgresEventStore() override;
+
+  // StreamWriter, StreamReader: statuses as documented in event_store.h.
+  Result<std::vector<Event>> AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
+                                          const AppendOptions& options = {}) override;
+  Result<std::unique_ptr<EventIterator>> ReadStream(const TypeId& stream_id,
+                                                    const ReadStreamOptions& options = {}) override;
+  // GlobalReader: filters run in SQL.
+  Result<std::unique_ptr<EventIterator>> ReadAll(const ReadAllOptions& options = {}) override;
+  Result<int64_t> HeadPosition() override;
+  // StreamDeleter: takes the append lock, so it is ordered with appends.
+  Status DeleteStream(const TypeId& stream_id, const DeleteStreamOptions& options = {}) override;
+  // StreamLister.
+  Result<std::vector<StreamInfo>> ListStreams(const ListStreamsOptions& options = {}) override;
+  // AppendWatcher: woken at once by appends of this object and by NOTIFY from
+  // other processes. Unavailable when nothing newer is known at the deadline
+  // and the listener connection is down.
+  Result<int64_t> WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) override;
+
+  GlobalReader* global_reader() override { return this; }
+  StreamDeleter* stream_deleter() override { return this; }
+  StreamLister* stream_lister() override { return this; }
+  AppendWatcher* append_watcher() override { return this; }
+
+  // Group-commit counters of this store object since it was opened.
+  struct Stats {
+    int64_t transactions = 0;       // append transactions attempted
+    int64_t commits = 0;            // append transactions committed
+    int64_t appends = 0;            // appends committed
+    int64_t events = 0;             // events committed
+    int64_t conflicts = 0;          // appends refused with Conflict
+    int64_t listener_connects = 0;  // LISTEN connections established
+  };
+  Stats stats() const;
+  const PostgresOptions& options() const;
+
+  struct Core;  // implementation detail
+
+ private:
+  explicit PostgresEventStore(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace estoria::postgres

@@ -1,0 +1,65 @@
+// estoria/postgres/postgres_options.h: PostgresOptions, shared by the PostgreSQL
+// event, snapshot and checkpoint stores, and ParsePostgresUri.
+//
+// URI form (OpenEventStore, PostgresEventStore::OpenUri):
+//   postgres://user:password@host:port/dbname?sslmode=disable&estoria_schema=name
+//   postgresql://...   (same)
+// Everything is handed to libpq as is (PG* environment variables fill what the
+// URI omits), except the Estoria parameters, which are removed first:
+//   estoria_schema=NAME        the PostgreSQL schema (default "estoria")
+//   estoria_pool_size=N        connections for reads and deletes (default 4)
+//   estoria_durability=strict|relaxed   (default strict)
+//   estoria_connect_timeout_ms=N        (default 5000)
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "estoria/event_store.h"
+#include "estoria/logger.h"
+#include "estoria/status.h"
+
+namespace estoria::postgres {
+
+struct PostgresOptions {
+  // libpq connection string (key=value pairs or a postgres:// URI without the
+  // estoria_* parameters). Default "": PG* environment variables only.
+  std::string conninfo;
+  // The PostgreSQL schema holding Estoria's tables, created on open. Must match
+  // [a-z_][a-z0-9_]* and be at most 63 bytes. Default "estoria".
+  std::string schema = "estoria";
+  // Pooled connections for reads, deletes, listing and the snapshot/checkpoint
+  // stores (the append writer and the LISTEN connection are extra). Default 4.
+  int pool_size = 4;
+  // Deadline for establishing a connection, and for waiting for a free pooled
+  // connection. Default 5 s.
+  std::chrono::milliseconds connect_timeout{5000};
+  // Deadline for one round trip to the server (including waiting for the
+  // append lock held by other processes). Default 30 s.
+  std::chrono::milliseconds query_timeout{30000};
+  // kStrict: every append transaction runs with synchronous_commit = on
+  // (acknowledged = flushed to the server's WAL). kRelaxed: synchronous_commit
+  // = off for append transactions (the server may lose its last moments on a
+  // crash; never reorders or corrupts). Default kStrict.
+  Durability durability = Durability::kStrict;
+  // Upper bound on the appends the writer batches into one transaction.
+  // Default 512.
+  int max_batch_appends = 512;
+  // Where warnings (reconnects, listener trouble) go. Default: StderrLogger().
+  std::shared_ptr<Logger> logger;
+  // Test hook: when set, the writer calls it inside every append transaction
+  // after the events are inserted and before COMMIT (the transaction holds the
+  // append lock meanwhile). Default: unset.
+  std::function<void()> before_commit_hook;
+};
+
+// Parses a postgres:// or postgresql:// URI into options (see the top of this
+// file). InvalidArgument for another scheme or a bad estoria_* value.
+Result<PostgresOptions> ParsePostgresUri(std::string_view uri);
+
+}  // namespace estoria::postgres

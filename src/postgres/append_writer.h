@@ -1,0 +1,90 @@
+// append_writer.h (internal): the group-commit writer of PostgresEventStore.
+// One per store object: a thread with its own connection that takes every
+// append queued since its last transaction and commits them together. The
+// position/commit-order mechanism is described at the top of append_writer.cc.
+//
+// Thread safety: Append may be called from many threads at once; each call
+// blocks until its batch is committed or failed.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "append_notifier.h"
+#include "estoria/event_store.h"
+#include "estoria/postgres/connection.h"
+#include "estoria/postgres/postgres_options.h"
+#include "schema.h"
+
+namespace estoria::postgres_internal {
+
+using postgres::PostgresOptions;
+
+struct WriterStats {
+  int64_t transactions = 0;  // append transactions attempted
+  int64_t commits = 0;       // append transactions committed
+  int64_t appends = 0;       // appends committed
+  int64_t events = 0;        // events committed
+  int64_t conflicts = 0;     // appends refused with Conflict
+};
+
+class AppendWriter {
+ public:
+  AppendWriter(postgres::PgConnectOptions conn_options, const Statements* statements, const PostgresOptions& options,
+               AppendNotifier* notifier);
+  ~AppendWriter();
+
+  // Queues the append and waits for its outcome (see StreamWriter::AppendStream;
+  // the arguments must already be validated).
+  Result<std::vector<Event>> Append(const TypeId& stream_id, std::span<const WritableEvent> events,
+                                    const AppendOptions& options);
+  WriterStats stats() const;
+
+ private:
+  struct Request {
+    const TypeId* stream_id;
+    std::string stream_key;
+    std::span<const WritableEvent> events;
+    const AppendOptions* options;
+    std::optional<Result<std::vector<Event>>> result;
+    bool done = false;
+  };
+
+  void Run();
+  void Process(const std::vector<Request*>& batch);
+  // One transaction for the batch. On OK every request has its result; on an
+  // error none has (the caller decides).
+  Status Attempt(const std::vector<Request*>& batch);
+  // After the connection broke while COMMIT may have been sent: OK when the
+  // batch's first event is stored (it committed), otherwise Unavailable.
+  Status ResolveCommit(const Uuid& probe, const Status& cause);
+
+  const postgres::PgConnectOptions conn_options_;
+  const Statements* statements_;
+  const bool strict_;
+  const int max_batch_;
+  const std::function<void()> before_commit_hook_;
+  const std::shared_ptr<Logger> logger_;
+  AppendNotifier* notifier_;
+
+  std::unique_ptr<postgres::PgConnection> conn_;  // writer thread only
+  Timestamp last_timestamp_{};                    // writer thread only
+
+  std::mutex mu_;
+  std::condition_variable queued_;
+  std::condition_variable finished_;
+  std::deque<Request*> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+
+  std::atomic<int64_t> transactions_{0}, commits_{0}, appends_{0}, events_{0}, conflicts_{0};
+};
+
+}  // namespace estoria::postgres_internal
