@@ -1,0 +1,54 @@
+// estoria/projection/dead_letter_store.h: DeadLetter (an event a projection could
+// not handle, parked so that the projection continues), the DeadLetterStore
+// interface and the in-memory implementation. SQLite and PostgreSQL
+// implementations live beside their read models (sqlite_read_model.h,
+// postgres_read_model.h), whose parked events are written in the same transaction
+// as the checkpoint.
+//
+// Thread safety: every DeadLetterStore implementation is safe for concurrent use
+// from many threads. DeadLetter is a plain value.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "estoria/event.h"
+#include "estoria/status.h"
+
+namespace estoria {
+
+struct DeadLetter {
+  std::string projection;  // the projection (processor) name
+  Event event;             // the event as read from the global log
+  std::string error;       // the handler's last error, Status::ToString() text
+  int attempts = 0;        // how many times the handler was called for it
+  Timestamp parked_at{};   // when it was parked (microseconds)
+  friend bool operator==(const DeadLetter&, const DeadLetter&) = default;
+};
+
+class DeadLetterStore {
+ public:
+  virtual ~DeadLetterStore() = default;
+  // Stores a dead letter; parking the same (projection, position) again replaces
+  // it. Errors: InvalidArgument (empty projection name, position < 1),
+  // Unavailable, Internal.
+  virtual Status Park(const DeadLetter& letter) = 0;
+  // The parked events of a projection in ascending global position.
+  // Errors: InvalidArgument (empty name), Unavailable, Internal.
+  virtual Result<std::vector<DeadLetter>> List(std::string_view projection) = 0;
+  // One parked event. NotFound when absent; InvalidArgument; Unavailable; Internal.
+  virtual Result<DeadLetter> Get(std::string_view projection, int64_t global_position) = 0;
+  // Removes a parked event (discard, or after a successful replay). NotFound when
+  // absent; InvalidArgument; Unavailable; Internal.
+  virtual Status Discard(std::string_view projection, int64_t global_position) = 0;
+};
+
+std::shared_ptr<DeadLetterStore> NewMemoryDeadLetterStore();
+
+// Validation shared by the built-in stores: OK or InvalidArgument.
+Status ValidateDeadLetterKey(std::string_view projection, int64_t global_position);
+
+}  // namespace estoria

@@ -1,0 +1,214 @@
+// estoria/projection/processor.h: Processor, which runs a projection over the
+// global log: it loads its checkpoint, replays history in batches (ReadAll with
+// after_position + count), catches up, then tails new appends, waking on the
+// store's AppendWatcher (in-process push; LISTEN/NOTIFY for PostgreSQL) and
+// polling every poll_interval as a fallback for writers in other processes.
+//
+//   auto sink = std::make_shared<HandlerSink>(handler, NewMemoryCheckpointStore());
+//   auto p = Processor::Create(store, sink, {.name = "balances"}).value();
+//   ESTORIA_RETURN_IF_ERROR(p->Start());
+//   ...
+//   p->Stop();
+//
+// Delivery: at-least-once in general (a crash replays events handled since the
+// last saved checkpoint); exactly-once effects with a transactional sink (SQL
+// read models), whose handler writes in the checkpoint's transaction.
+// Checkpoints: a transactional sink commits (and checkpoints) at the end of every
+// batch that handled events; a plain sink saves every checkpoint_every_events
+// events or checkpoint_interval, whichever comes first, and on Stop.
+// Positions skipped by filters advance the position too once the processor has
+// read past them.
+//
+// Transient failures (reading the log, committing, losing the lock) never stop a
+// processor: it records last_error, backs off (retry_interval), reloads its
+// position from the sink and continues. Handler failures follow the
+// FailurePolicy.
+//
+// Thread safety: every public method may be called from any thread. The handler
+// runs on the processor's own thread, one event at a time, never concurrently
+// with itself (ReplayParked waits for the current batch to finish).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "estoria/event_store.h"
+#include "estoria/logger.h"
+#include "estoria/projection/projection_sink.h"
+#include "estoria/status.h"
+
+namespace estoria {
+
+class ProcessorRun;
+
+// What a processor does when its handler fails on an event.
+struct FailurePolicy {
+  enum class Kind {
+    kStop,   // stop the processor with last_error set (the default)
+    kRetry,  // retry with exponential backoff; stop after max_attempts
+    kPark,   // retry up to max_attempts, then park the event and continue
+  };
+  // Default kStop.
+  Kind kind = Kind::kStop;
+  // Total handler calls for one event (first call included) before giving up
+  // (kRetry: stop; kPark: park). Ignored by kStop. Default 5.
+  int max_attempts = 5;
+  // Backoff before the 2nd call; multiplied by `multiplier` for each further
+  // call, capped at max_backoff. Defaults 50 ms, x2, 5 s.
+  std::chrono::milliseconds initial_backoff{50};
+  double multiplier = 2.0;
+  std::chrono::milliseconds max_backoff{5000};
+
+  static FailurePolicy Stop() { return {}; }
+  static FailurePolicy Retry(int max_attempts = 5,
+                             std::chrono::milliseconds initial_backoff = std::chrono::milliseconds(50)) {
+    return {Kind::kRetry, max_attempts, initial_backoff};
+  }
+  static FailurePolicy Park(int max_attempts = 1,
+                            std::chrono::milliseconds initial_backoff = std::chrono::milliseconds(50)) {
+    return {Kind::kPark, max_attempts, initial_backoff};
+  }
+};
+
+struct ProcessorOptions {
+  // The projection name: checkpoint key, dead-letter key and lock name.
+  // Required (empty is InvalidArgument).
+  std::string name;
+  // Events per ReadAll page (and per transaction of a transactional sink).
+  // Default 256; must be >= 1.
+  int64_t batch_size = 256;
+  // Plain sinks: save the checkpoint after this many events... Default 100.
+  int64_t checkpoint_every_events = 100;
+  // ...or this long after the last save, whichever comes first. Default 1 s.
+  std::chrono::milliseconds checkpoint_interval{1000};
+  // Fallback polling of the log when no push arrives (writers in other
+  // processes). Default 500 ms.
+  std::chrono::milliseconds poll_interval{500};
+  // Back-off after a transient error (read, commit, lock). Default 500 ms.
+  std::chrono::milliseconds retry_interval{500};
+  // ReadAll filters: only these stream types / event types. Default: all.
+  std::vector<std::string> stream_types{};
+  std::vector<std::string> event_types{};
+  // Handler failure policy. Default FailurePolicy::Stop().
+  FailurePolicy failure_policy{};
+  // When set, the processor handles events only while it holds this lock
+  // (one active processor per projection across processes); until then it is
+  // kStandby and retries every lock_retry_interval. Default: none.
+  std::shared_ptr<ProjectionLock> lock{};
+  // Default 250 ms.
+  std::chrono::milliseconds lock_retry_interval{250};
+  // Where errors are reported. Default StderrLogger().
+  std::shared_ptr<Logger> logger{};
+};
+
+enum class ProcessorPhase {
+  kIdle,       // created, never started
+  kStandby,    // started, waiting for the ProjectionLock
+  kReplaying,  // handling history (not caught up)
+  kTailing,    // caught up, waiting for appends
+  kStopped,    // stopped by Stop()
+  kFailed,     // stopped by a handler failure (see last_error)
+};
+std::string_view ProcessorPhaseName(ProcessorPhase phase);
+
+struct ProcessorState {
+  ProcessorPhase phase = ProcessorPhase::kIdle;
+  // Every event at or below `position` has been handled and its effects are
+  // visible (committed, for transactional sinks).
+  int64_t position = 0;
+  // The last position saved to the sink (<= position).
+  int64_t checkpoint = 0;
+  // The head of the log as last seen.
+  int64_t head_position = 0;
+  // head_position - position (>= 0).
+  int64_t lag_events = 0;
+  // Age of the oldest known unhandled event (commit timestamp to now); zero
+  // when caught up.
+  std::chrono::microseconds lag_time{0};
+  // True after a read found nothing beyond `position` and no event since.
+  bool caught_up = false;
+  // True while this processor holds its lock (always true without a lock once
+  // started).
+  bool active = false;
+  // Counters since Start.
+  int64_t events_handled = 0;
+  int64_t events_parked = 0;
+  int64_t retries = 0;
+  // The timestamp of the last handled event.
+  Timestamp last_event_timestamp{};
+  // The most recent error (handler failure, read or commit error); OK if none.
+  Status last_error;
+};
+
+class Processor {
+ public:
+  // Errors: InvalidArgument (null store or sink, empty name, batch_size < 1,
+  // negative intervals), NotSupported (the store has no GlobalReader).
+  static Result<std::unique_ptr<Processor>> Create(std::shared_ptr<EventStore> store,
+                                                   std::shared_ptr<ProjectionSink> sink, ProcessorOptions options);
+  ~Processor();  // Stops.
+  Processor(const Processor&) = delete;
+  Processor& operator=(const Processor&) = delete;
+
+  // Starts the processing thread. FailedPrecondition when already running.
+  // A processor that stopped (or failed) may be started again.
+  Status Start();
+  // Stops promptly: interrupts any wait (tail, backoff, lock), finishes the
+  // event in hand, commits/saves the checkpoint, releases the lock and joins the
+  // thread. Returns the final checkpoint save's status (OK when there was
+  // nothing to save or the processor was not running).
+  Status Stop();
+
+  ProcessorState state() const;
+  const std::string& name() const { return options_.name; }
+
+  // Read-your-writes: blocks until state().position >= position. OK when
+  // reached; Unavailable on timeout (message "timeout ..."); FailedPrecondition
+  // when the processor fails or stops before reaching it.
+  Status WaitForPosition(int64_t position, std::chrono::milliseconds timeout) const;
+  // Blocks until the processor has handled everything up to the head read at
+  // call time and a read found nothing more (caught_up), or has moved past
+  // that head. Same statuses as WaitForPosition.
+  Status WaitUntilCaughtUp(std::chrono::milliseconds timeout) const;
+  // Blocks until the processor leaves the running phases (kFailed or kStopped)
+  // or timeout; returns last_error (OK if stopped cleanly), Unavailable on
+  // timeout.
+  Status WaitForExit(std::chrono::milliseconds timeout) const;
+
+  // Dead letters of this projection (see DeadLetterStore for statuses).
+  Result<std::vector<DeadLetter>> ListParked();
+  // Re-applies a parked event through the sink and discards it on success,
+  // serialised with the processor's batches. Statuses: see ProjectionSink::Replay.
+  Status ReplayParked(int64_t global_position);
+  // Discards a parked event. NotFound when absent; Unavailable; Internal.
+  Status DiscardParked(int64_t global_position);
+
+ private:
+  Processor(std::shared_ptr<EventStore> store, std::shared_ptr<ProjectionSink> sink, ProcessorOptions options);
+  friend class ProcessorRun;  // the processing loop (src/projection/processor_run.cc)
+
+  std::shared_ptr<EventStore> store_;
+  GlobalReader* reader_;
+  AppendWatcher* watcher_;
+  std::shared_ptr<ProjectionSink> sink_;
+  ProcessorOptions options_;
+
+  mutable std::mutex mu_;  // guards state_, stop_, running_
+  mutable std::condition_variable changed_;
+  ProcessorState state_;
+  Timestamp oldest_unhandled_{};  // commit time of the oldest known unhandled event
+  bool stop_ = false;
+  bool running_ = false;
+  Status final_status_;
+  std::mutex sink_mu_;       // held during a unit of work and during ReplayParked
+  std::mutex lifecycle_mu_;  // serialises Start/Stop
+  std::thread thread_;
+};
+
+}  // namespace estoria

@@ -1,0 +1,49 @@
+// HandlerSink: the generic at-least-once sink, and CallHandler.
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "estoria/projection/projection_sink.h"
+
+namespace estoria {
+
+Status CallHandler(const std::function<Status()>& call) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("handler threw: ") + e.what());
+  } catch (...) {
+    return Status::Internal("handler threw a non-standard exception");
+  }
+}
+
+HandlerSink::HandlerSink(EventHandler handler, std::shared_ptr<CheckpointStore> checkpoints,
+                         std::shared_ptr<DeadLetterStore> dead_letters)
+    : handler_(std::move(handler)),
+      checkpoints_(std::move(checkpoints)),
+      dead_letters_(dead_letters ? std::move(dead_letters) : NewMemoryDeadLetterStore()) {}
+
+Result<int64_t> HandlerSink::LoadPosition(std::string_view name) {
+  if (checkpoints_ == nullptr) return Status::InvalidArgument("HandlerSink: null checkpoint store");
+  return checkpoints_->Load(name);
+}
+
+Status HandlerSink::Apply(const Event& event) {
+  if (!handler_) return Status::InvalidArgument("HandlerSink: empty handler");
+  return CallHandler([&] { return handler_(event); });
+}
+
+Status HandlerSink::Park(const DeadLetter& letter) { return dead_letters_->Park(letter); }
+
+Status HandlerSink::Commit(std::string_view name, int64_t position) {
+  if (checkpoints_ == nullptr) return Status::InvalidArgument("HandlerSink: null checkpoint store");
+  return checkpoints_->Save(name, position);
+}
+
+Status HandlerSink::Replay(std::string_view name, int64_t global_position) {
+  ESTORIA_ASSIGN_OR_RETURN(DeadLetter letter, dead_letters_->Get(name, global_position));
+  ESTORIA_RETURN_IF_ERROR(Apply(letter.event));
+  return dead_letters_->Discard(name, global_position);
+}
+
+}  // namespace estoria

@@ -1,0 +1,152 @@
+// Processor: construction, lifecycle, observable state and dead-letter access.
+// The processing loop itself is in processor_run.cc.
+#include "estoria/projection/processor.h"
+
+#include <utility>
+
+#include "processor_run.h"
+
+namespace estoria {
+
+std::string_view ProcessorPhaseName(ProcessorPhase phase) {
+  switch (phase) {
+    case ProcessorPhase::kIdle:
+      return "idle";
+    case ProcessorPhase::kStandby:
+      return "standby";
+    case ProcessorPhase::kReplaying:
+      return "replaying";
+    case ProcessorPhase::kTailing:
+      return "tailing";
+    case ProcessorPhase::kStopped:
+      return "stopped";
+    case ProcessorPhase::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+Result<std::unique_ptr<Processor>> Processor::Create(std::shared_ptr<EventStore> store,
+                                                     std::shared_ptr<ProjectionSink> sink, ProcessorOptions options) {
+  if (store == nullptr) return Status::InvalidArgument("processor: null event store");
+  if (sink == nullptr) return Status::InvalidArgument("processor: null sink");
+  if (options.name.empty()) return Status::InvalidArgument("processor: empty projection name");
+  if (options.batch_size < 1) return Status::InvalidArgument("processor: batch_size must be >= 1");
+  if (options.checkpoint_every_events < 1) {
+    return Status::InvalidArgument("processor: checkpoint_every_events must be >= 1");
+  }
+  using std::chrono::milliseconds;
+  if (options.checkpoint_interval < milliseconds(0) || options.poll_interval <= milliseconds(0) ||
+      options.retry_interval < milliseconds(0) || options.lock_retry_interval <= milliseconds(0)) {
+    return Status::InvalidArgument("processor: negative or zero interval");
+  }
+  const FailurePolicy& fp = options.failure_policy;
+  if (fp.max_attempts < 1 || fp.multiplier < 1.0 || fp.initial_backoff < milliseconds(0) ||
+      fp.max_backoff < milliseconds(0)) {
+    return Status::InvalidArgument("processor: invalid failure policy");
+  }
+  if (store->global_reader() == nullptr) {
+    return Status::NotSupported("processor: the event store has no GlobalReader");
+  }
+  if (options.logger == nullptr) options.logger = StderrLogger();
+  return std::unique_ptr<Processor>(new Processor(std::move(store), std::move(sink), std::move(options)));
+}
+
+Processor::Processor(std::shared_ptr<EventStore> store, std::shared_ptr<ProjectionSink> sink, ProcessorOptions options)
+    : store_(std::move(store)),
+      reader_(store_->global_reader()),
+      watcher_(store_->append_watcher()),
+      sink_(std::move(sink)),
+      options_(std::move(options)) {}
+
+Processor::~Processor() { (void)Stop(); }
+
+Status Processor::Start() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (running_) return Status::FailedPrecondition("processor " + options_.name + " is already running");
+  if (thread_.joinable()) thread_.join();  // a previous run that ended by itself
+  stop_ = false;
+  running_ = true;
+  final_status_ = Status::Ok();
+  ProcessorState fresh;
+  fresh.phase = options_.lock ? ProcessorPhase::kStandby : ProcessorPhase::kReplaying;
+  state_ = fresh;
+  oldest_unhandled_ = Timestamp{};
+  thread_ = std::thread([this] { ProcessorRun(*this).Loop(); });
+  return Status::Ok();
+}
+
+Status Processor::Stop() {
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  return final_status_;
+}
+
+ProcessorState Processor::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ProcessorState s = state_;
+  s.lag_events = s.head_position > s.position ? s.head_position - s.position : 0;
+  if (!s.caught_up && oldest_unhandled_ != Timestamp{} && s.lag_events > 0) {
+    s.lag_time = std::chrono::duration_cast<std::chrono::microseconds>(Now() - oldest_unhandled_);
+    if (s.lag_time.count() < 0) s.lag_time = std::chrono::microseconds(0);
+  } else {
+    s.lag_time = std::chrono::microseconds(0);
+  }
+  return s;
+}
+
+Status Processor::WaitForPosition(int64_t position, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  bool done = changed_.wait_for(lock, timeout, [&] { return state_.position >= position || !running_; });
+  if (state_.position >= position) return Status::Ok();
+  if (done) {
+    return Status::FailedPrecondition("processor " + options_.name + " is not running (" +
+                                      std::string(ProcessorPhaseName(state_.phase)) + ") at position " +
+                                      std::to_string(state_.position));
+  }
+  return Status::Unavailable("timeout waiting for projection " + options_.name + " to reach position " +
+                             std::to_string(position) + " (at " + std::to_string(state_.position) + ")");
+}
+
+Status Processor::WaitUntilCaughtUp(std::chrono::milliseconds timeout) const {
+  auto head = reader_->HeadPosition();
+  if (!head) return head.error();
+  std::unique_lock<std::mutex> lock(mu_);
+  auto reached = [&] { return (state_.position >= *head && state_.caught_up) || state_.position > *head; };
+  bool done = changed_.wait_for(lock, timeout, [&] { return reached() || !running_; });
+  if (reached()) return Status::Ok();
+  if (done) {
+    return Status::FailedPrecondition("processor " + options_.name + " is not running (" +
+                                      std::string(ProcessorPhaseName(state_.phase)) + ")");
+  }
+  return Status::Unavailable("timeout waiting for projection " + options_.name + " to catch up with position " +
+                             std::to_string(*head) + " (at " + std::to_string(state_.position) + ")");
+}
+
+Status Processor::WaitForExit(std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!changed_.wait_for(lock, timeout, [&] { return !running_; })) {
+    return Status::Unavailable("timeout waiting for processor " + options_.name + " to exit");
+  }
+  return state_.last_error;
+}
+
+Result<std::vector<DeadLetter>> Processor::ListParked() { return sink_->dead_letters().List(options_.name); }
+
+Status Processor::ReplayParked(int64_t global_position) {
+  std::lock_guard<std::mutex> lock(sink_mu_);
+  return sink_->Replay(options_.name, global_position);
+}
+
+Status Processor::DiscardParked(int64_t global_position) {
+  return sink_->dead_letters().Discard(options_.name, global_position);
+}
+
+}  // namespace estoria
