@@ -1,0 +1,258 @@
+// estoria/snapshotting_store.h: SnapshottingStore<S>, a decorator that writes
+// snapshots of aggregate states to a SnapshotStore after saves chosen by a
+// policy, and loads from the newest usable snapshot, replaying only the events
+// after it.
+//
+// - Policy: every N events (a save that crosses a multiple of N), or a user
+//   predicate on the saved aggregate, the versions and the commit time.
+// - Writing: right after a successful save, on the saving thread, or (option
+//   background) on a worker thread; Flush() waits for queued snapshots.
+// - Retention: the snapshot store's own SnapshotRetention (keep last N), and/or
+//   keep_within_versions here (DeleteBelow after each snapshot), and/or
+//   DeleteSnapshotsBelow on demand.
+// - Load (latest or to_version): the newest snapshot at or below the bound, then
+//   Hydrate through the wrapped store. A snapshot that is missing, unreadable,
+//   undecodable, of another content type or of another state schema version is
+//   ignored (full replay through the wrapped store) and reported through the
+//   logger, never returned as an error. to_time loads always replay in full.
+// The state is encoded with CodecFor<S> (JSON by default: S needs to_json and
+// from_json) and tagged with SchemaVersionOf<S>() (S::kSchemaVersion or 1).
+//
+// Thread safety: safe for concurrent use from many threads; the policy
+// predicate may be called from many threads at once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "estoria/aggregate_store.h"
+#include "estoria/codec.h"
+#include "estoria/internal/background_worker.h"
+#include "estoria/logger.h"
+#include "estoria/snapshot_store.h"
+
+namespace estoria {
+
+// What a snapshot predicate sees about a successful save.
+struct SnapshotContext {
+  int64_t previous_version = 0;  // the aggregate's version before the save
+  int64_t version = 0;           // its version after the save
+  Timestamp time{};              // commit time of the last saved event
+};
+
+template <typename S>
+struct SnapshotPolicy {
+  // Snapshot when a save moves the version across a multiple of this (0 =
+  // never by count). Default 100.
+  int64_t every_n_events = 100;
+  // When set, decides instead of every_n_events. Default unset. An exception
+  // it throws fails the Save with Internal (events_appended() set).
+  std::function<bool(const Aggregate<S>& aggregate, const SnapshotContext& context)> predicate = nullptr;
+
+  static SnapshotPolicy EveryNEvents(int64_t n) { return SnapshotPolicy{n, nullptr}; }
+  static SnapshotPolicy When(std::function<bool(const Aggregate<S>&, const SnapshotContext&)> p) {
+    return SnapshotPolicy{0, std::move(p)};
+  }
+};
+
+template <typename S>
+struct SnapshottingStoreOptions {
+  // Where snapshots are kept. Required (null: every operation is
+  // InvalidArgument). Default null.
+  std::shared_ptr<SnapshotStore> snapshots = nullptr;
+  // Default: every 100 events.
+  SnapshotPolicy<S> policy = {};
+  // Write snapshots on a background worker instead of the saving thread.
+  // Default false.
+  bool background = false;
+  // Background queue bound; when full, snapshots are dropped (and logged).
+  // Default 1024.
+  size_t max_queued = 1024;
+  // After writing a snapshot at version v, delete the aggregate's snapshots
+  // below v - keep_within_versions (0: keep only the newest). Default unset
+  // (rely on the snapshot store's retention).
+  std::optional<int64_t> keep_within_versions = std::nullopt;
+  // With synchronous writes, return a failed snapshot write from Save (with
+  // events_appended() set) instead of only logging it. Default false.
+  bool report_snapshot_errors = false;
+  // Where ignored snapshots and write failures are reported. Default StderrLogger().
+  std::shared_ptr<Logger> logger = nullptr;
+};
+
+struct SnapshotStats {
+  int64_t written = 0;  // snapshots stored
+  int64_t used = 0;     // loads that started from a snapshot
+  int64_t ignored = 0;  // snapshots found but unusable (logged)
+  int64_t failed = 0;   // snapshot writes that failed or were dropped (logged)
+};
+
+namespace internal {
+// Non-template helpers of SnapshottingStore (snapshotting_store.cc).
+bool CrossesMultiple(int64_t previous_version, int64_t version, int64_t every_n);
+void LogIgnoredSnapshot(Logger& logger, const TypeId& id, const Status& why);
+void LogSnapshotWriteFailure(Logger& logger, const TypeId& id, int64_t version, const Status& why);
+Status WriteSnapshot(SnapshotStore& store, Snapshot snapshot, std::optional<int64_t> keep_within_versions);
+}  // namespace internal
+
+template <typename S>
+class SnapshottingStore final : public AggregateStoreDecorator<S> {
+ public:
+  SnapshottingStore(std::shared_ptr<AggregateStore<S>> inner, SnapshottingStoreOptions<S> options)
+      : AggregateStoreDecorator<S>(std::move(inner)), options_(std::move(options)) {
+    if (!options_.logger) options_.logger = StderrLogger();
+    if (options_.background) worker_ = std::make_unique<internal::BackgroundWorker>(options_.max_queued);
+  }
+  static std::shared_ptr<SnapshottingStore> Create(std::shared_ptr<AggregateStore<S>> inner,
+                                                   SnapshottingStoreOptions<S> options) {
+    return std::make_shared<SnapshottingStore>(std::move(inner), std::move(options));
+  }
+  // Runs the snapshots still queued, then stops the worker.
+  ~SnapshottingStore() override { worker_.reset(); }
+
+  using AggregateStore<S>::New;
+
+  std::shared_ptr<SnapshotStore> snapshot_store() override { return options_.snapshots; }
+
+  // Errors: as AggregateStore::Load; InvalidArgument without a snapshot store.
+  // Snapshot problems are logged, never returned.
+  Result<Aggregate<S>> Load(const Uuid& id, const LoadOptions& options = {}) override {
+    if (!options_.snapshots) return Status::InvalidArgument("SnapshottingStore: no snapshot store");
+    ESTORIA_RETURN_IF_ERROR(ValidateLoadOptions(options));
+    if (options.to_time) return this->inner()->Load(id, options);
+    TypeId aggregate_id(this->aggregate_type(), id);
+    auto state = ReadSnapshot(aggregate_id, options.to_version);
+    if (!state) return this->inner()->Load(id, options);
+    Aggregate<S> aggregate =
+        internal::AggregateAccess::Restore(aggregate_id, state->first, std::move(state->second), Timestamp{});
+    ESTORIA_RETURN_IF_ERROR(this->inner()->Hydrate(aggregate, options));
+    stats_used_.fetch_add(1, std::memory_order_relaxed);
+    return aggregate;
+  }
+
+  // Errors: as AggregateStore::Save; snapshot write failures are logged (or,
+  // with report_snapshot_errors, returned with events_appended() set).
+  Status Save(Aggregate<S>& aggregate) override {
+    if (!options_.snapshots) return Status::InvalidArgument("SnapshottingStore: no snapshot store");
+    int64_t previous = aggregate.version();
+    ESTORIA_RETURN_IF_ERROR(this->inner()->Save(aggregate));
+    if (aggregate.version() == previous) return Status::Ok();
+    SnapshotContext context{previous, aggregate.version(), aggregate.last_event_time()};
+    bool take = false;
+    try {
+      take = options_.policy.predicate
+                 ? options_.policy.predicate(aggregate, context)
+                 : internal::CrossesMultiple(previous, aggregate.version(), options_.policy.every_n_events);
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("snapshot policy threw: ") + e.what()).MarkEventsAppended();
+    } catch (...) {
+      return Status::Internal("snapshot policy threw an unknown exception").MarkEventsAppended();
+    }
+    if (!take) return Status::Ok();
+    if (worker_) {
+      auto job = [this, id = aggregate.id(), version = aggregate.version(), state = aggregate.state()]() mutable {
+        (void)Write(id, version, state);  // failures are logged and counted
+      };
+      if (!worker_->Submit(std::move(job))) {
+        stats_failed_.fetch_add(1, std::memory_order_relaxed);
+        internal::LogSnapshotWriteFailure(*options_.logger, aggregate.id(), aggregate.version(),
+                                          Status::Unavailable("background snapshot queue is full; dropped"));
+      }
+      return Status::Ok();
+    }
+    Status st = Write(aggregate.id(), aggregate.version(), aggregate.state());
+    if (!st.ok() && options_.report_snapshot_errors) return st.MarkEventsAppended();
+    return Status::Ok();
+  }
+
+  // Waits until the snapshots queued by earlier saves are written (no-op when
+  // writing synchronously).
+  void Flush() {
+    if (worker_) worker_->Flush();
+  }
+
+  // Deletes the aggregate's snapshots below `version` (all when 0). Errors:
+  // InvalidArgument (no snapshot store), and the snapshot store's.
+  Status DeleteSnapshotsBelow(const Uuid& id, int64_t version) {
+    if (!options_.snapshots) return Status::InvalidArgument("SnapshottingStore: no snapshot store");
+    return options_.snapshots->DeleteBelow(TypeId(this->aggregate_type(), id), version);
+  }
+
+  SnapshotStats stats() const {
+    return SnapshotStats{stats_written_.load(), stats_used_.load(), stats_ignored_.load(), stats_failed_.load()};
+  }
+
+ private:
+  // The newest usable snapshot at or below max_version as (version, state), or
+  // nullopt (reported through the logger) when there is none.
+  std::optional<std::pair<int64_t, S>> ReadSnapshot(const TypeId& id, int64_t max_version) {
+    auto snapshot = options_.snapshots->Load(id, max_version);
+    if (!snapshot) {
+      if (snapshot.error().IsNotFound()) {
+        options_.logger->Log(LogLevel::kDebug, "no snapshot of " + id.ToString() + "; replaying all events");
+      } else {
+        Ignore(id, snapshot.error());
+      }
+      return std::nullopt;
+    }
+    if (snapshot->schema_version != SchemaVersionOf<S>()) {
+      Ignore(id, Status::FailedPrecondition("snapshot at version " + std::to_string(snapshot->version) +
+                                            " has state schema version " + std::to_string(snapshot->schema_version) +
+                                            ", expected " + std::to_string(SchemaVersionOf<S>())));
+      return std::nullopt;
+    }
+    if (snapshot->version < 1 || (max_version != 0 && snapshot->version > max_version)) {
+      Ignore(id, Status::Corruption("snapshot version " + std::to_string(snapshot->version) + " out of range"));
+      return std::nullopt;
+    }
+    auto state = CodecFor<S>::template Decode<S>(snapshot->content_type, snapshot->data);
+    if (!state) {
+      Ignore(id, state.error().WithContext("snapshot at version " + std::to_string(snapshot->version)));
+      return std::nullopt;
+    }
+    return std::make_pair(snapshot->version, std::move(state).value());
+  }
+
+  void Ignore(const TypeId& id, const Status& why) {
+    stats_ignored_.fetch_add(1, std::memory_order_relaxed);
+    internal::LogIgnoredSnapshot(*options_.logger, id, why);
+  }
+
+  Status Write(const TypeId& id, int64_t version, const S& state) {
+    auto data = CodecFor<S>::template Encode<S>(state);
+    Status st;
+    if (!data) {
+      st = data.error();
+    } else {
+      Snapshot snapshot;
+      snapshot.aggregate_id = id;
+      snapshot.version = version;
+      snapshot.timestamp = Now();
+      snapshot.schema_version = SchemaVersionOf<S>();
+      snapshot.content_type = std::string(CodecFor<S>::kContentType);
+      snapshot.data = std::move(data).value();
+      st = internal::WriteSnapshot(*options_.snapshots, std::move(snapshot), options_.keep_within_versions);
+    }
+    if (st.ok()) {
+      stats_written_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      stats_failed_.fetch_add(1, std::memory_order_relaxed);
+      internal::LogSnapshotWriteFailure(*options_.logger, id, version, st);
+    }
+    return st;
+  }
+
+  SnapshottingStoreOptions<S> options_;
+  std::atomic<int64_t> stats_written_{0};
+  std::atomic<int64_t> stats_used_{0};
+  std::atomic<int64_t> stats_ignored_{0};
+  std::atomic<int64_t> stats_failed_{0};
+  std::unique_ptr<internal::BackgroundWorker> worker_;  // last: destroyed (drained) first
+};
+
+}  // namespace estoria

@@ -1,0 +1,39 @@
+// Non-template helpers of SnapshottingStore.
+#include "estoria/snapshotting_store.h"
+
+namespace estoria::internal {
+
+bool CrossesMultiple(int64_t previous_version, int64_t version, int64_t every_n) {
+  if (every_n <= 0) return false;
+  return version / every_n > previous_version / every_n;
+}
+
+void LogIgnoredSnapshot(Logger& logger, const TypeId& id, const Status& why) {
+  logger.Log(LogLevel::kWarning,
+             "ignoring snapshot of " + id.ToString() + " (replaying all events): " + why.ToString());
+}
+
+void LogSnapshotWriteFailure(Logger& logger, const TypeId& id, int64_t version, const Status& why) {
+  logger.Log(LogLevel::kWarning, "snapshot of " + id.ToString() + " at version " + std::to_string(version) +
+                                     " not written: " + why.ToString());
+}
+
+Status WriteSnapshot(SnapshotStore& store, Snapshot snapshot, std::optional<int64_t> keep_within_versions) {
+  TypeId id = snapshot.aggregate_id;
+  int64_t version = snapshot.version;
+  Status st;
+  try {
+    st = store.Save(snapshot);
+    if (st.ok() && keep_within_versions.has_value()) {
+      int64_t below = version - *keep_within_versions;
+      if (below > 0) st = store.DeleteBelow(id, below);
+    }
+  } catch (const std::exception& e) {
+    st = Status::Internal(std::string("snapshot store threw: ") + e.what());
+  } catch (...) {
+    st = Status::Internal("snapshot store threw an unknown exception");
+  }
+  return st;
+}
+
+}  // namespace estoria::internal
