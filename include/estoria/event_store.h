@@ -6,6 +6,7 @@
 //   StreamDeleter   DeleteStream: delete or truncate (capability)
 //   StreamLister    ListStreams (capability)
 //   AppendWatcher   wait for new appends without polling (capability)
+//   EventImporter   write already-stored events verbatim: copy, restore (capability)
 //   EventStore      a reader + writer that exposes its capabilities
 //
 // Thread safety: every EventStore implementation is safe for concurrent use from
@@ -195,6 +196,39 @@ class AppendWatcher {
   virtual Result<int64_t> WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) = 0;
 };
 
+// ---- Import stored events verbatim ----------------------------------------
+
+struct ImportOptions {
+  // false (default): global positions are assigned head+1, head+2, ... in the
+  // order given, ignoring Event::global_position.
+  // true: each event keeps its global_position; they must be strictly increasing
+  // and above the current head (gaps are kept, as where the source had deleted
+  // events). A backend that cannot do this returns NotSupported.
+  bool preserve_positions = false;
+};
+
+class EventImporter {
+ public:
+  virtual ~EventImporter() = default;
+  // Writes events read from another store exactly as they are: event ids and
+  // types, stream ids, stream versions, timestamps, content types, payloads and
+  // metadata (reserved "estoria." keys included). Used by copy, restore and
+  // migration tools; applications append with AppendStream. Atomic: all events
+  // are written, or none. Within a stream, versions must continue the target's
+  // tip (tip + 1, tip + 2, ...); a stream new to the target may start at any
+  // version >= 1 (a truncated source stream). Appended events wake AppendWatcher
+  // waiters like appends do. Returns the positions assigned, in order.
+  // Errors:
+  //  InvalidArgument  invalid ids or types, a version that does not continue its
+  //                   stream, positions not increasing when preserved
+  //  AlreadyExists    an event id is already stored (nothing is written)
+  //  NotSupported     preserve_positions requested but unsupported
+  //  Unavailable      the backend is unreachable or busy past its timeout
+  //  Internal         anything else
+  virtual Result<std::vector<int64_t>> ImportEvents(std::span<const Event> events,
+                                                    const ImportOptions& options = {}) = 0;
+};
+
 // ---- The store ---------------------------------------------------------------
 
 class EventStore : public StreamReader, public StreamWriter {
@@ -204,6 +238,7 @@ class EventStore : public StreamReader, public StreamWriter {
   virtual StreamDeleter* stream_deleter() { return nullptr; }
   virtual StreamLister* stream_lister() { return nullptr; }
   virtual AppendWatcher* append_watcher() { return nullptr; }
+  virtual EventImporter* event_importer() { return nullptr; }
 };
 
 // Validates an append's arguments the way every backend must (shared by all

@@ -1,5 +1,5 @@
 // estoria/memory_event_store.h: an in-memory event store with every capability
-// (GlobalReader, StreamDeleter, StreamLister, AppendWatcher). For tests, caches
+// (GlobalReader, StreamDeleter, StreamLister, AppendWatcher, EventImporter). For tests, caches
 // and demos; nothing is persisted.
 //
 // Thread safety: safe for concurrent use from many threads. One mutex orders all
@@ -24,7 +24,8 @@ class MemoryEventStore final : public EventStore,
                                public GlobalReader,
                                public StreamDeleter,
                                public StreamLister,
-                               public AppendWatcher {
+                               public AppendWatcher,
+                               public EventImporter {
  public:
   explicit MemoryEventStore(MemoryEventStoreOptions options = {});
   ~MemoryEventStore() override;
@@ -47,11 +48,15 @@ class MemoryEventStore final : public EventStore,
   Result<std::vector<StreamInfo>> ListStreams(const ListStreamsOptions& options = {}) override;
   // AppendWatcher.
   Result<int64_t> WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) override;
+  // EventImporter (positions may be preserved).
+  Result<std::vector<int64_t>> ImportEvents(std::span<const Event> events,
+                                            const ImportOptions& options = {}) override;
 
   GlobalReader* global_reader() override { return this; }
   StreamDeleter* stream_deleter() override { return this; }
   StreamLister* stream_lister() override { return this; }
   AppendWatcher* append_watcher() override { return this; }
+  EventImporter* event_importer() override { return this; }
 
   struct State;  // implementation detail, shared with iterators
 

@@ -205,4 +205,70 @@ Result<int64_t> MemoryEventStore::WaitForAppend(int64_t after_position, std::chr
   return static_cast<int64_t>(state_->log.size());
 }
 
+Result<std::vector<int64_t>> MemoryEventStore::ImportEvents(std::span<const Event> events,
+                                                            const ImportOptions& options) {
+  State& st = *state_;
+  std::vector<int64_t> positions;
+  positions.reserve(events.size());
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    // Validate the whole batch against the current state first: all or none.
+    std::map<std::string, int64_t> tips;  // stream key -> tip version within the batch
+    std::unordered_map<Uuid, bool> batch_ids;
+    int64_t last_position = static_cast<int64_t>(st.log.size());
+    for (const Event& e : events) {
+      ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.stream_id.type()).WithContext("ImportEvents: stream id"));
+      ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.type()).WithContext("ImportEvents: event type"));
+      if (e.stream_version < 1) return Status::InvalidArgument("ImportEvents: stream version < 1");
+      if (st.ids.contains(e.id.uuid()) || !batch_ids.emplace(e.id.uuid(), true).second) {
+        return Status::AlreadyExists("ImportEvents: event id " + e.id.ToString() + " is already stored");
+      }
+      std::string key = e.stream_id.ToString();
+      auto tip = tips.find(key);
+      if (tip == tips.end()) {
+        auto sit = st.streams.find(key);
+        if (sit != st.streams.end()) tip = tips.emplace(key, sit->second.version).first;
+      }
+      if (tip != tips.end() && e.stream_version != tip->second + 1) {
+        return Status::InvalidArgument("ImportEvents: " + key + " version " + std::to_string(e.stream_version) +
+                                       " does not continue its tip " + std::to_string(tip->second));
+      }
+      tips[key] = e.stream_version;
+      if (options.preserve_positions) {
+        if (e.global_position <= last_position) {
+          return Status::InvalidArgument("ImportEvents: position " + std::to_string(e.global_position) +
+                                         " is not above " + std::to_string(last_position));
+        }
+        last_position = e.global_position;
+      }
+    }
+    for (const Event& e : events) {
+      std::string key = e.stream_id.ToString();
+      auto sit = st.streams.find(key);
+      if (sit == st.streams.end()) {
+        State::Stream fresh;
+        fresh.first = e.stream_version;
+        fresh.version = e.stream_version - 1;
+        fresh.generation = st.next_generation++;
+        sit = st.streams.emplace(key, fresh).first;
+      }
+      State::Stream& stream = sit->second;
+      if (options.preserve_positions) {
+        while (static_cast<int64_t>(st.log.size()) + 1 < e.global_position) st.log.push_back(nullptr);
+      }
+      auto stored = std::make_shared<Event>(e);
+      stored->global_position = static_cast<int64_t>(st.log.size()) + 1;
+      stream.version = e.stream_version;
+      stream.positions.push_back(stored->global_position);
+      stream.last = e.timestamp;
+      st.last_timestamp = std::max(st.last_timestamp, e.timestamp);
+      st.ids[e.id.uuid()] = StoredEventLocation{e.stream_id, e.stream_version};
+      positions.push_back(stored->global_position);
+      st.log.push_back(std::move(stored));
+    }
+  }
+  st.appended.notify_all();
+  return positions;
+}
+
 }  // namespace estoria

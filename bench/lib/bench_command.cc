@@ -1,0 +1,80 @@
+#include "bench_command.h"
+
+#include <memory>
+
+#include "load_workload.h"
+#include "raw_ceiling.h"
+#include "workloads.h"
+
+namespace estoria::bench {
+
+const std::vector<std::string>& WorkloadNames() {
+  static const std::vector<std::string> kNames = {"append", "read-stream", "read-all",   "project",    "tail-latency",
+                                                  "load",   "raw-ceiling", "raw-sqlite", "raw-pgbench"};
+  return kNames;
+}
+
+void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
+  cmd.add_option("WORKLOAD", o.workload,
+                 "append | read-stream | read-all | project | tail-latency | load | "
+                 "raw-ceiling | raw-sqlite | raw-pgbench")
+      ->required()
+      ->check(CLI::IsMember(WorkloadNames()));
+  cmd.add_option("--writers", o.writers, "Writer (or reader) threads / pgbench clients (default 1)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--streams", o.streams, "Distinct streams (default 100)")->check(CLI::PositiveNumber);
+  cmd.add_option("--events", o.events, "Events to write or read (default 10000)")->check(CLI::PositiveNumber);
+  cmd.add_option("--batch", o.batch, "Events per append / transaction (default 1)")->check(CLI::PositiveNumber);
+  cmd.add_option("--payload", o.payload, "Payload bytes per event (default 100)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--durability", o.durability, "strict (default) or relaxed")
+      ->check(CLI::IsMember({"strict", "relaxed"}));
+  cmd.add_option("--rate", o.rate, "tail-latency: appends per second (default 1000)")->check(CLI::PositiveNumber);
+  cmd.add_option("--raw-path", o.raw_path, "raw-sqlite: database file (default: beside the store file, or /tmp)");
+  cmd.add_option("--pgbench", o.pgbench, "raw-pgbench: the pgbench binary (default /usr/bin/pgbench)");
+  cmd.add_option("--history", o.history, "load: comma-separated history lengths (default 10,100,1000,10000)");
+  cmd.add_option("--snapshot-every", o.snapshot_every, "load: snapshot every N events (default 100)")
+      ->check(CLI::PositiveNumber);
+}
+
+Status RunBench(const BenchOptions& o, bool json, std::ostream& out) {
+  std::vector<BenchResult> results;
+  Result<BenchResult> one = Status::InvalidArgument("unknown workload \"" + o.workload + "\"");
+  if (o.workload == "append") one = RunAppend(o);
+  if (o.workload == "read-stream") one = RunReadStream(o);
+  if (o.workload == "read-all") one = RunReadAll(o);
+  if (o.workload == "project") one = RunProject(o);
+  if (o.workload == "tail-latency") one = RunTailLatency(o);
+  if (o.workload == "raw-ceiling") one = RunRawCeiling(o);
+  if (o.workload == "raw-sqlite") one = RunRawSqlite(o);
+  if (o.workload == "raw-pgbench") one = RunRawPgbench(o);
+  if (o.workload == "load") {
+    ESTORIA_ASSIGN_OR_RETURN(results, RunLoad(o));
+  } else {
+    if (!one) return one.error().WithContext("bench " + o.workload);
+    results.push_back(std::move(*one));
+  }
+  for (const BenchResult& r : results) {
+    if (json) {
+      out << ToJson(r, o).dump() << '\n';
+    } else {
+      PrintHuman(out, r, o);
+    }
+  }
+  out.flush();
+  return Status::Ok();
+}
+
+void AddBenchCommand(CLI::App& app, const std::string& store, const bool& json, std::function<Status()>* action) {
+  auto options = std::make_shared<BenchOptions>();
+  auto* cmd = app.add_subcommand("bench", "Run a benchmark workload against --store (default memory:)");
+  AddBenchOptions(*cmd, *options);
+  cmd->callback([options, &store, &json, action] {
+    *action = [options, &store, &json] {
+      BenchOptions o = *options;
+      if (!store.empty()) o.store = store;
+      return RunBench(o, json, std::cout);
+    };
+  });
+}
+
+}  // namespace estoria::bench

@@ -1,0 +1,37 @@
+// estoria bench: the benchmark workloads run through the public store API
+// (stores are opened with OpenEventStore, so every built backend is covered).
+//   append        writers x streams x events, batch, payload, expectation check on
+//   read-stream   read and fold many streams with N reader threads
+//   read-all      scan the global log
+//   project       rebuild a read model (balances per stream) by folding ReadAll
+//   tail-latency  append at a steady rate; time until a subscriber woken by
+//                 AppendWatcher (or polling) has read the event
+// Raw database ceilings are in raw_ceiling.h, aggregate load in load_workload.h.
+//
+// Thread safety: each Run* call is independent; they spawn their own threads.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "bench_options.h"
+#include "estoria/event_store.h"
+
+namespace estoria::bench {
+
+// The store URI with the durability mode applied (backend-specific parameter).
+std::string UriWithDurability(const std::string& uri, const std::string& durability);
+// Opens o.store with o.durability.
+Result<std::shared_ptr<EventStore>> OpenBenchStore(const BenchOptions& o);
+// A JSON event of the given type (no id, no metadata).
+WritableEvent MakeEvent(const std::string& type, std::string data);
+// A JSON payload of about `bytes` bytes.
+std::string MakePayload(int bytes, int64_t n);
+
+Result<BenchResult> RunAppend(const BenchOptions& o);
+Result<BenchResult> RunReadStream(const BenchOptions& o);
+Result<BenchResult> RunReadAll(const BenchOptions& o);
+Result<BenchResult> RunProject(const BenchOptions& o);
+Result<BenchResult> RunTailLatency(const BenchOptions& o);
+
+}  // namespace estoria::bench

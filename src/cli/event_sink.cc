@@ -1,0 +1,58 @@
+#include "event_sink.h"
+
+namespace estoria::cli {
+
+Result<EventSink> EventSink::Make(EventStore& target, bool preserve_positions, bool allow_append) {
+  EventImporter* importer = target.event_importer();
+  if (!importer && !allow_append) {
+    return Status::NotSupported(
+        "the target store cannot import events verbatim (no EventImporter); pass --allow-append to "
+        "append them instead (timestamps and positions are then assigned by the target)");
+  }
+  return EventSink(target, importer, importer != nullptr && preserve_positions);
+}
+
+Status EventSink::Write(std::span<const Event> batch) {
+  if (batch.empty()) return Status::Ok();
+  if (!importer_) return Append(batch);
+  ImportOptions options;
+  options.preserve_positions = preserve_;
+  auto imported = importer_->ImportEvents(batch, options);
+  if (!imported && preserve_ && imported.error().IsNotSupported()) {
+    preserve_ = false;  // the backend assigns positions itself
+    options.preserve_positions = false;
+    imported = importer_->ImportEvents(batch, options);
+  }
+  if (!imported) {
+    return imported.error().WithContext("importing events from position " +
+                                        std::to_string(batch.front().global_position));
+  }
+  return Status::Ok();
+}
+
+Status EventSink::Append(std::span<const Event> batch) {
+  size_t i = 0;
+  while (i < batch.size()) {
+    size_t j = i + 1;
+    while (j < batch.size() && batch[j].stream_id == batch[i].stream_id &&
+           batch[j].stream_version == batch[j - 1].stream_version + 1) {
+      ++j;
+    }
+    std::vector<WritableEvent> run;
+    run.reserve(j - i);
+    for (size_t k = i; k < j; ++k) {
+      const Event& e = batch[k];
+      run.push_back(WritableEvent{e.type(), e.id.uuid(), e.data, e.content_type, e.metadata, true});
+    }
+    auto written =
+        target_->AppendStream(batch[i].stream_id, run, AppendOptions::ExpectVersion(batch[i].stream_version - 1));
+    if (!written && !written.error().IsAlreadyExists()) {
+      return written.error().WithContext("appending " + batch[i].stream_id.ToString() + " version " +
+                                         std::to_string(batch[i].stream_version));
+    }
+    i = j;
+  }
+  return Status::Ok();
+}
+
+}  // namespace estoria::cli

@@ -1,0 +1,189 @@
+// copy, export and import.
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include "commands.h"
+#include "copier.h"
+#include "estoria/open.h"
+#include "event_json.h"
+#include "event_sink.h"
+#include "printer.h"
+#include "progress.h"
+
+namespace estoria::cli {
+namespace {
+
+Result<std::shared_ptr<EventStore>> OpenUri(const std::string& uri, const char* role) {
+  auto store = OpenEventStore(uri);
+  if (!store) return store.error().WithContext(std::string("cannot open ") + role + " store " + uri);
+  return store;
+}
+
+struct CopyArgs {
+  std::string from;
+  std::string to;
+  int64_t batch = 1000;
+  bool allow_append = false;
+  bool no_progress = false;
+};
+
+Status RunCopy(const GlobalFlags& flags, const CopyArgs& args) {
+  ESTORIA_ASSIGN_OR_RETURN(auto source, OpenUri(args.from, "source"));
+  ESTORIA_ASSIGN_OR_RETURN(auto target, OpenUri(args.to, "target"));
+  std::optional<Progress> progress;
+  CopyOptions options;
+  options.batch = args.batch;
+  options.allow_append = args.allow_append;
+  if (!args.no_progress) {
+    options.on_progress = [&](int64_t done, int64_t total) {
+      if (!progress) progress.emplace(stderr, total, isatty(fileno(stderr)) == 1);
+      progress->Update(done);
+    };
+  }
+  auto start = std::chrono::steady_clock::now();
+  ESTORIA_ASSIGN_OR_RETURN(CopyReport report, CopyStore(*source, *target, options));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (progress) progress->Finish(report.copied);
+  Json j;
+  j["copied"] = report.copied;
+  j["resumed_after_position"] = report.resumed_after;
+  j["source_head"] = report.source_head;
+  j["verbatim"] = report.verbatim;
+  j["positions_preserved"] = report.positions_preserved;
+  j["seconds"] = seconds;
+  Printer printer(std::cout, flags.json);
+  if (flags.json) {
+    printer.PrintObject(j);
+  } else {
+    std::string text = "copied " + std::to_string(report.copied) + " events";
+    if (report.resumed_after > 0)
+      text += " (resumed after source position " + std::to_string(report.resumed_after) + ")";
+    if (!report.verbatim) text += "; timestamps and positions were assigned by the target (--allow-append)";
+    printer.PrintMessage(text);
+  }
+  return Status::Ok();
+}
+
+struct ExportArgs {
+  std::string to;
+};
+
+Status RunExport(const GlobalFlags& flags, const ExportArgs& args) {
+  ESTORIA_ASSIGN_OR_RETURN(auto store, OpenStore(flags));
+  GlobalReader* reader = store->global_reader();
+  if (!reader) return Status::NotSupported("this store has no global log (ReadAll) to export");
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (!args.to.empty() && args.to != "-") {
+    file.open(args.to, std::ios::binary | std::ios::trunc);
+    if (!file) return Status::InvalidArgument("cannot write " + args.to);
+    out = &file;
+  }
+  ESTORIA_ASSIGN_OR_RETURN(auto it, reader->ReadAll());
+  int64_t n = 0;
+  while (true) {
+    ESTORIA_ASSIGN_OR_RETURN(std::optional<Event> e, it->Next());
+    if (!e) break;
+    *out << EventToJson(*e).dump() << '\n';
+    ++n;
+  }
+  out->flush();
+  if (!*out) return Status::Internal("write failed" + (args.to.empty() ? std::string() : ": " + args.to));
+  if (out != &std::cout) {
+    Json j;
+    j["exported"] = n;
+    j["file"] = args.to;
+    if (flags.json) {
+      std::cout << j.dump() << '\n';
+    } else {
+      std::cout << "exported " << n << " events to " << args.to << '\n';
+    }
+  }
+  return Status::Ok();
+}
+
+struct ImportArgs {
+  std::string from;
+  int64_t batch = 1000;
+  bool allow_append = false;
+};
+
+Status RunImport(const GlobalFlags& flags, const ImportArgs& args) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (!args.from.empty() && args.from != "-") {
+    file.open(args.from, std::ios::binary);
+    if (!file) return Status::NotFound("cannot read " + args.from);
+    in = &file;
+  }
+  ESTORIA_ASSIGN_OR_RETURN(auto store, OpenStore(flags));
+  bool empty = false;
+  if (GlobalReader* reader = store->global_reader()) {
+    ESTORIA_ASSIGN_OR_RETURN(int64_t head, reader->HeadPosition());
+    empty = head == 0;
+  }
+  ESTORIA_ASSIGN_OR_RETURN(EventSink sink, EventSink::Make(*store, empty, args.allow_append));
+  std::vector<Event> batch;
+  int64_t line_no = 0, imported = 0;
+  std::string line;
+  auto flush = [&]() -> Status {
+    ESTORIA_RETURN_IF_ERROR(sink.Write(batch));
+    imported += static_cast<int64_t>(batch.size());
+    batch.clear();
+    return Status::Ok();
+  };
+  while (std::getline(*in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto e = EventFromJsonLine(line);
+    if (!e) {
+      return e.error().WithContext("line " + std::to_string(line_no) + " (" + std::to_string(imported) +
+                                   " events imported before it)");
+    }
+    batch.push_back(std::move(*e));
+    if (static_cast<int64_t>(batch.size()) >= args.batch) ESTORIA_RETURN_IF_ERROR(flush());
+  }
+  ESTORIA_RETURN_IF_ERROR(flush());
+  Json j;
+  j["imported"] = imported;
+  j["verbatim"] = sink.verbatim();
+  j["positions_preserved"] = sink.positions_preserved();
+  if (flags.json) {
+    std::cout << j.dump() << '\n';
+  } else {
+    std::cout << "imported " << imported << " events" << '\n';
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddTransferCommands(CLI::App& app, const GlobalFlags& flags, Action* action) {
+  auto copy = std::make_shared<CopyArgs>();
+  auto* c = app.add_subcommand("copy", "Copy every stream and event from one store to another (resumable)");
+  c->add_option("--from", copy->from, "Source store URI")->required();
+  c->add_option("--to", copy->to, "Target store URI")->required();
+  c->add_option("--batch", copy->batch, "Events per target transaction (default 1000)")->check(CLI::PositiveNumber);
+  c->add_flag("--allow-append", copy->allow_append,
+              "If the target cannot import verbatim, append instead (new timestamps and positions)");
+  c->add_flag("--no-progress", copy->no_progress, "Do not report progress on stderr");
+  c->callback([=, &flags] { *action = [=, &flags] { return RunCopy(flags, *copy); }; });
+
+  auto exp = std::make_shared<ExportArgs>();
+  c = app.add_subcommand("export", "Write every event as JSON lines");
+  c->add_option("--to", exp->to, "Output file (default: stdout)");
+  c->callback([=, &flags] { *action = [=, &flags] { return RunExport(flags, *exp); }; });
+
+  auto imp = std::make_shared<ImportArgs>();
+  c = app.add_subcommand("import", "Read events from JSON lines (as written by export) into the store");
+  c->add_option("--from", imp->from, "Input file (default: stdin)");
+  c->add_option("--batch", imp->batch, "Events per transaction (default 1000)")->check(CLI::PositiveNumber);
+  c->add_flag("--allow-append", imp->allow_append,
+              "If the store cannot import verbatim, append instead (new timestamps and positions)");
+  c->callback([=, &flags] { *action = [=, &flags] { return RunImport(flags, *imp); }; });
+}
+
+}  // namespace estoria::cli
