@@ -1,0 +1,216 @@
+// SQLite tables of the projection layer: dead letters, leases, versions.
+#include "estoria/projection/sqlite_projection_stores.h"
+
+#include <nlohmann/json.hpp>
+
+#include "estoria/sqlite/sqlite_checkpoint_store.h"
+
+namespace estoria::sqlite {
+
+namespace {
+
+constexpr const char* kDdl = R"sql(
+CREATE TABLE IF NOT EXISTS estoria_dead_letters (
+  projection TEXT NOT NULL,
+  global_position INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  stream_id TEXT NOT NULL,
+  stream_version INTEGER NOT NULL,
+  timestamp_us INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  data BLOB NOT NULL,
+  metadata TEXT NOT NULL,
+  error TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  parked_at_us INTEGER NOT NULL,
+  PRIMARY KEY (projection, global_position)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS estoria_projection_leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS estoria_projection_versions (
+  name TEXT PRIMARY KEY,
+  active_version INTEGER NOT NULL,
+  updated_at_us INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+constexpr const char* kLetterColumns =
+    "global_position, event_id, stream_id, stream_version, timestamp_us, content_type, data, metadata, error, "
+    "attempts, parked_at_us";
+
+Result<DeadLetter> ReadLetter(SqliteStatement& st, std::string_view projection) {
+  DeadLetter l;
+  l.projection = std::string(projection);
+  l.event.global_position = st.ColumnInt64(0);
+  ESTORIA_ASSIGN_OR_RETURN(l.event.id, TypeId::Parse(st.ColumnTextView(1)));
+  ESTORIA_ASSIGN_OR_RETURN(l.event.stream_id, TypeId::Parse(st.ColumnTextView(2)));
+  l.event.stream_version = st.ColumnInt64(3);
+  l.event.timestamp = Timestamp(std::chrono::microseconds(st.ColumnInt64(4)));
+  l.event.content_type = st.ColumnText(5);
+  l.event.data = st.ColumnBlob(6);
+  auto meta = nlohmann::json::parse(st.ColumnTextView(7), nullptr, false);
+  if (meta.is_discarded() || !meta.is_object()) return Status::Corruption("dead letter: bad metadata JSON");
+  for (auto& [k, v] : meta.items()) {
+    if (!v.is_string()) return Status::Corruption("dead letter: bad metadata value");
+    l.event.metadata[k] = v.get<std::string>();
+  }
+  l.error = st.ColumnText(8);
+  l.attempts = static_cast<int>(st.ColumnInt64(9));
+  l.parked_at = Timestamp(std::chrono::microseconds(st.ColumnInt64(10)));
+  return l;
+}
+
+Status NotParked(std::string_view projection, int64_t position) {
+  return Status::NotFound("no parked event at position " + std::to_string(position) + " for projection " +
+                          std::string(projection));
+}
+
+}  // namespace
+
+Status SqliteProjectionTables::EnsureSchema(SqliteDatabase& db) {
+  ESTORIA_RETURN_IF_ERROR(db.Exec(kDdl));
+  return SqliteCheckpointStore::EnsureSchema(db);
+}
+
+Result<std::unique_ptr<SqliteDatabase>> SqliteProjectionTables::Open(const SqliteProjectionStoreOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("sqlite projection store: empty path");
+  SqliteDatabaseOptions o;
+  o.busy_timeout = options.busy_timeout;
+  ESTORIA_ASSIGN_OR_RETURN(auto db, SqliteDatabase::Open(options.path, o));
+  ESTORIA_RETURN_IF_ERROR(db->Validate());
+  ESTORIA_RETURN_IF_ERROR(db->ConfigureWal(options.durability));
+  ESTORIA_RETURN_IF_ERROR(EnsureSchema(*db));
+  return db;
+}
+
+Status SqliteProjectionTables::ParkIn(SqliteDatabase& db, const DeadLetter& l) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(l.projection, l.event.global_position));
+  nlohmann::json meta = nlohmann::json::object();
+  for (const auto& [k, v] : l.event.metadata) meta[k] = v;
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * put,
+                           db.PrepareCached(std::string("INSERT OR REPLACE INTO estoria_dead_letters (projection, ") +
+                                            kLetterColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  Status s = put->BindText(1, l.projection);
+  if (s.ok()) s = put->BindInt64(2, l.event.global_position);
+  if (s.ok()) s = put->BindText(3, l.event.id.ToString());
+  if (s.ok()) s = put->BindText(4, l.event.stream_id.ToString());
+  if (s.ok()) s = put->BindInt64(5, l.event.stream_version);
+  if (s.ok()) s = put->BindInt64(6, l.event.timestamp.time_since_epoch().count());
+  if (s.ok()) s = put->BindText(7, l.event.content_type);
+  if (s.ok()) s = put->BindBlob(8, l.event.data);
+  if (s.ok()) s = put->BindText(9, meta.dump());
+  if (s.ok()) s = put->BindText(10, l.error);
+  if (s.ok()) s = put->BindInt64(11, l.attempts);
+  if (s.ok()) s = put->BindInt64(12, l.parked_at.time_since_epoch().count());
+  if (!s.ok()) {
+    put->Reset();
+    return s;
+  }
+  return put->Run();
+}
+
+Result<std::vector<DeadLetter>> SqliteProjectionTables::ListIn(SqliteDatabase& db, std::string_view projection) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, 1));
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,
+                           db.Prepare(std::string("SELECT ") + kLetterColumns +
+                                      " FROM estoria_dead_letters WHERE projection = ? ORDER BY global_position"));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(1, projection));
+  std::vector<DeadLetter> out;
+  for (;;) {
+    ESTORIA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    ESTORIA_ASSIGN_OR_RETURN(DeadLetter l, ReadLetter(st, projection));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Result<DeadLetter> SqliteProjectionTables::GetIn(SqliteDatabase& db, std::string_view projection,
+                                                 int64_t global_position) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position));
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,
+                           db.Prepare(std::string("SELECT ") + kLetterColumns +
+                                      " FROM estoria_dead_letters WHERE projection = ? AND global_position = ?"));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(1, projection));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(2, global_position));
+  ESTORIA_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotParked(projection, global_position);
+  return ReadLetter(st, projection);
+}
+
+Status SqliteProjectionTables::DiscardIn(SqliteDatabase& db, std::string_view projection, int64_t global_position) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position));
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,
+                           db.Prepare("DELETE FROM estoria_dead_letters WHERE projection = ? AND global_position = ?"));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(1, projection));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(2, global_position));
+  ESTORIA_RETURN_IF_ERROR(st.Run());
+  if (db.Changes() == 0) return NotParked(projection, global_position);
+  return Status::Ok();
+}
+
+Status SqliteProjectionTables::DropTables(SqliteDatabase& db, const std::vector<std::string>& tables) {
+  for (const auto& t : tables) ESTORIA_RETURN_IF_ERROR(ValidateIdentifier(t));
+  ESTORIA_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(db));
+  for (const auto& t : tables) ESTORIA_RETURN_IF_ERROR(db.Exec("DROP TABLE IF EXISTS \"" + t + "\""));
+  return tx.Commit();
+}
+
+Result<std::shared_ptr<SqliteDeadLetterStore>> SqliteDeadLetterStore::Open(SqliteProjectionStoreOptions options) {
+  ESTORIA_ASSIGN_OR_RETURN(auto db, SqliteProjectionTables::Open(options));
+  return std::make_shared<SqliteDeadLetterStore>(std::move(db));
+}
+
+Status SqliteDeadLetterStore::Park(const DeadLetter& letter) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SqliteProjectionTables::ParkIn(*db_, letter);
+}
+
+Result<std::vector<DeadLetter>> SqliteDeadLetterStore::List(std::string_view projection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SqliteProjectionTables::ListIn(*db_, projection);
+}
+
+Result<DeadLetter> SqliteDeadLetterStore::Get(std::string_view projection, int64_t global_position) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SqliteProjectionTables::GetIn(*db_, projection, global_position);
+}
+
+Status SqliteDeadLetterStore::Discard(std::string_view projection, int64_t global_position) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SqliteProjectionTables::DiscardIn(*db_, projection, global_position);
+}
+
+Result<std::shared_ptr<SqliteVersionRegistry>> SqliteVersionRegistry::Open(SqliteProjectionStoreOptions options) {
+  ESTORIA_ASSIGN_OR_RETURN(auto db, SqliteProjectionTables::Open(options));
+  return std::make_shared<SqliteVersionRegistry>(std::move(db));
+}
+
+Result<int> SqliteVersionRegistry::ActiveVersion(std::string_view name) {
+  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,
+                           db_->Prepare("SELECT active_version FROM estoria_projection_versions WHERE name = ?"));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(1, name));
+  ESTORIA_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound("no active version for projection " + std::string(name));
+  return static_cast<int>(st.ColumnInt64(0));
+}
+
+Status SqliteVersionRegistry::SetActiveVersion(std::string_view name, int version) {
+  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  if (version < 1) return Status::InvalidArgument("projection version must be >= 1");
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,
+                           db_->Prepare("INSERT OR REPLACE INTO estoria_projection_versions (name, active_version, "
+                                        "updated_at_us) VALUES (?, ?, ?)"));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(1, name));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(2, version));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(3, Now().time_since_epoch().count()));
+  return st.Run();
+}
+
+}  // namespace estoria::sqlite

@@ -1,0 +1,67 @@
+// Helpers shared by the projection tests: temporary directories, and the fold
+// that SQL read models in these tests must equal (per stream: sum of "n" and
+// event count).
+#pragma once
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "estoria/event_store.h"
+
+namespace estoria::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "estoria-proj-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string NewFile(const std::string& prefix = "db") {
+    return (std::filesystem::path(path_) / (prefix + "-" + std::to_string(counter_++) + ".db")).string();
+  }
+
+ private:
+  std::string path_;
+  std::atomic<int> counter_{0};
+};
+
+struct Totals {
+  int64_t total = 0;
+  int64_t events = 0;
+  friend bool operator==(const Totals&, const Totals&) = default;
+};
+using TotalsByStream = std::map<std::string, Totals>;
+
+inline int64_t EventN(const Event& e) {
+  auto j = nlohmann::json::parse(e.data, nullptr, false);
+  return j.is_object() && j.contains("n") ? j["n"].get<int64_t>() : 0;
+}
+
+// The fold of the whole log: what a correct read model holds.
+inline Result<TotalsByStream> FoldLog(GlobalReader& reader) {
+  ESTORIA_ASSIGN_OR_RETURN(auto it, reader.ReadAll());
+  TotalsByStream out;
+  for (;;) {
+    ESTORIA_ASSIGN_OR_RETURN(auto e, it->Next());
+    if (!e) break;
+    Totals& t = out[e->stream_id.ToString()];
+    t.total += EventN(*e);
+    t.events += 1;
+  }
+  return out;
+}
+
+}  // namespace estoria::testing

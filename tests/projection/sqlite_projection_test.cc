@@ -1,0 +1,349 @@
+// Projections on SQLite: the shared processor suite, and SqliteReadModel:
+// exactly-once rows + checkpoint, retry and park inside transactions, the lease,
+// versions and cut-over, the dead-letter store.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "estoria/projection/processor.h"
+#include "estoria/projection/sqlite_read_model.h"
+#include "estoria/projection/versioning.h"
+#include "estoria/projection/wait.h"
+#include "estoria/sqlite/sqlite_checkpoint_store.h"
+#include "estoria/sqlite/sqlite_event_store.h"
+#include "estoria/testing/matchers.h"
+#include "processor_suite.h"
+#include "projection_test_util.h"
+
+namespace estoria::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using sqlite::SqliteDatabase;
+using sqlite::SqliteReadModel;
+
+TempDir& Dir() {
+  static TempDir* dir = new TempDir();
+  return *dir;
+}
+
+Result<std::shared_ptr<EventStore>> OpenSqlite(const std::string& path) {
+  sqlite::SqliteOptions o;
+  o.path = path;
+  o.durability = Durability::kRelaxed;
+  ESTORIA_ASSIGN_OR_RETURN(auto store, sqlite::SqliteEventStore::Open(o));
+  return std::shared_ptr<EventStore>(store);
+}
+
+std::string last_path;
+INSTANTIATE_TEST_SUITE_P(Sqlite, ProcessorSuite,
+                         ::testing::Values(ProcessorBackend{"sqlite",
+                                                            []() {
+                                                              last_path = Dir().NewFile("store");
+                                                              return OpenSqlite(last_path);
+                                                            },
+                                                            []() { return OpenSqlite(last_path); }}),
+                         [](const auto& info) { return info.param.name; });
+
+// The test read model: per-stream totals, and a log of applied positions (not
+// unique: a double application would show).
+Status CreateTables(SqliteDatabase& db, const std::string& suffix = "") {
+  return db.Exec("CREATE TABLE IF NOT EXISTS totals" + suffix +
+                 " (stream_id TEXT PRIMARY KEY, total INTEGER NOT NULL, events INTEGER NOT NULL);"
+                 "CREATE TABLE IF NOT EXISTS applied" +
+                 suffix + " (position INTEGER NOT NULL)");
+}
+
+Status ApplyTotals(SqliteDatabase& db, const Event& e, const std::string& suffix = "") {
+  ESTORIA_ASSIGN_OR_RETURN(auto up, db.Prepare("INSERT INTO totals" + suffix +
+                                               " (stream_id, total, events) VALUES (?, ?, 1) ON CONFLICT(stream_id) "
+                                               "DO UPDATE SET total = total + excluded.total, events = events + 1"));
+  ESTORIA_RETURN_IF_ERROR(up.BindText(1, e.stream_id.ToString()));
+  ESTORIA_RETURN_IF_ERROR(up.BindInt64(2, EventN(e)));
+  ESTORIA_RETURN_IF_ERROR(up.Run());
+  ESTORIA_ASSIGN_OR_RETURN(auto log, db.Prepare("INSERT INTO applied" + suffix + " (position) VALUES (?)"));
+  ESTORIA_RETURN_IF_ERROR(log.BindInt64(1, e.global_position));
+  return log.Run();
+}
+
+Result<TotalsByStream> ReadTotals(SqliteDatabase& db, const std::string& suffix = "") {
+  ESTORIA_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT stream_id, total, events FROM totals" + suffix));
+  TotalsByStream out;
+  for (;;) {
+    ESTORIA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[st.ColumnText(0)] = Totals{st.ColumnInt64(1), st.ColumnInt64(2)};
+  }
+  return out;
+}
+
+// Count of applied rows and distinct positions.
+std::pair<int64_t, int64_t> AppliedCounts(SqliteDatabase& db) {
+  return {db.QueryInt64("SELECT COUNT(*) FROM applied").value_or(-1),
+          db.QueryInt64("SELECT COUNT(DISTINCT position) FROM applied").value_or(-1)};
+}
+
+class SqliteReadModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_path_ = Dir().NewFile("store");
+    model_path_ = Dir().NewFile("model");
+    auto store = OpenSqlite(store_path_);
+    ASSERT_TRUE(store.ok()) << store.error();
+    store_ = *store;
+  }
+  Result<std::shared_ptr<SqliteReadModel>> OpenModel(sqlite::SqliteReadModelHandler handler, std::string path = "",
+                                                     std::string owner = "") {
+    sqlite::SqliteReadModelOptions o;
+    o.path = path.empty() ? model_path_ : path;
+    o.durability = Durability::kRelaxed;
+    o.setup = [](SqliteDatabase& db) { return CreateTables(db); };
+    o.owner = owner;
+    o.lease_ttl = 600ms;
+    return SqliteReadModel::Open(o, std::move(handler));
+  }
+  void ExpectModelEqualsFold(SqliteReadModel& model, int64_t head) {
+    ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store_->global_reader()));
+    ASSERT_OK(model.Read([&](SqliteDatabase& db) -> Status {
+      auto totals = ReadTotals(db);
+      EXPECT_TRUE(totals.ok()) << totals.error();
+      if (totals.ok()) {
+        EXPECT_EQ(*totals, fold);
+      }
+      auto [rows, distinct] = AppliedCounts(db);
+      EXPECT_EQ(rows, distinct);
+      return Status::Ok();
+    }));
+    ASSERT_OK_AND_ASSIGN(int64_t checkpoint, model.LoadPosition("totals"));
+    EXPECT_EQ(checkpoint, head);
+  }
+  std::string store_path_, model_path_;
+  std::shared_ptr<EventStore> store_;
+};
+
+TEST_F(SqliteReadModelTest, ReplayCatchUpAndTailExactlyOnce) {
+  ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 500, 7));
+  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }));
+  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 64}));
+  ASSERT_OK(p->Start());
+  ASSERT_OK(p->WaitForPosition(history, 60s));
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 30, 3));
+  ASSERT_OK(p->WaitForPosition(last, 30s));
+  // Checkpoint committed with the rows: visible at once, no Stop needed.
+  ExpectModelEqualsFold(*model, last);
+  ASSERT_OK(p->Stop());
+  EXPECT_EQ(p->state().events_handled, last);
+}
+
+TEST_F(SqliteReadModelTest, ReadModelInTheEventStoreFile) {
+  ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 100));
+  ASSERT_OK_AND_ASSIGN(auto model,
+                       OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }, store_path_));
+  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 16}));
+  ASSERT_OK(p->Start());
+  ASSERT_OK(p->WaitForPosition(history, 60s));
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 40));  // appends interleave with batches
+  ASSERT_OK(p->WaitForPosition(last, 60s));
+  ExpectModelEqualsFold(*model, last);
+  ASSERT_OK(p->Stop());
+}
+
+TEST_F(SqliteReadModelTest, FailedHandlerCallLeavesNoRowsAndIsRetried) {
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 40));
+  std::atomic<int> failures{0};
+  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](SqliteDatabase& db, const Event& e) -> Status {
+                         ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));  // rows written, then the call fails
+                         if (e.global_position == 17 && failures++ == 0) return Status::Unavailable("flaky");
+                         return Status::Ok();
+                       }));
+  ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(store_, model,
+                                {.name = "totals", .batch_size = 10, .failure_policy = FailurePolicy::Retry(3, 5ms)}));
+  ASSERT_OK(p->Start());
+  ASSERT_OK(p->WaitForPosition(last, 60s));
+  EXPECT_EQ(failures.load(), 2);  // calls at position 17: one failure, one success
+  EXPECT_EQ(p->state().retries, 1);
+  ExpectModelEqualsFold(*model, last);
+  ASSERT_OK(p->Stop());
+}
+
+TEST_F(SqliteReadModelTest, StopPolicyCommitsTheEventsBeforeTheFailure) {
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 20));
+  (void)last;
+  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](SqliteDatabase& db, const Event& e) -> Status {
+                         ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));
+                         if (e.global_position == 13) return Status::InvalidArgument("poison");
+                         return Status::Ok();
+                       }));
+  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 50}));
+  ASSERT_OK(p->Start());
+  EXPECT_THAT(p->WaitForExit(60s), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(p->state().position, 12);
+  ASSERT_OK_AND_ASSIGN(int64_t checkpoint, model->LoadPosition("totals"));
+  EXPECT_EQ(checkpoint, 12);
+  ASSERT_OK(model->Read([](SqliteDatabase& db) {
+    EXPECT_EQ(db.QueryInt64("SELECT COUNT(*) FROM applied").value(), 12);
+    EXPECT_EQ(db.QueryInt64("SELECT MAX(position) FROM applied").value(), 12);
+    return Status::Ok();
+  }));
+}
+
+TEST_F(SqliteReadModelTest, ParkedEventIsInTheSameTransactionListedAndReplayed) {
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 25));
+  std::atomic<bool> broken{true};
+  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](SqliteDatabase& db, const Event& e) -> Status {
+                         ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));
+                         if (e.global_position == 9 && broken) return Status::Internal("cannot project 9");
+                         return Status::Ok();
+                       }));
+  ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(store_, model, {.name = "totals", .failure_policy = FailurePolicy::Park(2, 1ms)}));
+  ASSERT_OK(p->Start());
+  ASSERT_OK(p->WaitForPosition(last, 60s));
+  ASSERT_OK_AND_ASSIGN(auto parked, p->ListParked());
+  ASSERT_EQ(parked.size(), 1u);
+  EXPECT_EQ(parked[0].event.global_position, 9);
+  EXPECT_EQ(parked[0].attempts, 2);
+  EXPECT_NE(parked[0].error.find("cannot project 9"), std::string::npos);
+  ASSERT_OK(model->Read([](SqliteDatabase& db) {
+    EXPECT_EQ(db.QueryInt64("SELECT COUNT(*) FROM applied WHERE position = 9").value(), 0);
+    return Status::Ok();
+  }));
+  broken = false;
+  ASSERT_OK(p->ReplayParked(9));
+  ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
+  EXPECT_TRUE(parked.empty());
+  ExpectModelEqualsFold(*model, last);  // now complete, each event once
+  ASSERT_OK(p->Stop());
+}
+
+TEST_F(SqliteReadModelTest, LeaseAllowsOneActiveProcessorAndFailsOver) {
+  auto handler = [](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); };
+  ASSERT_OK_AND_ASSIGN(auto a_model, OpenModel(handler, "", "owner-a"));
+  ASSERT_OK_AND_ASSIGN(auto b_model, OpenModel(handler, "", "owner-b"));
+  ProcessorOptions o{.name = "totals", .batch_size = 8, .poll_interval = 20ms, .lock_retry_interval = 20ms};
+  o.lock = a_model;
+  ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store_, a_model, o));
+  o.lock = b_model;
+  ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store_, b_model, o));
+  ASSERT_OK(a->Start());
+  ASSERT_OK(a->WaitUntilCaughtUp(30s));
+  ASSERT_OK(b->Start());
+  ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 30));
+  ASSERT_OK(a->WaitForPosition(first, 30s));
+  EXPECT_EQ(b->state().phase, ProcessorPhase::kStandby);
+  EXPECT_EQ(b->state().events_handled, 0);
+  ASSERT_OK(a->Stop());  // releases the lease
+  ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
+  ASSERT_OK(b->WaitForPosition(second, 30s));
+  EXPECT_EQ(b->state().events_handled, second - first);
+  ExpectModelEqualsFold(*b_model, second);
+  ASSERT_OK(b->Stop());
+}
+
+TEST_F(SqliteReadModelTest, ALostLeaseFencesCommits) {
+  ASSERT_OK_AND_ASSIGN(auto model,
+                       OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }, "", "owner-a"));
+  ASSERT_OK_AND_ASSIGN(bool got, model->TryAcquire("totals"));
+  ASSERT_TRUE(got);
+  // Another owner steals the lease (as after this process paused past the ttl).
+  ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(model_path_));
+  ASSERT_OK(db->Exec("UPDATE estoria_projection_leases SET owner = 'intruder' WHERE name = 'totals'"));
+  EXPECT_THAT(model->Begin("totals"), StatusIs(StatusCode::kFailedPrecondition));
+  ASSERT_OK_AND_ASSIGN(got, model->TryAcquire("totals"));  // not expired: still the intruder's
+  EXPECT_FALSE(got);
+  ASSERT_OK(db->Exec("UPDATE estoria_projection_leases SET expires_at_us = 0 WHERE name = 'totals'"));
+  ASSERT_OK_AND_ASSIGN(got, model->TryAcquire("totals"));  // expired: taken over
+  EXPECT_TRUE(got);
+}
+
+TEST_F(SqliteReadModelTest, RebuildBesideTheLiveVersionThenCutOver) {
+  ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store_, 60));
+  auto versioned = [](int version) {
+    std::string suffix = "_v" + std::to_string(version);
+    return [suffix](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e, suffix); };
+  };
+  auto open_version = [&](int version) {
+    sqlite::SqliteReadModelOptions o;
+    o.path = model_path_;
+    std::string suffix = "_v" + std::to_string(version);
+    o.setup = [suffix](SqliteDatabase& db) { return CreateTables(db, suffix); };
+    return SqliteReadModel::Open(o, versioned(version));
+  };
+  ASSERT_OK_AND_ASSIGN(auto v1_model, open_version(1));
+  ASSERT_OK_AND_ASSIGN(std::string v1_name, VersionedName("totals", 1));
+  ASSERT_OK_AND_ASSIGN(auto v1, Processor::Create(store_, v1_model, {.name = v1_name}));
+  ASSERT_OK(v1->Start());
+  ASSERT_OK(v1->WaitForPosition(head, 30s));
+  ASSERT_OK_AND_ASSIGN(auto registry, sqlite::SqliteVersionRegistry::Open({model_path_}));
+  ASSERT_OK(registry->SetActiveVersion("totals", 1));
+
+  // Version 2 rebuilds from position 0 beside version 1 (own tables, own checkpoint).
+  ASSERT_OK_AND_ASSIGN(auto v2_model, open_version(2));
+  ASSERT_OK_AND_ASSIGN(std::string v2_name, VersionedName("totals", 2));
+  ASSERT_OK_AND_ASSIGN(auto v2, Processor::Create(store_, v2_model, {.name = v2_name}));
+  EXPECT_THAT(CutOver(*registry, *store_->global_reader(), "totals", 2, v2->state().position),
+              StatusIs(StatusCode::kFailedPrecondition));
+  ASSERT_OK(v2->Start());
+  ASSERT_OK(v2->WaitUntilCaughtUp(30s));
+  ASSERT_OK(CutOver(*registry, *store_->global_reader(), "totals", 2, v2->state().position));
+  ASSERT_OK_AND_ASSIGN(int active, registry->ActiveVersion("totals"));
+  EXPECT_EQ(active, 2);
+  ASSERT_OK(v1->Stop());
+  ASSERT_OK(v1_model->Read([&](SqliteDatabase& db) {
+    auto v1_totals = ReadTotals(db, "_v1");
+    auto v2_totals = ReadTotals(db, "_v2");
+    EXPECT_TRUE(v1_totals.ok() && v2_totals.ok());
+    if (v1_totals.ok() && v2_totals.ok()) {
+      EXPECT_EQ(*v1_totals, *v2_totals);
+    }
+    return sqlite::SqliteProjectionTables::DropTables(db, {"totals_v1", "applied_v1"});
+  }));
+  ASSERT_OK(v1_model->Read([](SqliteDatabase& db) {
+    EXPECT_THAT(db.QueryInt64("SELECT COUNT(*) FROM totals_v1"), StatusIs(StatusCode::kInvalidArgument));
+    return Status::Ok();
+  }));
+  ASSERT_OK(v2->Stop());
+}
+
+TEST_F(SqliteReadModelTest, ReadYourWritesThroughTheCheckpointRow) {
+  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }));
+  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals"}));
+  ASSERT_OK(p->Start());
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 5));
+  // Another reader (e.g. another process) polls the checkpoint row.
+  ASSERT_OK_AND_ASSIGN(auto checkpoints, sqlite::SqliteCheckpointStore::Open({model_path_}));
+  ASSERT_OK(WaitForCheckpoint(*checkpoints, "totals", last, 30s));
+  EXPECT_THAT(WaitForCheckpoint(*checkpoints, "totals", last + 100, 30ms), StatusIs(StatusCode::kUnavailable));
+  ASSERT_OK(p->Stop());
+}
+
+TEST(SqliteDeadLetterStoreTest, RoundTripsEvents) {
+  ASSERT_OK_AND_ASSIGN(auto store, sqlite::SqliteDeadLetterStore::Open({Dir().NewFile("dlq")}));
+  DeadLetter l;
+  l.projection = "p";
+  l.event.id = TypeId("added", Uuid::NewV7());
+  l.event.stream_id = TypeId("counter", Uuid::NewV7());
+  l.event.stream_version = 3;
+  l.event.global_position = 42;
+  l.event.timestamp = Now();
+  l.event.content_type = "application/octet-stream";
+  l.event.data = std::string("\0\x01\xff", 3);
+  l.event.metadata = {{"k", "v"}, {"trace", "abc"}};
+  l.error = "Internal: boom";
+  l.attempts = 3;
+  l.parked_at = Now();
+  ASSERT_OK(store->Park(l));
+  ASSERT_OK_AND_ASSIGN(DeadLetter got, store->Get("p", 42));
+  EXPECT_EQ(got, l);
+  ASSERT_OK_AND_ASSIGN(auto listed, store->List("p"));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0], l);
+  ASSERT_OK(store->Discard("p", 42));
+  EXPECT_THAT(store->Discard("p", 42), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store->Get("p", 42), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store->Park(DeadLetter{}), StatusIs(StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace estoria::testing
