@@ -52,6 +52,9 @@ TEST(SqliteDatabaseTest, ExecPrepareBindStepRoundTrip) {
   EXPECT_EQ(mode, "wal");
   ASSERT_OK_AND_ASSIGN(auto sync, db->QueryInt64("PRAGMA synchronous"));
   EXPECT_EQ(sync, 2);  // FULL
+  ASSERT_OK(db->ConfigureWal(Durability::kRelaxed));
+  ASSERT_OK_AND_ASSIGN(sync, db->QueryInt64("PRAGMA synchronous"));
+  EXPECT_EQ(sync, 1);  // NORMAL
 }
 
 TEST(SqliteDatabaseTest, TransactionGuardRollsBackUnlessCommitted) {

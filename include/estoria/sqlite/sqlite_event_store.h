@@ -49,7 +49,7 @@ struct SqliteOptions {
   // Unavailable. Default 5 s.
   std::chrono::milliseconds busy_timeout{5000};
   // Where warnings go. Default (null): StderrLogger().
-  std::shared_ptr<Logger> logger;
+  std::shared_ptr<Logger> logger{};
   // Open read-only: the file is never modified (no schema creation, no WAL
   // switch); appends and deletes fail with FailedPrecondition; the file must
   // exist and carry the current schema. Default false.

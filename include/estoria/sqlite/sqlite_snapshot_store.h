@@ -28,7 +28,7 @@ struct SqliteSnapshotStoreOptions {
   // Default 5 s.
   std::chrono::milliseconds busy_timeout{5000};
   // Applied after each Save. Default: keep all.
-  SnapshotRetention retention;
+  SnapshotRetention retention{};
 };
 
 class SqliteSnapshotStore final : public SnapshotStore {

@@ -1,0 +1,237 @@
+// SqliteEventStore beyond the conformance suites: persistence across reopen,
+// group commit, positions after deletion, the append watcher, URIs.
+#include "estoria/sqlite/sqlite_event_store.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "estoria/open.h"
+#include "estoria/sqlite/database.h"
+#include "estoria/testing/matchers.h"
+#include "sqlite_test_util.h"
+
+namespace estoria::sqlite {
+namespace {
+
+using ::estoria::testing::StatusIs;
+using testing::TempDir;
+
+WritableEvent Ev(std::string type, std::string data, Metadata md = {}, std::string content_type = "application/json") {
+  WritableEvent e;
+  e.type = std::move(type);
+  e.data = std::move(data);
+  e.metadata = std::move(md);
+  e.content_type = std::move(content_type);
+  return e;
+}
+
+std::vector<Event> ReadAllOf(SqliteEventStore& store, ReadAllOptions o = {}) {
+  auto it = store.ReadAll(o);
+  EXPECT_TRUE(it.has_value()) << it.error();
+  if (!it) return {};
+  auto all = Collect(**it);
+  EXPECT_TRUE(all.has_value()) << all.error();
+  return all ? *all : std::vector<Event>{};
+}
+
+std::shared_ptr<SqliteEventStore> OpenFile(const std::string& path, Durability d = Durability::kStrict) {
+  SqliteOptions o;
+  o.path = path;
+  o.durability = d;
+  auto store = SqliteEventStore::Open(o);
+  EXPECT_TRUE(store.has_value()) << store.error();
+  return store ? *store : nullptr;
+}
+
+TEST(SqliteEventStoreTest, EverythingSurvivesCloseAndReopen) {
+  TempDir dir;
+  std::string path = dir.File("persist.db");
+  std::vector<Event> written;
+  std::vector<StreamInfo> streams;
+  TypeId a = TypeId::New("account").value(), b = TypeId::New("order").value();
+  {
+    auto store = OpenFile(path);
+    ASSERT_NE(store, nullptr);
+    std::string binary("\0\x01\xfe\xff payload", 12);
+    WritableEvent with_id = Ev("opened", "{\"owner\":\"ann\"}", {{"user", "ann"}, {"trace", "t-1"}});
+    with_id.id = Uuid::NewV7();
+    ASSERT_OK_AND_ASSIGN(auto e1, store->AppendStream(a, std::vector<WritableEvent>{with_id}));
+    ASSERT_OK_AND_ASSIGN(
+        auto e2, store->AppendStream(b, std::vector<WritableEvent>{Ev("placed", binary, {}, "application/octet-stream"),
+                                                                   Ev("paid", "{}", {{"k", "v\"with\\quotes"}})}));
+    ASSERT_OK_AND_ASSIGN(auto e3, store->AppendStream(a, std::vector<WritableEvent>{Ev("deposited", "{\"n\":5}")},
+                                                      AppendOptions::ExpectVersion(1)));
+    written = e1;
+    written.insert(written.end(), e2.begin(), e2.end());
+    written.insert(written.end(), e3.begin(), e3.end());
+    std::sort(written.begin(), written.end(),
+              [](const Event& x, const Event& y) { return x.global_position < y.global_position; });
+    EXPECT_EQ(written[0].id.uuid(), *with_id.id);
+    EXPECT_EQ(written[1].data, binary);
+    ASSERT_OK_AND_ASSIGN(streams, store->ListStreams());
+    EXPECT_EQ(ReadAllOf(*store), written);
+  }
+  auto store = OpenFile(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(ReadAllOf(*store), written);  // same ids, versions, positions, timestamps, content types, metadata
+  ASSERT_OK_AND_ASSIGN(auto again, store->ListStreams());
+  EXPECT_EQ(again, streams);
+  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  EXPECT_EQ(head, 4);
+  // Appends continue from the stored tips and head.
+  ASSERT_OK_AND_ASSIGN(auto next, store->AppendStream(a, std::vector<WritableEvent>{Ev("closed", "{}")},
+                                                      AppendOptions::ExpectVersion(2)));
+  EXPECT_EQ(next[0].stream_version, 3);
+  EXPECT_EQ(next[0].global_position, 5);
+  EXPECT_GE(next[0].timestamp, written.back().timestamp);
+  // An idempotent retry of the first append is recognised after reopen.
+  WritableEvent retry = Ev("opened", "{\"owner\":\"ann\"}");
+  retry.id = written[0].id.uuid();
+  EXPECT_THAT(store->AppendStream(a, std::vector<WritableEvent>{retry}, AppendOptions::ExpectVersion(0)),
+              StatusIs(StatusCode::kAlreadyExists));
+}
+
+TEST(SqliteEventStoreTest, ConcurrentAppendsShareCommits) {
+  TempDir dir;
+  auto store = OpenFile(dir.File("group.db"), Durability::kStrict);
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 8, kPerThread = 100;
+  std::vector<std::thread> threads;
+  TypeId shared = TypeId::New("shared").value();
+  std::atomic<int> shared_ok{0}, shared_conflicts{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      TypeId own = TypeId::New("own").value();
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = store->AppendStream(own, std::vector<WritableEvent>{Ev("tick", std::to_string(i))},
+                                     AppendOptions::ExpectVersion(i));
+        EXPECT_TRUE(r.has_value()) << r.error();
+        if (i % 10 == 0) {  // races on one stream: conflicts must not fail neighbours
+          auto tip = store->AppendStream(shared, std::vector<WritableEvent>{Ev("race", std::to_string(t))},
+                                         AppendOptions::ExpectVersion(shared_ok.load()));
+          if (tip) {
+            ++shared_ok;
+          } else {
+            EXPECT_TRUE(tip.error().IsConflict()) << tip.error();
+            ++shared_conflicts;
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  SqliteStats stats = store->stats();
+  EXPECT_EQ(stats.appends, kThreads * kPerThread + shared_ok.load());
+  EXPECT_LT(stats.commits, stats.appends) << "appends from 8 threads were not batched";
+  EXPECT_GT(stats.max_batch, 1);
+  EXPECT_LE(stats.commits, stats.batches);
+  // Gap-free, commit-ordered positions; every stream gap-free.
+  auto all = ReadAllOf(*store);
+  ASSERT_EQ(static_cast<int>(all.size()), kThreads * kPerThread + shared_ok.load());
+  std::map<TypeId, int64_t> versions;
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].global_position, static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(all[i].stream_version, ++versions[all[i].stream_id]);
+  }
+  EXPECT_EQ(versions[shared], shared_ok.load());
+}
+
+TEST(SqliteEventStoreTest, DeletedPositionsAreNeverReused) {
+  TempDir dir;
+  std::string path = dir.File("gaps.db");
+  TypeId a = TypeId::New("account").value(), b = TypeId::New("account").value();
+  {
+    auto store = OpenFile(path, Durability::kRelaxed);
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "1"), Ev("x", "2")}).error());
+    ASSERT_OK(store->AppendStream(b, std::vector<WritableEvent>{Ev("x", "3")}).error());
+    ASSERT_OK(store->DeleteStream(b));
+  }
+  auto store = OpenFile(path, Durability::kRelaxed);
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  EXPECT_EQ(head, 3);
+  ASSERT_OK_AND_ASSIGN(auto again, store->AppendStream(b, std::vector<WritableEvent>{Ev("x", "4")}));
+  EXPECT_EQ(again[0].stream_version, 1);   // a fully deleted stream restarts at 1
+  EXPECT_EQ(again[0].global_position, 4);  // position 3 stays a gap
+  auto all = ReadAllOf(*store);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[2].global_position, 4);
+}
+
+TEST(SqliteEventStoreTest, ReadAllFiltersRunInSql) {
+  auto store = SqliteEventStore::OpenUri("sqlite::memory:").value();
+  TypeId a = TypeId::New("account").value(), o = TypeId::New("order").value();
+  ASSERT_OK(store->AppendStream(a, std::vector<WritableEvent>{Ev("opened", "1"), Ev("deposited", "2")}).error());
+  ASSERT_OK(store->AppendStream(o, std::vector<WritableEvent>{Ev("placed", "3"), Ev("deposited", "4")}).error());
+  ReadAllOptions by_stream;
+  by_stream.stream_types = {"order"};
+  auto orders = ReadAllOf(*store, by_stream);
+  ASSERT_EQ(orders.size(), 2u);
+  EXPECT_EQ(orders[0].data, "3");
+  ReadAllOptions by_both;
+  by_both.stream_types = {"order", "account"};
+  by_both.event_types = {"deposited"};
+  by_both.after_position = 2;
+  auto deposits = ReadAllOf(*store, by_both);
+  ASSERT_EQ(deposits.size(), 1u);
+  EXPECT_EQ(deposits[0].global_position, 4);
+}
+
+TEST(SqliteEventStoreTest, AppendWakesWatcher) {
+  TempDir dir;
+  auto store = OpenFile(dir.File("watch.db"), Durability::kRelaxed);
+  ASSERT_NE(store, nullptr);
+  std::atomic<int64_t> seen{-1};
+  std::thread waiter([&] {
+    auto r = store->WaitForAppend(0, std::chrono::seconds(30));
+    seen = r ? *r : -2;
+  });
+  ASSERT_OK(store->AppendStream(TypeId::New("a").value(), std::vector<WritableEvent>{Ev("x", "1")}).error());
+  waiter.join();
+  EXPECT_EQ(seen.load(), 1);
+  ASSERT_OK_AND_ASSIGN(int64_t timed_out, store->WaitForAppend(1, std::chrono::milliseconds(10)));
+  EXPECT_EQ(timed_out, 1);
+}
+
+TEST(SqliteEventStoreTest, UriOptions) {
+  ASSERT_OK_AND_ASSIGN(auto o, SqliteEventStore::ParseUri("sqlite:data/x.db?durability=relaxed&busy_timeout_ms=250"));
+  EXPECT_EQ(o.path, "data/x.db");
+  EXPECT_EQ(o.durability, Durability::kRelaxed);
+  EXPECT_EQ(o.busy_timeout, std::chrono::milliseconds(250));
+  EXPECT_FALSE(o.read_only);
+  ASSERT_OK_AND_ASSIGN(o, SqliteEventStore::ParseUri("sqlite:/abs/y.db?mode=ro"));
+  EXPECT_EQ(o.path, "/abs/y.db");
+  EXPECT_TRUE(o.read_only);
+  ASSERT_OK_AND_ASSIGN(o, SqliteEventStore::ParseUri("sqlite::memory:"));
+  EXPECT_EQ(o.path, ":memory:");
+  EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?durability=sometimes"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?colour=red"), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(SqliteEventStoreTest, OpenEventStoreBySqliteUri) {
+  TempDir dir;
+  std::string path = dir.File("uri.db");
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, OpenEventStore("sqlite:" + path + "?durability=relaxed"));
+    ASSERT_NE(store->global_reader(), nullptr);
+    ASSERT_NE(store->stream_deleter(), nullptr);
+    ASSERT_NE(store->stream_lister(), nullptr);
+    ASSERT_NE(store->append_watcher(), nullptr);
+    ASSERT_OK(store->AppendStream(TypeId::New("a").value(), std::vector<WritableEvent>{Ev("x", "1")}).error());
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, OpenEventStore("sqlite:" + path));
+  ASSERT_OK_AND_ASSIGN(int64_t head, store->global_reader()->HeadPosition());
+  EXPECT_EQ(head, 1);
+  ASSERT_OK_AND_ASSIGN(auto mem, OpenEventStore("sqlite::memory:"));
+  ASSERT_OK_AND_ASSIGN(head, mem->global_reader()->HeadPosition());
+  EXPECT_EQ(head, 0);
+}
+
+}  // namespace
+}  // namespace estoria::sqlite
