@@ -79,8 +79,13 @@ AppendWriter::~AppendWriter() {
   thread_.join();
 }
 
-WriterStats AppendWriter::stats() const {
-  return WriterStats{transactions_.load(), commits_.load(), appends_.load(), events_.load(), conflicts_.load()};
+WriterStats AppendWriter::stats() {
+  int64_t queued;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queued = static_cast<int64_t>(queue_.size());
+  }
+  return WriterStats{transactions_.load(), commits_.load(), appends_.load(), events_.load(), conflicts_.load(), queued};
 }
 
 Result<std::vector<Event>> AppendWriter::Append(const TypeId& stream_id, std::span<const WritableEvent> events,
@@ -173,6 +178,12 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
     if (!conn_->broken() && conn_->transaction_status() != PQTRANS_IDLE) (void)conn_->Exec("ROLLBACK");
   };
   auto first = conn_->RunPipeline(read);
+  if (!first && conn_->broken()) {
+    // Nothing was written yet: a connection found dead (e.g. after a server
+    // restart) is replaced and the batch tried once more.
+    ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+    first = conn_->RunPipeline(read);
+  }
   if (!first) {
     rollback();
     return first.error();

@@ -33,6 +33,7 @@ struct WriterStats {
   int64_t appends = 0;       // appends committed
   int64_t events = 0;        // events committed
   int64_t conflicts = 0;     // appends refused with Conflict
+  int64_t queued = 0;        // appends waiting for the writer right now
 };
 
 class AppendWriter {
@@ -45,7 +46,7 @@ class AppendWriter {
   // the arguments must already be validated).
   Result<std::vector<Event>> Append(const TypeId& stream_id, std::span<const WritableEvent> events,
                                     const AppendOptions& options);
-  WriterStats stats() const;
+  WriterStats stats();
 
  private:
   struct Request {

@@ -74,6 +74,8 @@ Status PgConnection::Open() {
     }
     poll_status = PQconnectPoll(conn_);
   }
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors
   if (PQsetnonblocking(conn_, 1) != 0) {
     Status st = PgErrorStatus(conn_, nullptr, "PostgreSQL connect: set non-blocking");
     Drop();
@@ -86,8 +88,11 @@ Status PgConnection::EnsureConnected() {
   if (broken()) return Open();
   if (PQtransactionStatus(conn_) != PQTRANS_IDLE) return Status::Ok();
   // An idle connection the server closed (restart, idle timeout) reads as EOF.
-  pollfd pfd{PQsocket(conn_), POLLIN, 0};
-  if (poll(&pfd, 1, 0) > 0) {
+  // The server's goodbye (an error message, then end of file) may take more
+  // than one read.
+  for (int reads = 0; reads < 8; ++reads) {
+    pollfd pfd{PQsocket(conn_), POLLIN, 0};
+    if (poll(&pfd, 1, 0) <= 0) break;
     if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) == CONNECTION_BAD) return Open();
   }
   return Status::Ok();

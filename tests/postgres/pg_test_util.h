@@ -40,6 +40,8 @@ inline std::string UniqueSchema(const std::string& tag) {
 inline PostgresOptions TestOptions(const std::string& schema) {
   PostgresOptions o = ParsePostgresUri(ServerUri()).value();
   o.schema = schema;
+  // Sessions are recognisable in pg_stat_activity by the schema name.
+  o.conninfo += (o.conninfo.find('?') == std::string::npos ? "?" : "&") + std::string("application_name=") + schema;
   o.connect_timeout = std::chrono::milliseconds(5000);
   return o;
 }

@@ -1,0 +1,178 @@
+// Group commit: concurrent appends share transactions, and each append of a
+// batch keeps its own expectation check and outcome.
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "estoria/postgres/postgres_event_store.h"
+#include "estoria/testing/matchers.h"
+#include "pg_test_util.h"
+
+namespace estoria::postgres {
+namespace {
+
+using testing::ScopedSchema;
+using testing::TestOptions;
+
+WritableEvent Ev(std::string data = "{}") {
+  WritableEvent e;
+  e.type = "tested";
+  e.data = std::move(data);
+  return e;
+}
+
+// A gate the writer's before-commit hook waits on during its first
+// transaction, so that the test can queue appends behind it.
+struct FirstCommitGate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false;
+  bool open = false;
+  int calls = 0;
+  void Hook() {
+    std::unique_lock<std::mutex> lock(mu);
+    if (calls++ > 0) return;
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+  }
+  void WaitEntered() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return entered; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+};
+
+// Waits until the writer has `n` appends queued (a condition, polled).
+void AwaitQueued(PostgresEventStore& store, int64_t n) {
+  while (store.stats().queued < n) std::this_thread::yield();
+}
+
+TEST(PostgresGroupCommitTest, ConcurrentAppendsShareTransactions) {
+  ScopedSchema schema("group");
+  auto gate = std::make_shared<FirstCommitGate>();
+  PostgresOptions o = TestOptions(schema.name());
+  o.before_commit_hook = [gate] { gate->Hook(); };
+  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
+
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 10;
+  std::vector<TypeId> streams;
+  for (int t = 0; t < kThreads; ++t) streams.push_back(TypeId::New("account").value());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  // The first append holds its transaction open until the other threads have
+  // queued theirs; they must then be committed together.
+  threads.emplace_back([&] {
+    std::vector<WritableEvent> one{Ev()};
+    if (!store->AppendStream(streams[0], one, AppendOptions::ExpectVersion(0))) ++failures;
+  });
+  gate->WaitEntered();
+  for (int t = 1; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<WritableEvent> one{Ev()};
+      if (!store->AppendStream(streams[t], one, AppendOptions::ExpectVersion(0))) ++failures;
+    });
+  }
+  AwaitQueued(*store, kThreads - 1);
+  gate->Open();
+  for (auto& th : threads) th.join();
+  threads.clear();
+  auto stats = store->stats();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(stats.appends, kThreads);
+  EXPECT_EQ(stats.commits, 2) << "the 15 queued appends must share one transaction";
+
+  // Free-running: 16 threads x 10 expectation-checked appends.
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 1; i <= kPerThread; ++i) {
+        std::vector<WritableEvent> one{Ev()};
+        if (!store->AppendStream(streams[t], one, AppendOptions::ExpectVersion(i))) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  stats = store->stats();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(stats.appends, kThreads * (kPerThread + 1));
+  EXPECT_LT(stats.commits, stats.appends);
+  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  EXPECT_EQ(head, kThreads * (kPerThread + 1));
+}
+
+TEST(PostgresGroupCommitTest, EachAppendOfABatchKeepsItsOwnOutcome) {
+  ScopedSchema schema("outcome");
+  auto gate = std::make_shared<FirstCommitGate>();
+  PostgresOptions o = TestOptions(schema.name());
+  o.before_commit_hook = [gate] { gate->Hook(); };
+  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
+  TypeId blocker = TypeId::New("other").value();
+  TypeId s = TypeId::New("account").value();
+  TypeId t = TypeId::New("account").value();
+  Uuid reused = Uuid::NewV7();
+
+  std::vector<std::thread> threads;
+  std::vector<Result<std::vector<Event>>> results(6, Status::Internal("not run"));
+  auto submit = [&](int slot, TypeId stream, AppendOptions options, std::vector<WritableEvent> events) {
+    threads.emplace_back([&, slot, stream, options, events] {
+      results[static_cast<size_t>(slot)] = store->AppendStream(stream, events, options);
+    });
+  };
+  submit(0, blocker, {}, {Ev()});
+  gate->WaitEntered();
+  // Queued in this order behind the blocked transaction, then one batch:
+  WritableEvent with_id = Ev();
+  with_id.id = reused;
+  submit(1, s, AppendOptions::ExpectVersion(0), {with_id});  // ok: s v1
+  AwaitQueued(*store, 1);
+  submit(2, s, AppendOptions::ExpectVersion(0), {Ev()});  // conflict: sees v1 from slot 1
+  AwaitQueued(*store, 2);
+  submit(3, t, AppendOptions::MustNotExist(), {Ev(), Ev()});  // ok: t v1..2
+  AwaitQueued(*store, 3);
+  submit(4, s, AppendOptions::ExpectVersion(1), {Ev()});  // ok: s v2
+  AwaitQueued(*store, 4);
+  submit(5, t, AppendOptions::ExpectVersion(1), {Ev()});  // conflict: t is at 2
+  AwaitQueued(*store, 5);
+  gate->Open();
+  for (auto& th : threads) th.join();
+
+  ASSERT_OK(results[0]);
+  ASSERT_OK(results[1]);
+  EXPECT_EQ(results[1]->front().stream_version, 1);
+  EXPECT_EQ(results[1]->front().id.uuid(), reused);
+  ASSERT_THAT(results[2], ::estoria::testing::StatusIs(StatusCode::kConflict));
+  ASSERT_TRUE(results[2].error().conflict().has_value());
+  EXPECT_EQ(results[2].error().conflict()->actual_version, 1);
+  ASSERT_OK(results[3]);
+  EXPECT_EQ(results[3]->back().stream_version, 2);
+  ASSERT_OK(results[4]);
+  EXPECT_EQ(results[4]->front().stream_version, 2);
+  ASSERT_THAT(results[5], ::estoria::testing::StatusIs(StatusCode::kConflict));
+  EXPECT_EQ(results[5].error().conflict()->actual_version, 2);
+  auto stats = store->stats();
+  EXPECT_EQ(stats.commits, 2);
+  EXPECT_EQ(stats.conflicts, 2);
+  // Positions: the batch's accepted events follow the blocker's, gap-free.
+  EXPECT_EQ(results[0]->front().global_position, 1);
+  EXPECT_EQ(results[1]->front().global_position, 2);
+  EXPECT_EQ(results[3]->front().global_position, 3);
+  EXPECT_EQ(results[4]->front().global_position, 5);
+  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  EXPECT_EQ(head, 5);
+
+  // Idempotent re-append of slot 1's id: AlreadyExists, nothing written.
+  std::vector<WritableEvent> again{with_id};
+  EXPECT_THAT(store->AppendStream(s, again, AppendOptions::ExpectVersion(0)),
+              ::estoria::testing::StatusIs(StatusCode::kAlreadyExists));
+  ASSERT_OK_AND_ASSIGN(head, store->HeadPosition());
+  EXPECT_EQ(head, 5);
+}
+
+}  // namespace
+}  // namespace estoria::postgres
