@@ -170,7 +170,7 @@ std::optional<ProcessorRun::Outcome> ProcessorRun::HandleBatch(const std::vector
   Status begun = BeginUnit();
   if (!begun.ok()) {
     RecordError(begun, "begin");
-    return Outcome::kTransient;
+    return TransientOrLockLost(begun);
   }
   bool complete = true;
   for (size_t i = 0; i < events.size(); ++i) {
@@ -223,12 +223,18 @@ std::optional<ProcessorRun::Outcome> ProcessorRun::HandleBatch(const std::vector
     Status c = CommitUnit(position_);
     if (!c.ok()) {
       RecordError(c, "commit");
-      if (transactional) return Outcome::kTransient;
+      if (transactional) return TransientOrLockLost(c);
     }
   }
   unit_open_ = false;
   Publish();
   return std::nullopt;
+}
+
+ProcessorRun::Outcome ProcessorRun::TransientOrLockLost(const Status& s) const {
+  // A sink that fences with the lock (lease row, advisory lock session) reports
+  // its loss as FailedPrecondition: acquire it again before going on.
+  return held_ && s.IsFailedPrecondition() ? Outcome::kLockLost : Outcome::kTransient;
 }
 
 ProcessorRun::Outcome ProcessorRun::Process() {

@@ -28,6 +28,7 @@ class ProcessorRun {
   // nullopt: continue with the next read.
   std::optional<Outcome> HandleBatch(const std::vector<Event>& events, bool short_batch);
   EventOutcome HandleEvent(const Event& event);
+  Outcome TransientOrLockLost(const Status& s) const;
   // Waits in the tail until an append may be visible, poll_interval passes, a
   // periodic duty is due, or Stop.
   void WaitTail();

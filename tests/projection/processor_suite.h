@@ -18,7 +18,7 @@ namespace estoria::testing {
 
 struct ProcessorBackend {
   std::string name;
-  // A new, empty event store.
+  // A new, empty event store; NotSupported skips the test (no server).
   std::function<Result<std::shared_ptr<EventStore>>()> open;
   // A second, independent handle on the store last returned by open (a writer
   // "in another process": its appends do not wake the first handle's watcher).

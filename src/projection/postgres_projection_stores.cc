@@ -1,0 +1,217 @@
+// PostgreSQL tables of the projection layer: dead letters and versions.
+#include "estoria/projection/postgres_projection_stores.h"
+
+#include <nlohmann/json.hpp>
+
+#include "estoria/postgres/postgres_checkpoint_store.h"
+
+namespace estoria::postgres {
+
+namespace {
+
+constexpr int32_t kLockClass = 1163087952;  // 'ESTP': the projection layer's advisory lock class
+
+std::string Table(std::string_view schema, const char* table) { return QuoteIdentifier(schema) + "." + table; }
+
+constexpr const char* kLetterColumns =
+    "global_position, event_id, stream_id, stream_version, timestamp_us, content_type, data, metadata, error, "
+    "attempts, parked_at_us";
+
+Result<DeadLetter> ReadLetter(const PgResult& r, int row, std::string_view projection) {
+  DeadLetter l;
+  l.projection = std::string(projection);
+  l.event.global_position = r.Int64(row, 0);
+  ESTORIA_ASSIGN_OR_RETURN(l.event.id, TypeId::Parse(r.String(row, 1)));
+  ESTORIA_ASSIGN_OR_RETURN(l.event.stream_id, TypeId::Parse(r.String(row, 2)));
+  l.event.stream_version = r.Int64(row, 3);
+  l.event.timestamp = Timestamp(std::chrono::microseconds(r.Int64(row, 4)));
+  l.event.content_type = r.String(row, 5);
+  l.event.data = r.String(row, 6);
+  auto meta = nlohmann::json::parse(r.String(row, 7), nullptr, false);
+  if (meta.is_discarded() || !meta.is_object()) return Status::Corruption("dead letter: bad metadata JSON");
+  for (auto& [k, v] : meta.items()) {
+    if (!v.is_string()) return Status::Corruption("dead letter: bad metadata value");
+    l.event.metadata[k] = v.get<std::string>();
+  }
+  l.error = r.String(row, 8);
+  l.attempts = static_cast<int>(r.Int64(row, 9));
+  l.parked_at = Timestamp(std::chrono::microseconds(r.Int64(row, 10)));
+  return l;
+}
+
+Status NotParked(std::string_view projection, int64_t position) {
+  return Status::NotFound("no parked event at position " + std::to_string(position) + " for projection " +
+                          std::string(projection));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PgConnection>> PostgresProjectionTables::Connect(const PostgresOptions& options) {
+  PgConnectOptions o;
+  o.conninfo = options.conninfo;
+  o.connect_timeout = options.connect_timeout;
+  o.query_timeout = options.query_timeout;
+  return PgConnection::Connect(o);
+}
+
+Status PostgresProjectionTables::EnsureSchema(const PostgresOptions& options) {
+  ESTORIA_RETURN_IF_ERROR(ValidateIdentifier(options.schema));
+  {  // creates the schema and its checkpoints table
+    ESTORIA_ASSIGN_OR_RETURN(auto checkpoints, PostgresCheckpointStore::Open(options));
+  }
+  ESTORIA_ASSIGN_OR_RETURN(auto conn, Connect(options));
+  ESTORIA_ASSIGN_OR_RETURN(auto tx, PgTransaction::Begin(*conn));
+  ESTORIA_RETURN_IF_ERROR(
+      conn->ExecParams("SELECT pg_advisory_xact_lock($1, 0)", PgParams().Int32(kLockClass)).error());
+  ESTORIA_RETURN_IF_ERROR(conn->Exec("CREATE TABLE IF NOT EXISTS " + Table(options.schema, "projection_dead_letters") +
+                                     " (projection text NOT NULL, global_position bigint NOT NULL,"
+                                     " event_id text NOT NULL, stream_id text NOT NULL, stream_version bigint NOT NULL,"
+                                     " timestamp_us bigint NOT NULL, content_type text NOT NULL, data bytea NOT NULL,"
+                                     " metadata text NOT NULL, error text NOT NULL, attempts bigint NOT NULL,"
+                                     " parked_at_us bigint NOT NULL, PRIMARY KEY (projection, global_position));"
+                                     "CREATE TABLE IF NOT EXISTS " +
+                                     Table(options.schema, "projection_versions") +
+                                     " (name text PRIMARY KEY, active_version bigint NOT NULL,"
+                                     " updated_at timestamptz NOT NULL DEFAULT now())")
+                              .error());
+  return tx.Commit();
+}
+
+Status PostgresProjectionTables::ParkIn(PgConnection& conn, std::string_view schema, const DeadLetter& l) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(l.projection, l.event.global_position));
+  nlohmann::json meta = nlohmann::json::object();
+  for (const auto& [k, v] : l.event.metadata) meta[k] = v;
+  PgParams p;
+  p.Text(l.projection)
+      .Int64(l.event.global_position)
+      .Text(l.event.id.ToString())
+      .Text(l.event.stream_id.ToString())
+      .Int64(l.event.stream_version)
+      .Int64(l.event.timestamp.time_since_epoch().count())
+      .Text(l.event.content_type)
+      .Bytes(l.event.data)
+      .Text(meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+      .Text(l.error)
+      .Int64(l.attempts)
+      .Int64(l.parked_at.time_since_epoch().count());
+  return conn
+      .ExecParams("INSERT INTO " + Table(schema, "projection_dead_letters") + " (projection, " + kLetterColumns +
+                      ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                      " ON CONFLICT (projection, global_position) DO UPDATE SET error = EXCLUDED.error,"
+                      " attempts = EXCLUDED.attempts, parked_at_us = EXCLUDED.parked_at_us",
+                  p)
+      .error();
+}
+
+Result<std::vector<DeadLetter>> PostgresProjectionTables::ListIn(PgConnection& conn, std::string_view schema,
+                                                                 std::string_view projection) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, 1));
+  ESTORIA_ASSIGN_OR_RETURN(PgResult r, conn.ExecParams(std::string("SELECT ") + kLetterColumns + " FROM " +
+                                                           Table(schema, "projection_dead_letters") +
+                                                           " WHERE projection = $1 ORDER BY global_position",
+                                                       PgParams().Text(projection), PgFormat::kBinary));
+  std::vector<DeadLetter> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    ESTORIA_ASSIGN_OR_RETURN(DeadLetter l, ReadLetter(r, i, projection));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Result<DeadLetter> PostgresProjectionTables::GetIn(PgConnection& conn, std::string_view schema,
+                                                   std::string_view projection, int64_t global_position) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position));
+  ESTORIA_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.ExecParams(std::string("SELECT ") + kLetterColumns + " FROM " + Table(schema, "projection_dead_letters") +
+                          " WHERE projection = $1 AND global_position = $2",
+                      PgParams().Text(projection).Int64(global_position), PgFormat::kBinary));
+  if (r.rows() == 0) return NotParked(projection, global_position);
+  return ReadLetter(r, 0, projection);
+}
+
+Status PostgresProjectionTables::DiscardIn(PgConnection& conn, std::string_view schema, std::string_view projection,
+                                           int64_t global_position) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position));
+  ESTORIA_ASSIGN_OR_RETURN(PgResult r, conn.ExecParams("DELETE FROM " + Table(schema, "projection_dead_letters") +
+                                                           " WHERE projection = $1 AND global_position = $2",
+                                                       PgParams().Text(projection).Int64(global_position)));
+  if (r.affected_rows() == 0) return NotParked(projection, global_position);
+  return Status::Ok();
+}
+
+Status PostgresProjectionTables::DropTables(PgConnection& conn, std::string_view table_schema,
+                                            const std::vector<std::string>& tables) {
+  if (!table_schema.empty()) ESTORIA_RETURN_IF_ERROR(ValidateIdentifier(table_schema));
+  for (const auto& t : tables) ESTORIA_RETURN_IF_ERROR(ValidateIdentifier(t));
+  ESTORIA_ASSIGN_OR_RETURN(auto tx, PgTransaction::Begin(conn));
+  for (const auto& t : tables) {
+    std::string name =
+        table_schema.empty() ? QuoteIdentifier(t) : QuoteIdentifier(table_schema) + "." + QuoteIdentifier(t);
+    ESTORIA_RETURN_IF_ERROR(conn.Exec("DROP TABLE IF EXISTS " + name).error());
+  }
+  return tx.Commit();
+}
+
+Result<std::shared_ptr<PostgresDeadLetterStore>> PostgresDeadLetterStore::Open(PostgresOptions options) {
+  ESTORIA_RETURN_IF_ERROR(PostgresProjectionTables::EnsureSchema(options));
+  ESTORIA_ASSIGN_OR_RETURN(auto conn, PostgresProjectionTables::Connect(options));
+  return std::make_shared<PostgresDeadLetterStore>(std::move(options), std::move(conn));
+}
+
+Status PostgresDeadLetterStore::Park(const DeadLetter& letter) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return PostgresProjectionTables::ParkIn(*conn_, options_.schema, letter);
+}
+
+Result<std::vector<DeadLetter>> PostgresDeadLetterStore::List(std::string_view projection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return PostgresProjectionTables::ListIn(*conn_, options_.schema, projection);
+}
+
+Result<DeadLetter> PostgresDeadLetterStore::Get(std::string_view projection, int64_t global_position) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return PostgresProjectionTables::GetIn(*conn_, options_.schema, projection, global_position);
+}
+
+Status PostgresDeadLetterStore::Discard(std::string_view projection, int64_t global_position) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return PostgresProjectionTables::DiscardIn(*conn_, options_.schema, projection, global_position);
+}
+
+Result<std::shared_ptr<PostgresVersionRegistry>> PostgresVersionRegistry::Open(PostgresOptions options) {
+  ESTORIA_RETURN_IF_ERROR(PostgresProjectionTables::EnsureSchema(options));
+  ESTORIA_ASSIGN_OR_RETURN(auto conn, PostgresProjectionTables::Connect(options));
+  return std::make_shared<PostgresVersionRegistry>(std::move(options), std::move(conn));
+}
+
+Result<int> PostgresVersionRegistry::ActiveVersion(std::string_view name) {
+  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  ESTORIA_ASSIGN_OR_RETURN(
+      PgResult r, conn_->ExecParams("SELECT active_version FROM " + Table(options_.schema, "projection_versions") +
+                                        " WHERE name = $1",
+                                    PgParams().Text(name), PgFormat::kBinary));
+  if (r.rows() == 0) return Status::NotFound("no active version for projection " + std::string(name));
+  return static_cast<int>(r.Int64(0, 0));
+}
+
+Status PostgresVersionRegistry::SetActiveVersion(std::string_view name, int version) {
+  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  if (version < 1) return Status::InvalidArgument("projection version must be >= 1");
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return conn_
+      ->ExecParams("INSERT INTO " + Table(options_.schema, "projection_versions") +
+                       " (name, active_version, updated_at) VALUES ($1, $2, now()) ON CONFLICT (name) DO UPDATE"
+                       " SET active_version = EXCLUDED.active_version, updated_at = now()",
+                   PgParams().Text(name).Int64(version))
+      .error();
+}
+
+}  // namespace estoria::postgres

@@ -1,0 +1,255 @@
+// Projections on PostgreSQL (skipped without ESTORIA_TEST_POSTGRES; each test in
+// its own schema): the shared processor suite, and PostgresReadModel:
+// exactly-once rows + checkpoint, retry and park in transactions, the advisory
+// lock (one active processor, takeover, fencing after a lost session), versions.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "estoria/postgres/postgres_event_store.h"
+#include "estoria/projection/postgres_read_model.h"
+#include "estoria/projection/processor.h"
+#include "estoria/projection/versioning.h"
+#include "estoria/testing/matchers.h"
+#include "pg_projection_util.h"
+#include "processor_suite.h"
+
+namespace estoria::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using postgres::PgConnection;
+using postgres::PostgresReadModel;
+
+std::string last_schema;
+std::vector<std::string>& Schemas() {
+  static auto* s = new std::vector<std::string>();
+  return *s;
+}
+
+class DropSchemas : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (PgUri().empty()) return;
+    for (const auto& s : Schemas()) (void)DropPgSchema(s);
+  }
+};
+const auto* const kDropSchemas = ::testing::AddGlobalTestEnvironment(new DropSchemas);
+
+Result<std::shared_ptr<EventStore>> OpenPg(const std::string& schema) {
+  if (PgUri().empty()) return Status::NotSupported("ESTORIA_TEST_POSTGRES is unset");
+  ESTORIA_ASSIGN_OR_RETURN(auto store, postgres::PostgresEventStore::Open(PgOptions(schema)));
+  return std::shared_ptr<EventStore>(store);
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, ProcessorSuite,
+                         ::testing::Values(ProcessorBackend{"postgres",
+                                                            []() {
+                                                              last_schema = NewPgSchema("suite");
+                                                              Schemas().push_back(last_schema);
+                                                              return OpenPg(last_schema);
+                                                            },
+                                                            []() { return OpenPg(last_schema); }}),
+                         [](const auto& info) { return info.param.name; });
+
+class PostgresReadModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (PgUri().empty()) GTEST_SKIP() << "ESTORIA_TEST_POSTGRES is unset";
+    schema_ = NewPgSchema("rm");
+    Schemas().push_back(schema_);
+    auto store = OpenPg(schema_);
+    ASSERT_TRUE(store.ok()) << store.error();
+    store_ = *store;
+  }
+  Result<std::shared_ptr<PostgresReadModel>> OpenModel(postgres::PostgresReadModelHandler handler,
+                                                       const std::string& suffix = "") {
+    postgres::PostgresReadModelOptions o;
+    o.conninfo = PgOptions(schema_).conninfo;
+    o.schema = schema_;
+    std::string schema = schema_;
+    o.setup = [schema, suffix](PgConnection& c) { return PgCreateTables(c, schema, suffix); };
+    return PostgresReadModel::Open(o, std::move(handler));
+  }
+  postgres::PostgresReadModelHandler Totals() {
+    std::string schema = schema_;
+    return [schema](PgConnection& c, const Event& e) { return PgApplyTotals(c, schema, e); };
+  }
+  void ExpectModelEqualsFold(PostgresReadModel& model, const std::string& name, int64_t head) {
+    ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store_->global_reader()));
+    ASSERT_OK(model.Read([&](PgConnection& c) -> Status {
+      auto totals = PgReadTotals(c, schema_);
+      EXPECT_TRUE(totals.ok()) << totals.error();
+      if (totals.ok()) {
+        EXPECT_EQ(*totals, fold);
+      }
+      auto counts = PgAppliedCounts(c, schema_);
+      EXPECT_TRUE(counts.ok());
+      if (counts.ok()) {
+        EXPECT_EQ(counts->first, counts->second);
+      }
+      return Status::Ok();
+    }));
+    ASSERT_OK_AND_ASSIGN(int64_t checkpoint, model.LoadPosition(name));
+    EXPECT_EQ(checkpoint, head);
+  }
+  std::string schema_;
+  std::shared_ptr<EventStore> store_;
+};
+
+TEST_F(PostgresReadModelTest, ReplayCatchUpAndTailExactlyOnce) {
+  ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 300, 7));
+  ASSERT_OK_AND_ASSIGN(auto model, OpenModel(Totals()));
+  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 64}));
+  ASSERT_OK(p->Start());
+  ASSERT_OK(p->WaitForPosition(history, 60s));
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 30, 3));  // tail: woken by LISTEN/NOTIFY
+  ASSERT_OK(p->WaitForPosition(last, 30s));
+  ExpectModelEqualsFold(*model, "totals", last);
+  ASSERT_OK(p->Stop());
+}
+
+TEST_F(PostgresReadModelTest, FailedHandlerCallLeavesNoRowsAndIsRetried) {
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 30));
+  std::atomic<int> calls{0};
+  auto totals = Totals();
+  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](PgConnection& c, const Event& e) -> Status {
+                         ESTORIA_RETURN_IF_ERROR(totals(c, e));
+                         if (e.global_position == 11 && calls++ == 0) return Status::Unavailable("flaky");
+                         return Status::Ok();
+                       }));
+  ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(store_, model,
+                                {.name = "totals", .batch_size = 8, .failure_policy = FailurePolicy::Retry(3, 5ms)}));
+  ASSERT_OK(p->Start());
+  ASSERT_OK(p->WaitForPosition(last, 60s));
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(p->state().retries, 1);
+  ExpectModelEqualsFold(*model, "totals", last);
+  ASSERT_OK(p->Stop());
+}
+
+TEST_F(PostgresReadModelTest, ParkedEventIsListedAndReplayed) {
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 20));
+  std::atomic<bool> broken{true};
+  auto totals = Totals();
+  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](PgConnection& c, const Event& e) -> Status {
+                         ESTORIA_RETURN_IF_ERROR(totals(c, e));
+                         if (e.global_position == 6 && broken) throw std::runtime_error("cannot project 6");
+                         return Status::Ok();
+                       }));
+  ASSERT_OK_AND_ASSIGN(auto p,
+                       Processor::Create(store_, model, {.name = "totals", .failure_policy = FailurePolicy::Park(1)}));
+  ASSERT_OK(p->Start());
+  ASSERT_OK(p->WaitForPosition(last, 60s));
+  ASSERT_OK_AND_ASSIGN(auto parked, p->ListParked());
+  ASSERT_EQ(parked.size(), 1u);
+  EXPECT_EQ(parked[0].event.global_position, 6);
+  EXPECT_NE(parked[0].error.find("cannot project 6"), std::string::npos);
+  ReadAllOptions one;
+  one.after_position = 5;
+  one.count = 1;
+  ASSERT_OK_AND_ASSIGN(auto original, store_->global_reader()->ReadAll(one));
+  ASSERT_OK_AND_ASSIGN(auto originals, Collect(*original));
+  EXPECT_EQ(parked[0].event, originals.at(0));  // stored verbatim
+  broken = false;
+  ASSERT_OK(p->ReplayParked(6));
+  ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
+  EXPECT_TRUE(parked.empty());
+  ExpectModelEqualsFold(*model, "totals", last);
+  EXPECT_THAT(p->DiscardParked(6), StatusIs(StatusCode::kNotFound));
+  ASSERT_OK(p->Stop());
+}
+
+TEST_F(PostgresReadModelTest, AdvisoryLockAllowsOneActiveProcessorAndFailsOver) {
+  ASSERT_OK_AND_ASSIGN(auto a_model, OpenModel(Totals()));
+  ASSERT_OK_AND_ASSIGN(auto b_model, OpenModel(Totals()));
+  ProcessorOptions o{.name = "totals", .batch_size = 8, .lock_retry_interval = 20ms};
+  o.lock = a_model;
+  ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store_, a_model, o));
+  o.lock = b_model;
+  ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store_, b_model, o));
+  ASSERT_OK(a->Start());
+  ASSERT_OK(a->WaitUntilCaughtUp(30s));
+  EXPECT_TRUE(a->state().active);
+  ASSERT_OK(b->Start());
+  ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 20));
+  ASSERT_OK(a->WaitForPosition(first, 30s));
+  EXPECT_EQ(b->state().phase, ProcessorPhase::kStandby);
+  ASSERT_OK(a->Stop());
+  ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
+  ASSERT_OK(b->WaitForPosition(second, 30s));
+  EXPECT_EQ(b->state().events_handled, second - first);
+  ExpectModelEqualsFold(*b_model, "totals", second);
+  ASSERT_OK(b->Stop());
+}
+
+TEST_F(PostgresReadModelTest, LostSessionIsFencedAndRecovers) {
+  ASSERT_OK_AND_ASSIGN(auto model, OpenModel(Totals()));
+  ProcessorOptions o{.name = "totals", .retry_interval = 20ms, .lock_retry_interval = 20ms};
+  o.lock = model;
+  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, o));
+  ASSERT_OK(p->Start());
+  ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 10));
+  ASSERT_OK(p->WaitForPosition(first, 30s));
+  // Kill the read model's session (it holds the advisory lock).
+  int pid = 0;
+  ASSERT_OK(model->Read([&](PgConnection& c) {
+    pid = PQbackendPID(c.raw());
+    return Status::Ok();
+  }));
+  postgres::PgConnectOptions co;
+  co.conninfo = PgOptions(schema_).conninfo;
+  ASSERT_OK_AND_ASSIGN(auto admin, PgConnection::Connect(co));
+  ASSERT_OK(admin->ExecParams("SELECT pg_terminate_backend($1)", postgres::PgParams().Int32(pid)).error());
+  ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
+  ASSERT_OK(p->WaitForPosition(second, 30s));  // reconnects, re-acquires, resumes from the checkpoint
+  EXPECT_TRUE(p->state().active);
+  ExpectModelEqualsFold(*model, "totals", second);
+  ASSERT_OK(p->Stop());
+}
+
+TEST_F(PostgresReadModelTest, RebuildBesideTheLiveVersionThenCutOver) {
+  ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store_, 40));
+  std::string schema = schema_;
+  auto version = [&](int v) {
+    std::string suffix = "_v" + std::to_string(v);
+    postgres::PostgresReadModelOptions o;
+    o.conninfo = PgOptions(schema_).conninfo;
+    o.schema = schema_;
+    o.setup = [schema, suffix](PgConnection& c) { return PgCreateTables(c, schema, suffix); };
+    return PostgresReadModel::Open(
+        o, [schema, suffix](PgConnection& c, const Event& e) { return PgApplyTotals(c, schema, e, suffix); });
+  };
+  ASSERT_OK_AND_ASSIGN(auto registry, postgres::PostgresVersionRegistry::Open(PgOptions(schema_)));
+  ASSERT_OK_AND_ASSIGN(auto v1_model, version(1));
+  ASSERT_OK_AND_ASSIGN(auto v1, Processor::Create(store_, v1_model, {.name = VersionedName("totals", 1).value()}));
+  ASSERT_OK(v1->Start());
+  ASSERT_OK(v1->WaitForPosition(head, 30s));
+  ASSERT_OK(registry->SetActiveVersion("totals", 1));
+  ASSERT_OK_AND_ASSIGN(auto v2_model, version(2));
+  ASSERT_OK_AND_ASSIGN(auto v2, Processor::Create(store_, v2_model, {.name = VersionedName("totals", 2).value()}));
+  ASSERT_OK(v2->Start());
+  ASSERT_OK(v2->WaitUntilCaughtUp(30s));
+  ASSERT_OK(CutOver(*registry, *store_->global_reader(), "totals", 2, v2->state().position));
+  ASSERT_OK_AND_ASSIGN(int active, registry->ActiveVersion("totals"));
+  EXPECT_EQ(active, 2);
+  ASSERT_OK(v1->Stop());
+  ASSERT_OK(v1_model->Read([&](PgConnection& c) {
+    auto t1 = PgReadTotals(c, schema, "_v1");
+    auto t2 = PgReadTotals(c, schema, "_v2");
+    EXPECT_TRUE(t1.ok() && t2.ok());
+    if (t1.ok() && t2.ok()) {
+      EXPECT_EQ(*t1, *t2);
+    }
+    return postgres::PostgresProjectionTables::DropTables(c, schema, {"totals_v1", "applied_v1"});
+  }));
+  ASSERT_OK(v1_model->Read([&](PgConnection& c) {
+    EXPECT_FALSE(c.Exec("SELECT 1 FROM " + postgres::QuoteIdentifier(schema) + ".totals_v1").ok());
+    return Status::Ok();
+  }));
+  ASSERT_OK(v2->Stop());
+}
+
+}  // namespace
+}  // namespace estoria::testing
