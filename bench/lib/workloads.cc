@@ -67,7 +67,7 @@ std::string UriWithDurability(const std::string& uri, const std::string& durabil
   if (durability != "relaxed") return uri;
   const char sep = uri.find('?') == std::string::npos ? '?' : '&';
   if (uri.starts_with("sqlite:") && uri != "sqlite::memory:") return uri + sep + "durability=relaxed";
-  if (uri.starts_with("postgres")) return uri + sep + "durability=relaxed";
+  if (uri.starts_with("postgres")) return uri + sep + "estoria_durability=relaxed";
   return uri;
 }
 
