@@ -147,7 +147,9 @@ Result<SqliteTransaction> SqliteTransaction::Begin(SqliteDatabase& db, Mode mode
   const char* sql = mode == Mode::kImmediate   ? "BEGIN IMMEDIATE"
                     : mode == Mode::kExclusive ? "BEGIN EXCLUSIVE"
                                                : "BEGIN";
-  ESTORIA_RETURN_IF_ERROR(db.Exec(sql));
+  // Cached: a transaction per append must not re-parse BEGIN and COMMIT.
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * begin, db.PrepareCached(sql));
+  ESTORIA_RETURN_IF_ERROR(begin->Run());
   return SqliteTransaction(&db);
 }
 
@@ -158,7 +160,8 @@ SqliteTransaction::~SqliteTransaction() {
 Status SqliteTransaction::Commit() {
   if (db_ == nullptr) return Status::FailedPrecondition("transaction already finished");
   SqliteDatabase* db = db_;
-  Status st = db->Exec("COMMIT");
+  auto commit = db->PrepareCached("COMMIT");
+  Status st = commit ? (*commit)->Run() : commit.error();
   if (!st.ok() && db->InTransaction()) (void)db->Exec("ROLLBACK");
   db_ = nullptr;
   return st;

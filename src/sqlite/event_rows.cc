@@ -5,6 +5,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "event_sql.h"
+
 namespace estoria::sqlite::internal {
 
 Result<std::string> EncodeMetadata(const Metadata& metadata) {
@@ -61,6 +63,38 @@ Result<Event> DecodeEventRow(const SqliteStatement& row, const TypeId* stream) {
   ESTORIA_ASSIGN_OR_RETURN(e.metadata, DecodeMetadata(row.ColumnTextView(7)));
   e.data = row.ColumnBlob(8);
   return e;
+}
+
+StreamRow DecodeStreamRow(const SqliteStatement& row) {
+  StreamRow s;
+  s.key = row.ColumnInt64(0);
+  s.name = row.ColumnText(1);
+  s.tip = row.ColumnInt64(2);
+  s.last = Timestamp(std::chrono::microseconds(row.ColumnInt64(3)));
+  if (!row.ColumnIsNull(4) && row.ColumnInt64(4) >= s.tip) {
+    s.tip = row.ColumnInt64(4);
+    s.last = Timestamp(std::chrono::microseconds(row.ColumnInt64(5)));
+  }
+  return s;
+}
+
+Result<std::optional<StreamRow>> FindStream(SqliteDatabase& db, std::string_view name) {
+  static const std::string sql =
+      std::string("SELECT ") + kStreamColumns + " FROM estoria_streams s WHERE s.stream_name = ?";
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * find, db.PrepareCached(sql));
+  ResetOnExit reset(find);
+  ESTORIA_RETURN_IF_ERROR(find->BindText(1, name));
+  ESTORIA_ASSIGN_OR_RETURN(bool row, find->Step());
+  if (!row) return std::optional<StreamRow>();
+  return std::optional<StreamRow>(DecodeStreamRow(*find));
+}
+
+Result<int64_t> ReadHead(SqliteDatabase& db) {
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * stmt, db.PrepareCached(kSelectHead));
+  ResetOnExit reset(stmt);
+  ESTORIA_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return Status::Internal("head query returned no row in " + db.path());
+  return stmt->ColumnInt64(0);
 }
 
 }  // namespace estoria::sqlite::internal

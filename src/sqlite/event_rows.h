@@ -5,6 +5,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,22 @@ class ResetOnExit {
  private:
   SqliteStatement* stmt_;
 };
+
+// A stream as stored: its key, tip version (surviving truncation) and the
+// timestamp of its last append.
+struct StreamRow {
+  int64_t key = 0;
+  std::string name;
+  int64_t tip = 0;
+  Timestamp last{};
+};
+// Decodes the current row (columns kStreamColumns of event_sql.h).
+StreamRow DecodeStreamRow(const SqliteStatement& row);
+// The stream named `name` (id text), nullopt when it does not exist. Errors as
+// SqliteStatement::Step.
+Result<std::optional<StreamRow>> FindStream(SqliteDatabase& db, std::string_view name);
+// The head: the highest position ever assigned (0 when none).
+Result<int64_t> ReadHead(SqliteDatabase& db);
 
 // Decodes the current row (columns kEventColumns). `stream` is used instead of
 // column 1 when not null. Corruption for undecodable values.

@@ -23,13 +23,19 @@
 // fails its neighbours. If the COMMIT itself fails, every append of the batch
 // fails with that error (nothing was written).
 //
-// Global positions. estoria_head holds the highest position ever assigned. The
-// leader reads it inside the write transaction (so other processes' commits are
-// seen), numbers the batch's events head+1, head+2, ... (INTEGER PRIMARY KEY
-// of estoria_events) and stores the new head in the same transaction. Positions
-// are therefore gap-free and in commit order; a rolled-back append releases its
-// numbers to the next append. Deleting events leaves gaps; positions are never
-// reused because the head never moves back.
+// Global positions. The leader reads the head (the highest position ever
+// assigned: max(estoria_position_floor, max(position))) inside the write
+// transaction, so other processes' commits are seen, and numbers the batch's
+// events head+1, head+2, ... (the INTEGER PRIMARY KEY of estoria_events).
+// Positions are therefore gap-free and in commit order; a rolled-back append
+// releases its numbers to the next append. Deleting events leaves gaps; the
+// floor, raised to the head before any deletion, keeps positions from ever
+// being reused.
+//
+// Cost of a commit: a one-event append writes one row of estoria_events and
+// its two index entries (plus a estoria_streams row for a new stream); stream
+// tips are derived from the events (see event_sql.h), not rewritten per append.
+// A batch of one append skips the SAVEPOINT (the transaction is its savepoint).
 #include "group_commit_writer.h"
 
 #include <algorithm>
@@ -39,18 +45,14 @@
 namespace estoria::sqlite::internal {
 
 namespace {
-constexpr char kHead[] = "SELECT position FROM estoria_head WHERE id = 1";
-constexpr char kSetHead[] = "UPDATE estoria_head SET position = ? WHERE id = 1";
 constexpr char kFindId[] =
     "SELECT s.stream_name, e.stream_version FROM estoria_events e JOIN estoria_streams s "
     "ON s.stream_key = e.stream_key WHERE e.event_uuid = ?";
-constexpr char kFindStream[] = "SELECT stream_key, version FROM estoria_streams WHERE stream_name = ?";
 constexpr char kNewStream[] =
-    "INSERT INTO estoria_streams (stream_name, stream_type, version, last_timestamp_us) VALUES (?, ?, 0, ?)";
+    "INSERT INTO estoria_streams (stream_name, stream_type, tip_floor, tip_floor_timestamp_us) VALUES (?, ?, 0, ?)";
 constexpr char kInsertEvent[] =
     "INSERT INTO estoria_events (position, stream_key, stream_version, event_uuid, event_type, timestamp_us, "
     "content_type, metadata, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr char kUpdateStream[] = "UPDATE estoria_streams SET version = ?, last_timestamp_us = ? WHERE stream_key = ?";
 constexpr char kSavepoint[] = "SAVEPOINT estoria_append";
 constexpr char kRelease[] = "RELEASE estoria_append";
 constexpr char kRollbackTo[] = "ROLLBACK TO estoria_append";
@@ -133,32 +135,22 @@ bool GroupCommitWriter::RunBatch(const std::vector<Request*>& batch, int64_t* he
   SqliteDatabase& db = **lease;
   auto tx = SqliteTransaction::Begin(db, SqliteTransaction::Mode::kImmediate);
   if (!tx) return fail_all(tx.error().WithContext("append"));
-  auto start = db.PrepareCached(kHead);
+  auto start = ReadHead(db);
   if (!start) return fail_all(start.error());
-  auto row = (*start)->Step();
-  if (!row || !*row)
-    return fail_all(row ? Status::Corruption("estoria_head row missing in " + db.path()) : row.error());
-  int64_t first_head = (*start)->ColumnInt64(0);
-  (*start)->Reset();
+  int64_t first_head = *start;
   *head = first_head;
 
   Timestamp ts = std::max(Now(), last_ts_);
   bool any_ok = false;
   for (Request* r : batch) {
-    r->result = ApplyOne(db, *r, head, ts);
+    r->result = ApplyOne(db, *r, head, ts, /*savepoint=*/batch.size() > 1);
     any_ok = any_ok || r->result.has_value();
   }
   if (!any_ok) {
     (void)tx->Rollback();
     return false;
   }
-  Status st;
-  if (*head != first_head) {
-    auto set = db.PrepareCached(kSetHead);
-    st = set ? (*set)->BindInt64(1, *head) : set.error();
-    if (st.ok()) st = (*set)->Run();
-  }
-  if (st.ok()) st = tx->Commit();
+  Status st = tx->Commit();
   if (!st.ok()) {
     for (Request* r : batch) {
       if (r->result.has_value()) r->result = st.WithContext("append to " + r->stream_name + ": commit");
@@ -169,7 +161,8 @@ bool GroupCommitWriter::RunBatch(const std::vector<Request*>& batch, int64_t* he
   return true;
 }
 
-Result<std::vector<Event>> GroupCommitWriter::ApplyOne(SqliteDatabase& db, Request& r, int64_t* head, Timestamp ts) {
+Result<std::vector<Event>> GroupCommitWriter::ApplyOne(SqliteDatabase& db, Request& r, int64_t* head, Timestamp ts,
+                                                       bool savepoint) {
   // Idempotency: where are caller-chosen ids already stored?
   std::vector<std::optional<StoredEventLocation>> stored(r.events.size());
   bool any_id = false;
@@ -188,8 +181,13 @@ Result<std::vector<Event>> GroupCommitWriter::ApplyOne(SqliteDatabase& db, Reque
   }
   if (any_id) ESTORIA_RETURN_IF_ERROR(ClassifyStoredIds(*r.stream_id, r.events, *r.options, stored));
 
-  ESTORIA_RETURN_IF_ERROR(RunCached(db, kSavepoint));
   int64_t saved_head = *head;
+  if (!savepoint) {
+    auto out = InsertAppend(db, r, head, ts);
+    if (!out) *head = saved_head;  // the caller rolls the transaction back
+    return out;
+  }
+  ESTORIA_RETURN_IF_ERROR(RunCached(db, kSavepoint));
   auto out = InsertAppend(db, r, head, ts);
   if (!out) {
     *head = saved_head;
@@ -204,12 +202,10 @@ Result<std::vector<Event>> GroupCommitWriter::ApplyOne(SqliteDatabase& db, Reque
 
 Result<std::vector<Event>> GroupCommitWriter::InsertAppend(SqliteDatabase& db, Request& r, int64_t* head,
                                                            Timestamp ts) {
-  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * find, db.PrepareCached(kFindStream));
-  ESTORIA_RETURN_IF_ERROR(find->BindText(1, r.stream_name));
-  ESTORIA_ASSIGN_OR_RETURN(bool exists, find->Step());
-  int64_t key = exists ? find->ColumnInt64(0) : 0;
-  int64_t version = exists ? find->ColumnInt64(1) : 0;
-  find->Reset();
+  ESTORIA_ASSIGN_OR_RETURN(std::optional<StreamRow> stream, FindStream(db, r.stream_name));
+  bool exists = stream.has_value();
+  int64_t key = exists ? stream->key : 0;
+  int64_t version = exists ? stream->tip : 0;
   ESTORIA_RETURN_IF_ERROR(CheckExpectation(*r.stream_id, *r.options, exists, version));
 
   int64_t ts_us = ts.time_since_epoch().count();
@@ -252,11 +248,6 @@ Result<std::vector<Event>> GroupCommitWriter::InsertAppend(SqliteDatabase& db, R
     ESTORIA_RETURN_IF_ERROR(ins->Run());
     out.push_back(std::move(e));
   }
-  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * upd, db.PrepareCached(kUpdateStream));
-  ESTORIA_RETURN_IF_ERROR(upd->BindInt64(1, version));
-  ESTORIA_RETURN_IF_ERROR(upd->BindInt64(2, ts_us));
-  ESTORIA_RETURN_IF_ERROR(upd->BindInt64(3, key));
-  ESTORIA_RETURN_IF_ERROR(upd->Run());
   return out;
 }
 

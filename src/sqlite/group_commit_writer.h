@@ -36,7 +36,9 @@ class GroupCommitWriter {
   // Runs `batch` in one transaction and sets each request's result. Returns
   // the head position after the batch and whether it committed.
   bool RunBatch(const std::vector<Request*>& batch, int64_t* head);
-  Result<std::vector<Event>> ApplyOne(SqliteDatabase& db, Request& r, int64_t* head, Timestamp ts);
+  // Checks and writes one append. With `savepoint`, a failure rolls back only
+  // this append; without, the caller must roll back the transaction.
+  Result<std::vector<Event>> ApplyOne(SqliteDatabase& db, Request& r, int64_t* head, Timestamp ts, bool savepoint);
   Result<std::vector<Event>> InsertAppend(SqliteDatabase& db, Request& r, int64_t* head, Timestamp ts);
 
   ConnectionPool* pool_;

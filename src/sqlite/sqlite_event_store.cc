@@ -4,41 +4,13 @@
 
 #include "estoria/internal/paged_iterator.h"
 #include "event_rows.h"
+#include "event_sql.h"
 #include "schema.h"
 #include "store_core.h"
 
 namespace estoria::sqlite {
 
 namespace {
-constexpr int64_t kEventsSchemaVersion = 1;
-constexpr char kEventsDdl[] = R"sql(
-CREATE TABLE estoria_head (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  position INTEGER NOT NULL
-);
-INSERT INTO estoria_head (id, position) VALUES (1, 0);
-CREATE TABLE estoria_streams (
-  stream_key INTEGER PRIMARY KEY AUTOINCREMENT,
-  stream_name TEXT NOT NULL UNIQUE,
-  stream_type TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  last_timestamp_us INTEGER NOT NULL
-);
-CREATE TABLE estoria_events (
-  position INTEGER PRIMARY KEY,
-  stream_key INTEGER NOT NULL,
-  stream_version INTEGER NOT NULL,
-  event_uuid BLOB NOT NULL,
-  event_type TEXT NOT NULL,
-  timestamp_us INTEGER NOT NULL,
-  content_type TEXT NOT NULL,
-  metadata TEXT,
-  data BLOB NOT NULL
-);
-CREATE UNIQUE INDEX estoria_events_by_stream ON estoria_events (stream_key, stream_version);
-CREATE UNIQUE INDEX estoria_events_by_uuid ON estoria_events (event_uuid);
-)sql";
-
 constexpr int64_t kStreamPageSize = 256;
 constexpr int64_t kAllPageSize = 512;
 
@@ -52,14 +24,6 @@ Result<std::unique_ptr<SqliteDatabase>> OpenConnection(const SqliteOptions& o, b
   return db;
 }
 
-Result<int64_t> ReadHead(SqliteDatabase& db) {
-  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * stmt, db.PrepareCached("SELECT position FROM estoria_head WHERE id = 1"));
-  ESTORIA_ASSIGN_OR_RETURN(bool row, stmt->Step());
-  if (!row) return Status::Corruption("estoria_head row missing in " + db.path());
-  int64_t head = stmt->ColumnInt64(0);
-  stmt->Reset();
-  return head;
-}
 }  // namespace
 
 SqliteEventStore::SqliteEventStore(std::shared_ptr<Core> core) : core_(std::move(core)) {}
@@ -76,9 +40,10 @@ Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::Open(SqliteOptions o
   // Refuses a read-only file, a non-database and a newer schema before
   // anything (the WAL switch included) writes.
   internal::StoreFileOptions file{options.path, options.durability, options.busy_timeout, options.read_only};
-  ESTORIA_ASSIGN_OR_RETURN(auto db, internal::OpenStoreFile(file, "events", kEventsSchemaVersion, kEventsDdl));
+  ESTORIA_ASSIGN_OR_RETURN(
+      auto db, internal::OpenStoreFile(file, "events", internal::kEventsSchemaVersion, internal::kEventsDdl));
   if (options.read_only) ESTORIA_RETURN_IF_ERROR(db->Exec("PRAGMA query_only = 1"));
-  ESTORIA_ASSIGN_OR_RETURN(core->known_head, ReadHead(*db));
+  ESTORIA_ASSIGN_OR_RETURN(core->known_head, internal::ReadHead(*db));
 
   size_t idle = static_cast<size_t>(std::max(options.max_idle_readers, 1));
   if (core->memory) {
@@ -126,15 +91,10 @@ Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadStream(const TypeId
   int64_t key = 0, tip = 0;
   {
     ESTORIA_ASSIGN_OR_RETURN(auto lease, core->readers().Acquire());
-    ESTORIA_ASSIGN_OR_RETURN(
-        SqliteStatement * find,
-        lease->PrepareCached("SELECT stream_key, version FROM estoria_streams WHERE stream_name = ?"));
-    ESTORIA_RETURN_IF_ERROR(find->BindText(1, name));
-    ESTORIA_ASSIGN_OR_RETURN(bool row, find->Step());
-    if (!row) return Status::NotFound("stream " + name + " not found");
-    key = find->ColumnInt64(0);
-    tip = find->ColumnInt64(1);
-    find->Reset();
+    ESTORIA_ASSIGN_OR_RETURN(std::optional<internal::StreamRow> stream, internal::FindStream(*lease, name));
+    if (!stream) return Status::NotFound("stream " + name + " not found");
+    key = stream->key;
+    tip = stream->tip;
   }
   bool forward = options.direction == Direction::kForward;
   // The range is fixed now; later appends are not yielded.
@@ -175,7 +135,7 @@ Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadAll(const ReadAllOp
   int64_t frontier = 0;
   {
     ESTORIA_ASSIGN_OR_RETURN(auto lease, core->readers().Acquire());
-    ESTORIA_ASSIGN_OR_RETURN(frontier, ReadHead(*lease));
+    ESTORIA_ASSIGN_OR_RETURN(frontier, internal::ReadHead(*lease));
   }
   std::string sql = "SELECT " + std::string(internal::kEventColumns) +
                     " FROM estoria_events e CROSS JOIN estoria_streams s"
@@ -222,7 +182,7 @@ Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadAll(const ReadAllOp
 
 Result<int64_t> SqliteEventStore::HeadPosition() {
   ESTORIA_ASSIGN_OR_RETURN(auto lease, core_->readers().Acquire());
-  return ReadHead(*lease);
+  return internal::ReadHead(*lease);
 }
 
 }  // namespace estoria::sqlite

@@ -1,6 +1,7 @@
 // SqliteEventStore: DeleteStream, ListStreams and WaitForAppend.
 #include "estoria/sqlite/sqlite_event_store.h"
 #include "event_rows.h"
+#include "event_sql.h"
 #include "store_core.h"
 
 namespace estoria::sqlite {
@@ -19,31 +20,38 @@ Status SqliteEventStore::DeleteStream(const TypeId& stream_id, const DeleteStrea
   ESTORIA_ASSIGN_OR_RETURN(auto lease, core_->write_pool->Acquire());
   SqliteDatabase& db = *lease;
   ESTORIA_ASSIGN_OR_RETURN(SqliteTransaction tx, SqliteTransaction::Begin(db, SqliteTransaction::Mode::kImmediate));
-  int64_t key = 0;
-  {
-    ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * find,
-                             db.PrepareCached("SELECT stream_key FROM estoria_streams WHERE stream_name = ?"));
-    internal::ResetOnExit reset(find);
-    ESTORIA_RETURN_IF_ERROR(find->BindText(1, name));
-    ESTORIA_ASSIGN_OR_RETURN(bool row, find->Step());
-    if (!row) return Status::NotFound("stream " + name + " not found");
-    key = find->ColumnInt64(0);
-  }
+  ESTORIA_ASSIGN_OR_RETURN(std::optional<internal::StreamRow> stream, internal::FindStream(db, name));
+  if (!stream) return Status::NotFound("stream " + name + " not found");
+  // Raise the position floor to the head first: deleted positions are never
+  // reused, even when the deleted events were the newest.
+  ESTORIA_ASSIGN_OR_RETURN(int64_t head, internal::ReadHead(db));
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * floor,
+                           db.PrepareCached("UPDATE estoria_position_floor SET position = ? WHERE id = 1"));
+  ESTORIA_RETURN_IF_ERROR(floor->BindInt64(1, head));
+  ESTORIA_RETURN_IF_ERROR(floor->Run());
   if (options.to_version.has_value()) {
+    // Truncation keeps the tip (and last timestamp) in the stream row.
+    ESTORIA_ASSIGN_OR_RETURN(
+        SqliteStatement * keep,
+        db.PrepareCached("UPDATE estoria_streams SET tip_floor = ?, tip_floor_timestamp_us = ? WHERE stream_key = ?"));
+    ESTORIA_RETURN_IF_ERROR(keep->BindInt64(1, stream->tip));
+    ESTORIA_RETURN_IF_ERROR(keep->BindInt64(2, stream->last.time_since_epoch().count()));
+    ESTORIA_RETURN_IF_ERROR(keep->BindInt64(3, stream->key));
+    ESTORIA_RETURN_IF_ERROR(keep->Run());
     ESTORIA_ASSIGN_OR_RETURN(
         SqliteStatement * del,
         db.PrepareCached("DELETE FROM estoria_events WHERE stream_key = ? AND stream_version <= ?"));
-    ESTORIA_RETURN_IF_ERROR(del->BindInt64(1, key));
+    ESTORIA_RETURN_IF_ERROR(del->BindInt64(1, stream->key));
     ESTORIA_RETURN_IF_ERROR(del->BindInt64(2, *options.to_version));
     ESTORIA_RETURN_IF_ERROR(del->Run());
   } else {
     ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * del,
                              db.PrepareCached("DELETE FROM estoria_events WHERE stream_key = ?"));
-    ESTORIA_RETURN_IF_ERROR(del->BindInt64(1, key));
+    ESTORIA_RETURN_IF_ERROR(del->BindInt64(1, stream->key));
     ESTORIA_RETURN_IF_ERROR(del->Run());
     ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * drop,
                              db.PrepareCached("DELETE FROM estoria_streams WHERE stream_key = ?"));
-    ESTORIA_RETURN_IF_ERROR(drop->BindInt64(1, key));
+    ESTORIA_RETURN_IF_ERROR(drop->BindInt64(1, stream->key));
     ESTORIA_RETURN_IF_ERROR(drop->Run());
   }
   return tx.Commit();
@@ -51,9 +59,10 @@ Status SqliteEventStore::DeleteStream(const TypeId& stream_id, const DeleteStrea
 
 Result<std::vector<StreamInfo>> SqliteEventStore::ListStreams(const ListStreamsOptions& options) {
   if (options.limit < 0) return Status::InvalidArgument("ListStreams: negative limit");
-  std::string sql = "SELECT stream_name, version, last_timestamp_us FROM estoria_streams WHERE stream_name > ?1";
-  if (!options.stream_type.empty()) sql += " AND stream_type = ?3";
-  sql += " ORDER BY stream_name LIMIT ?2";
+  std::string sql =
+      std::string("SELECT ") + internal::kStreamColumns + " FROM estoria_streams s WHERE s.stream_name > ?1";
+  if (!options.stream_type.empty()) sql += " AND s.stream_type = ?3";
+  sql += " ORDER BY s.stream_name LIMIT ?2";
   ESTORIA_ASSIGN_OR_RETURN(auto lease, core_->readers().Acquire());
   ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * stmt, lease->PrepareCached(sql));
   internal::ResetOnExit reset(stmt);
@@ -64,10 +73,10 @@ Result<std::vector<StreamInfo>> SqliteEventStore::ListStreams(const ListStreamsO
   for (;;) {
     ESTORIA_ASSIGN_OR_RETURN(bool row, stmt->Step());
     if (!row) break;
-    auto id = TypeId::Parse(stmt->ColumnTextView(0));
+    internal::StreamRow stream = internal::DecodeStreamRow(*stmt);
+    auto id = TypeId::Parse(stream.name);
     if (!id) return Status::Corruption("stored stream id is invalid: " + id.error().message());
-    out.push_back(
-        StreamInfo{std::move(*id), stmt->ColumnInt64(1), Timestamp(std::chrono::microseconds(stmt->ColumnInt64(2)))});
+    out.push_back(StreamInfo{std::move(*id), stream.tip, stream.last});
   }
   return out;
 }
