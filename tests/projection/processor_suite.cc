@@ -11,20 +11,6 @@ namespace estoria::testing {
 
 using namespace std::chrono_literals;
 
-Result<int64_t> AppendEvents(EventStore& store, int n, int streams) {
-  std::vector<TypeId> ids;
-  for (int s = 0; s < streams; ++s) ids.push_back(TypeId("counter", Uuid::NewV7()));
-  int64_t last = 0;
-  for (int i = 0; i < n; ++i) {
-    WritableEvent e;
-    e.type = "added";
-    e.data = "{\"n\":" + std::to_string(i) + "}";
-    ESTORIA_ASSIGN_OR_RETURN(auto appended, store.AppendStream(ids[i % streams], {&e, 1}));
-    last = appended.back().global_position;
-  }
-  return last;
-}
-
 void ProcessorSuite::SetUp() {
   auto opened = GetParam().open();
   if (opened.error().IsNotSupported()) GTEST_SKIP() << opened.error();

@@ -13,6 +13,7 @@
 
 #include "estoria/event_store.h"
 #include "estoria/projection/processor.h"
+#include "projection_test_util.h"
 
 namespace estoria::testing {
 
@@ -43,10 +44,6 @@ class Recorder {
   mutable std::mutex mu_;
   std::vector<int64_t> positions_;
 };
-
-// Appends `n` events of type "added" (data = {"n": i}) spread over `streams`
-// streams of type "counter"; returns the last global position.
-Result<int64_t> AppendEvents(EventStore& store, int n, int streams = 4);
 
 class ProcessorSuite : public ::testing::TestWithParam<ProcessorBackend> {
  protected:

@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "estoria/event_store.h"
 
@@ -48,6 +49,22 @@ using TotalsByStream = std::map<std::string, Totals>;
 inline int64_t EventN(const Event& e) {
   auto j = nlohmann::json::parse(e.data, nullptr, false);
   return j.is_object() && j.contains("n") ? j["n"].get<int64_t>() : 0;
+}
+
+// Appends `n` events of type "added" (data = {"n": i}) spread over `streams`
+// streams of type "counter"; returns the last global position.
+inline Result<int64_t> AppendEvents(EventStore& store, int n, int streams = 4) {
+  std::vector<TypeId> ids;
+  for (int s = 0; s < streams; ++s) ids.push_back(TypeId("counter", Uuid::NewV7()));
+  int64_t last = 0;
+  for (int i = 0; i < n; ++i) {
+    WritableEvent e;
+    e.type = "added";
+    e.data = "{\"n\":" + std::to_string(i) + "}";
+    ESTORIA_ASSIGN_OR_RETURN(auto appended, store.AppendStream(ids[i % streams], {&e, 1}));
+    last = appended.back().global_position;
+  }
+  return last;
 }
 
 // The fold of the whole log: what a correct read model holds.

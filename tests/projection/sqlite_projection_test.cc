@@ -14,6 +14,7 @@
 #include "estoria/testing/matchers.h"
 #include "processor_suite.h"
 #include "projection_test_util.h"
+#include "sqlite_totals.h"
 
 namespace estoria::testing {
 namespace {
@@ -44,44 +45,6 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, ProcessorSuite,
                                                             },
                                                             []() { return OpenSqlite(last_path); }}),
                          [](const auto& info) { return info.param.name; });
-
-// The test read model: per-stream totals, and a log of applied positions (not
-// unique: a double application would show).
-Status CreateTables(SqliteDatabase& db, const std::string& suffix = "") {
-  return db.Exec("CREATE TABLE IF NOT EXISTS totals" + suffix +
-                 " (stream_id TEXT PRIMARY KEY, total INTEGER NOT NULL, events INTEGER NOT NULL);"
-                 "CREATE TABLE IF NOT EXISTS applied" +
-                 suffix + " (position INTEGER NOT NULL)");
-}
-
-Status ApplyTotals(SqliteDatabase& db, const Event& e, const std::string& suffix = "") {
-  ESTORIA_ASSIGN_OR_RETURN(auto up, db.Prepare("INSERT INTO totals" + suffix +
-                                               " (stream_id, total, events) VALUES (?, ?, 1) ON CONFLICT(stream_id) "
-                                               "DO UPDATE SET total = total + excluded.total, events = events + 1"));
-  ESTORIA_RETURN_IF_ERROR(up.BindText(1, e.stream_id.ToString()));
-  ESTORIA_RETURN_IF_ERROR(up.BindInt64(2, EventN(e)));
-  ESTORIA_RETURN_IF_ERROR(up.Run());
-  ESTORIA_ASSIGN_OR_RETURN(auto log, db.Prepare("INSERT INTO applied" + suffix + " (position) VALUES (?)"));
-  ESTORIA_RETURN_IF_ERROR(log.BindInt64(1, e.global_position));
-  return log.Run();
-}
-
-Result<TotalsByStream> ReadTotals(SqliteDatabase& db, const std::string& suffix = "") {
-  ESTORIA_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT stream_id, total, events FROM totals" + suffix));
-  TotalsByStream out;
-  for (;;) {
-    ESTORIA_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out[st.ColumnText(0)] = Totals{st.ColumnInt64(1), st.ColumnInt64(2)};
-  }
-  return out;
-}
-
-// Count of applied rows and distinct positions.
-std::pair<int64_t, int64_t> AppliedCounts(SqliteDatabase& db) {
-  return {db.QueryInt64("SELECT COUNT(*) FROM applied").value_or(-1),
-          db.QueryInt64("SELECT COUNT(DISTINCT position) FROM applied").value_or(-1)};
-}
 
 class SqliteReadModelTest : public ::testing::Test {
  protected:

@@ -1,0 +1,313 @@
+// Processor processes killed with SIGKILL (estoria_projection_child, fork+exec):
+//  - a SQLite read model and a PostgreSQL read model, killed at random points
+//    several times while appends continue; after a final run each read model
+//    equals the fold of the whole log (no event applied twice or missed);
+//  - two processes running the same PostgreSQL projection: their handling
+//    intervals never overlap, and killing the active one lets the other
+//    continue from the checkpoint.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "estoria/postgres/postgres_checkpoint_store.h"
+#include "estoria/postgres/postgres_event_store.h"
+#include "estoria/projection/wait.h"
+#include "estoria/sqlite/sqlite_checkpoint_store.h"
+#include "estoria/sqlite/sqlite_event_store.h"
+#include "estoria/testing/matchers.h"
+#include "pg_projection_util.h"
+#include "sqlite_totals.h"
+
+#ifndef ESTORIA_PROJECTION_CHILD
+#error "ESTORIA_PROJECTION_CHILD must name the child binary"
+#endif
+
+namespace estoria::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+pid_t Spawn(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  std::string path = ESTORIA_PROJECTION_CHILD;
+  argv.push_back(path.data());
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Returns the exit status (or -signal).
+int Reap(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+int Kill(pid_t pid, int sig = SIGKILL) {
+  kill(pid, sig);
+  return Reap(pid);
+}
+
+// Appends one event at a time to 16 streams until stopped.
+class Appender {
+ public:
+  explicit Appender(std::shared_ptr<EventStore> store) : store_(std::move(store)) {
+    for (int i = 0; i < 16; ++i) ids_.push_back(TypeId("counter", Uuid::NewV7()));
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Appender() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int64_t appended() const { return appended_; }
+  Status error() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+
+ private:
+  void Run() {
+    std::mt19937 rng(42);
+    while (!stop_) {
+      WritableEvent e;
+      e.type = "added";
+      e.data = "{\"n\":" + std::to_string(rng() % 1000) + "}";
+      auto r = store_->AppendStream(ids_[rng() % ids_.size()], {&e, 1});
+      if (!r.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        error_ = r.error();
+      } else {
+        ++appended_;
+      }
+      std::this_thread::sleep_for(1ms);  // a steady append rate, not synchronisation
+    }
+  }
+  std::shared_ptr<EventStore> store_;
+  std::vector<TypeId> ids_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> appended_{0};
+  mutable std::mutex mu_;
+  Status error_;
+  std::thread thread_;
+};
+
+// Kills a child `rounds` times, each time once it has committed progress beyond
+// the last checkpoint seen, after a further random delay.
+void KillRepeatedly(const std::vector<std::string>& args, const std::function<Result<int64_t>()>& checkpoint,
+                    int rounds) {
+  std::mt19937 rng(static_cast<unsigned>(getpid()));
+  int64_t seen = 0;
+  for (int round = 0; round < rounds; ++round) {
+    pid_t child = Spawn(args);
+    ASSERT_GT(child, 0);
+    // Progress first (the child may wait up to the lease ttl for its predecessor's
+    // lease), then a random point to kill it.
+    Status progressed = WaitForCheckpoint(checkpoint, seen + 1, 30s, 5ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 250));
+    int status = Kill(child);
+    ASSERT_OK(progressed) << "round " << round;
+    EXPECT_EQ(status, -SIGKILL) << "the child exited by itself (see its stderr)";
+    auto now = checkpoint();
+    ASSERT_TRUE(now.ok()) << now.error();
+    EXPECT_GT(*now, seen);
+    seen = *now;
+  }
+}
+
+TEST(ProjectionCrashTest, SqliteReadModelEqualsTheFoldAfterSigkills) {
+  TempDir dir;
+  std::string store_path = dir.NewFile("store");
+  std::string model_path = dir.NewFile("model");
+  sqlite::SqliteOptions so;
+  so.path = store_path;
+  so.durability = Durability::kRelaxed;
+  ASSERT_OK_AND_ASSIGN(auto store, sqlite::SqliteEventStore::Open(so));
+  ASSERT_OK(AppendEvents(*store, 200, 16).error());
+  // The child creates the model file; open the checkpoint reader after it exists.
+  std::shared_ptr<sqlite::SqliteCheckpointStore> checkpoints;
+  auto checkpoint = [&]() -> Result<int64_t> {
+    if (!checkpoints) {
+      auto opened = sqlite::SqliteCheckpointStore::Open({model_path});
+      if (!opened) return Status::Unavailable(opened.error().ToString());
+      checkpoints = *opened;
+    }
+    return checkpoints->Load("totals");
+  };
+  std::vector<std::string> args = {"sqlite", store_path, model_path, "totals"};
+  {
+    Appender appender(store);
+    KillRepeatedly(args, checkpoint, 6);
+    appender.Stop();
+    EXPECT_OK(appender.error());
+    EXPECT_GT(appender.appended(), 0);
+  }
+  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  pid_t last = Spawn(args);
+  Status caught_up = WaitForCheckpoint(checkpoint, head, 60s, 5ms);
+  EXPECT_EQ(Kill(last, SIGTERM), 0);  // a clean stop this time
+  ASSERT_OK(caught_up);
+
+  ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store));
+  ASSERT_OK_AND_ASSIGN(auto db, sqlite::SqliteDatabase::Open(model_path));
+  ASSERT_OK_AND_ASSIGN(TotalsByStream model, ReadTotals(*db));
+  EXPECT_EQ(model, fold);
+  auto [rows, distinct] = AppliedCounts(*db);
+  EXPECT_EQ(rows, head);  // every event once: none twice, none missed
+  EXPECT_EQ(distinct, head);
+  EXPECT_EQ(checkpoint().value(), head);
+}
+
+class PostgresProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (PgUri().empty()) GTEST_SKIP() << "ESTORIA_TEST_POSTGRES is unset";
+    schema_ = NewPgSchema("mp");
+    ASSERT_OK_AND_ASSIGN(store_, postgres::PostgresEventStore::Open(PgOptions(schema_)));
+    ASSERT_OK_AND_ASSIGN(checkpoints_, postgres::PostgresCheckpointStore::Open(PgOptions(schema_)));
+  }
+  void TearDown() override {
+    store_.reset();
+    checkpoints_.reset();
+    if (!schema_.empty()) {
+      EXPECT_OK(DropPgSchema(schema_));
+    }
+  }
+  std::function<Result<int64_t>()> Checkpoint() {
+    return [this]() { return checkpoints_->Load("totals"); };
+  }
+  void ExpectModelEqualsFold(int64_t head) {
+    ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store_));
+    postgres::PgConnectOptions co;
+    co.conninfo = PgOptions(schema_).conninfo;
+    ASSERT_OK_AND_ASSIGN(auto conn, postgres::PgConnection::Connect(co));
+    ASSERT_OK_AND_ASSIGN(TotalsByStream model, PgReadTotals(*conn, schema_));
+    EXPECT_EQ(model, fold);
+    ASSERT_OK_AND_ASSIGN(auto counts, PgAppliedCounts(*conn, schema_));
+    EXPECT_EQ(counts.first, head);
+    EXPECT_EQ(counts.second, head);
+  }
+  std::string schema_;
+  std::shared_ptr<postgres::PostgresEventStore> store_;
+  std::shared_ptr<postgres::PostgresCheckpointStore> checkpoints_;
+};
+
+TEST_F(PostgresProcessTest, ReadModelEqualsTheFoldAfterSigkills) {
+  ASSERT_OK(AppendEvents(*store_, 200, 16).error());
+  std::vector<std::string> args = {"pg", schema_, "totals"};
+  {
+    Appender appender(store_);
+    KillRepeatedly(args, Checkpoint(), 6);
+    appender.Stop();
+    EXPECT_OK(appender.error());
+  }
+  ASSERT_OK_AND_ASSIGN(int64_t head, store_->HeadPosition());
+  pid_t last = Spawn(args);
+  Status caught_up = WaitForCheckpoint(Checkpoint(), head, 60s, 5ms);
+  EXPECT_EQ(Kill(last, SIGTERM), 0);
+  ASSERT_OK(caught_up);
+  ExpectModelEqualsFold(head);
+}
+
+struct Interval {
+  int pid = 0;
+  int64_t position = 0;
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+
+// Parses an interval log; an interval left open (the process was killed in the
+// handler) ends at `death_ns`.
+std::vector<Interval> ReadIntervals(const std::string& path, int64_t death_ns) {
+  std::ifstream in(path);
+  std::vector<Interval> out;
+  std::optional<Interval> open;
+  char kind;
+  Interval iv;
+  while (in >> kind >> iv.pid >> iv.position >> iv.begin) {
+    if (kind == 'B') {
+      EXPECT_FALSE(open.has_value()) << "nested handler calls in " << path;
+      open = iv;
+    } else {
+      EXPECT_TRUE(open.has_value() && open->position == iv.position) << path;
+      if (open) {
+        open->end = iv.begin;
+        out.push_back(*open);
+        open.reset();
+      }
+    }
+  }
+  if (open) {
+    open->end = death_ns;
+    out.push_back(*open);
+  }
+  return out;
+}
+
+int64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+TEST_F(PostgresProcessTest, TwoProcessesNeverHandleAtTheSameTime) {
+  TempDir dir;
+  std::string log_a = dir.NewFile("a-log"), log_b = dir.NewFile("b-log");
+  ASSERT_OK(AppendEvents(*store_, 100, 16).error());
+  Appender appender(store_);
+  pid_t a = Spawn({"pg", schema_, "totals", log_a});
+  pid_t b = Spawn({"pg", schema_, "totals", log_b});
+  ASSERT_OK(WaitForCheckpoint(Checkpoint(), 150, 30s, 5ms));
+  std::this_thread::sleep_for(500ms);  // both running; appends continue
+  // The active one is the one whose log grew.
+  auto size = [](const std::string& p) {
+    std::ifstream in(p, std::ios::ate);
+    return in ? static_cast<int64_t>(in.tellg()) : int64_t{0};
+  };
+  bool a_active = size(log_a) > 0;
+  ASSERT_NE(a_active, size(log_b) > 0) << "exactly one process must have handled events";
+  pid_t active = a_active ? a : b, standby = a_active ? b : a;
+  std::string active_log = a_active ? log_a : log_b, standby_log = a_active ? log_b : log_a;
+  ASSERT_OK_AND_ASSIGN(int64_t before_kill, checkpoints_->Load("totals"));
+  EXPECT_EQ(Kill(active), -SIGKILL);
+  int64_t death_ns = MonotonicNs();
+  ASSERT_OK(WaitForCheckpoint(Checkpoint(), before_kill + 50, 30s, 5ms));  // the standby took over
+  appender.Stop();
+  ASSERT_OK(appender.error());
+  ASSERT_OK_AND_ASSIGN(int64_t head, store_->HeadPosition());
+  Status caught_up = WaitForCheckpoint(Checkpoint(), head, 60s, 5ms);
+  EXPECT_EQ(Kill(standby, SIGTERM), 0);
+  ASSERT_OK(caught_up);
+
+  std::vector<Interval> first = ReadIntervals(active_log, death_ns);
+  std::vector<Interval> second = ReadIntervals(standby_log, MonotonicNs());
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  int64_t first_end = 0;
+  for (const auto& iv : first) first_end = std::max(first_end, iv.end);
+  int64_t second_begin = second.front().begin;
+  for (const auto& iv : second) second_begin = std::min(second_begin, iv.begin);
+  EXPECT_GT(second_begin, first_end) << "the standby handled an event while the active process was alive";
+  // The standby continued from the checkpoint: it never handled an event at or
+  // below the position committed before the kill.
+  for (const auto& iv : second) EXPECT_GT(iv.position, before_kill);
+  ExpectModelEqualsFold(head);
+}
+
+}  // namespace
+}  // namespace estoria::testing
