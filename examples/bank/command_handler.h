@@ -1,13 +1,18 @@
-// command_handler.h: AccountCommandHandler, the write side: load the account,
-// decide, append one BalanceChanged with an expectation on the loaded version,
-// and retry on version conflicts a bounded number of times.
+// command_handler.h: AccountCommandHandler, the write side, as the seed's CQRS
+// page describes it: load the Account aggregate (EventSourcedStore), decide,
+// append a BalanceChanged, save (an append expecting the loaded version), and
+// on a version conflict reload and retry, a bounded number of times.
+// FoldAccount is the on-demand projection behind GET /accounts/{id}/summary.
 //
-// Thread safety: safe for concurrent use from many threads (the store is).
+// Thread safety: safe for concurrent use from many threads (the stores are;
+// each command's aggregate lives on the calling thread).
 #pragma once
 
 #include <memory>
 
+#include "account.h"
 #include "bank.h"
+#include "estoria/event_sourced_store.h"
 #include "estoria/event_store.h"
 
 namespace bank {
@@ -25,7 +30,9 @@ class AccountCommandHandler {
   estoria::Result<CommandResult> ModifyBalance(const ModifyBalanceCommand& command);
 
  private:
-  std::shared_ptr<estoria::EventStore> store_;
+  class PositionRecorder;
+  std::shared_ptr<PositionRecorder> recorder_;
+  estoria::EventSourcedStore<Account, BalanceChanged> accounts_;
   CommandHandlerOptions options_;
 };
 

@@ -3,32 +3,90 @@
 #include <filesystem>
 
 #include "estoria/open.h"
-#include "memory_account_table.h"
-#include "tail_read_model.h"
+#include "estoria/projection/sqlite_read_model.h"
+#include "memory_accounts.h"
+#include "sqlite_accounts.h"
 
 namespace bank {
 namespace {
 
-// sqlite:PATH[?options]: creates PATH's folder so that the default
+// "sqlite:PATH[?options]" -> PATH ("" for sqlite::memory:).
+std::string SqlitePath(std::string_view uri) {
+  std::string_view path = uri.substr(7);
+  path = path.substr(0, path.find('?'));
+  if (path == ":memory:") return "";
+  return std::string(path);
+}
+
+// Creates the folder of a sqlite: URI's file, so that the default
 // sqlite:data/bank.db works from a fresh checkout.
 void CreateSqliteFolder(std::string_view uri) {
   if (!uri.starts_with("sqlite:")) return;
-  std::string_view path = uri.substr(7);
-  path = path.substr(0, path.find('?'));
-  if (path.empty() || path == ":memory:" || path.starts_with("file:")) return;
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::filesystem::path parent = std::filesystem::path(SqlitePath(uri)).parent_path();
   if (parent.empty()) return;
   std::error_code ec;
   std::filesystem::create_directories(parent, ec);
 }
 
+estoria::ProcessorOptions BaseProcessorOptions() {
+  estoria::ProcessorOptions options;
+  options.name = std::string(kReadModelName);
+  options.stream_types = {std::string(kAccountStreamType)};
+  // Small batches: on the event store's own SQLite file, a batch holds the
+  // write lock while it commits.
+  options.batch_size = 64;
+  options.poll_interval = std::chrono::milliseconds(250);
+  options.retry_interval = std::chrono::milliseconds(200);
+  options.failure_policy = estoria::FailurePolicy::Retry(5);
+  return options;
+}
+
+estoria::Result<std::unique_ptr<AccountReadModel>> StartReadModel(std::shared_ptr<estoria::EventStore> store,
+                                                                  std::shared_ptr<estoria::ProjectionSink> sink,
+                                                                  std::shared_ptr<AccountQueries> queries,
+                                                                  estoria::ProcessorOptions options) {
+  // Serve queries only once the processor has resumed from its checkpoint (after
+  // a crash of a previous server, that includes taking over its lease).
+  ESTORIA_ASSIGN_OR_RETURN(int64_t checkpoint, sink->LoadPosition(options.name));
+  std::shared_ptr<estoria::Logger> logger = options.logger ? options.logger : estoria::StderrLogger();
+  ESTORIA_ASSIGN_OR_RETURN(std::unique_ptr<estoria::Processor> processor,
+                           estoria::Processor::Create(std::move(store), std::move(sink), std::move(options)));
+  ESTORIA_RETURN_IF_ERROR(processor->Start());
+  estoria::Status resumed = processor->WaitForPosition(checkpoint, std::chrono::seconds(15));
+  if (!resumed.ok()) {
+    logger->Log(estoria::LogLevel::kWarning, "bank read model has not resumed from its checkpoint " +
+                                                 std::to_string(checkpoint) + " yet: " + resumed.ToString());
+  }
+  return std::make_unique<AccountReadModel>(std::move(processor), std::move(queries));
+}
+
 estoria::Result<std::unique_ptr<AccountReadModel>> OpenReadModel(const std::string& uri,
                                                                  std::shared_ptr<estoria::EventStore> store) {
+  estoria::ProcessorOptions options = BaseProcessorOptions();
   if (uri == "memory:" || uri == "memory") {
-    ESTORIA_ASSIGN_OR_RETURN(auto model, TailReadModel::Start(store, std::make_shared<MemoryAccountTable>()));
-    return std::unique_ptr<AccountReadModel>(std::move(model));
+    auto accounts = std::make_shared<MemoryAccounts>();
+    auto sink = std::make_shared<estoria::HandlerSink>(
+        [accounts](const estoria::Event& event) { return accounts->Apply(event); },
+        estoria::NewMemoryCheckpointStore());
+    return StartReadModel(std::move(store), std::move(sink), accounts, std::move(options));
   }
-  return estoria::Status::NotSupported("read model URI \"" + uri + "\" is not supported (yet)");
+  if (uri.starts_with("sqlite:")) {
+    std::string path = SqlitePath(uri);
+    if (path.empty()) {
+      return estoria::Status::InvalidArgument("read model " + uri +
+                                              ": an in-memory SQLite database cannot be shared; use --read-model "
+                                              "memory: or a file");
+    }
+    estoria::sqlite::SqliteReadModelOptions model_options;
+    model_options.path = path;
+    model_options.setup = SetupSqliteAccounts;
+    ESTORIA_ASSIGN_OR_RETURN(std::shared_ptr<estoria::sqlite::SqliteReadModel> model,
+                             estoria::sqlite::SqliteReadModel::Open(model_options, ApplySqliteAccountEvent));
+    options.lock = model;
+    return StartReadModel(std::move(store), model, std::make_shared<SqliteAccounts>(path), std::move(options));
+  }
+  return estoria::Status::InvalidArgument("read model URI \"" + uri +
+                                          "\": expected sqlite:PATH, postgres://... or memory:");
 }
 
 }  // namespace
@@ -64,10 +122,13 @@ estoria::Status EstoriaBank::Health() {
 }
 
 ProjectionStats EstoriaBank::Stats() {
+  estoria::ProcessorState state = read_model_->State();
   ProjectionStats stats;
-  stats.position = read_model_->Position();
+  stats.position = state.position;
+  stats.head_position = state.head_position;
   if (estoria::GlobalReader* global = store_->global_reader()) {
-    stats.head_position = global->HeadPosition().value_or(stats.position);
+    auto head = global->HeadPosition();
+    if (head.has_value()) stats.head_position = *head;
   }
   return stats;
 }
@@ -78,7 +139,9 @@ estoria::Result<std::shared_ptr<EstoriaBank>> OpenBank(const BankOptions& option
   CreateSqliteFolder(options.store_uri);
   ESTORIA_ASSIGN_OR_RETURN(std::shared_ptr<estoria::EventStore> store, estoria::OpenEventStore(options.store_uri));
   std::string read_model_uri = options.read_model_uri.empty() ? options.store_uri : options.read_model_uri;
+  if (read_model_uri == "memory") read_model_uri = "memory:";
   if (read_model_uri != options.store_uri) CreateSqliteFolder(read_model_uri);
+  if (read_model_uri == options.store_uri && options.store_uri.starts_with("memory")) read_model_uri = "memory:";
   ESTORIA_ASSIGN_OR_RETURN(std::unique_ptr<AccountReadModel> read_model, OpenReadModel(read_model_uri, store));
   return std::make_shared<EstoriaBank>(std::move(store), std::move(read_model),
                                        CommandHandlerOptions{options.max_attempts});

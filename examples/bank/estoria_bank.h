@@ -1,7 +1,7 @@
 // estoria_bank.h: EstoriaBank, the Bank built on Estoria: the command handler
-// over an event store, the on-demand summary folded from the account's stream,
-// and a dedicated read model kept by a projection processor. OpenBank opens it
-// all by URI.
+// (EventSourcedStore) over an event store, the on-demand summary folded from the
+// account's stream, and a dedicated read model (a SQL table) kept by a
+// projection Processor running in this process. OpenBank opens it all by URI.
 //
 // Thread safety: safe for concurrent use from many threads.
 #pragma once

@@ -1,7 +1,9 @@
 #include "http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
@@ -88,6 +90,38 @@ void SetJson(httplib::Response& res, const nlohmann::json& body) {
 
 std::string ETag(int64_t version) { return "\"" + std::to_string(version) + "\""; }
 
+// Answers 404 (unknown path) or 405 (known path, wrong method); false when the
+// request is routable.
+bool RejectUnroutable(const Route& route, const httplib::Request& req, httplib::Response& res) {
+  if (route.kind == RouteKind::kNone) {
+    SetError(res, 404, "not_found", "no route for " + req.path);
+    return true;
+  }
+  bool post_only = route.kind == RouteKind::kBalance;
+  bool allowed = post_only ? req.method == "POST" : (req.method == "GET" || req.method == "HEAD");
+  if (allowed) return false;
+  res.set_header("Allow", post_only ? "POST" : "GET, HEAD");
+  SetError(
+      res, 405, "method_not_allowed",
+      req.method + " is not allowed on " + std::string(route.label) + " (use " + (post_only ? "POST" : "GET") + ")");
+  return true;
+}
+
+bool HasBody(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+// A subclass only to reach the listening socket: httplib 0.11 listens with a
+// backlog of 5, too small for bursts of new connections (the kernel then
+// resets some). listen() again on a listening socket sets a new backlog.
+class Server final : public httplib::Server {
+ public:
+  void SetBacklog(int backlog) {
+    if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, backlog);
+  }
+};
+
 }  // namespace
 
 class BankHttpServer::Handlers {
@@ -96,8 +130,8 @@ class BankHttpServer::Handlers {
       : bank_(bank), options_(options), metrics_(metrics) {}
 
   void Dispatch(const httplib::Request& req, httplib::Response& res) {
-    // 404 and 405 were answered before routing (see the pre-routing handler).
     Route route = MatchRoute(req.path);
+    if (RejectUnroutable(route, req, res)) return;
     switch (route.kind) {
       case RouteKind::kBalance:
         return ModifyBalance(route.id, req, res);
@@ -122,7 +156,10 @@ class BankHttpServer::Handlers {
   // Records the request in the metrics; called once the response is written.
   void Log(const httplib::Request& req, const httplib::Response& res) {
     double seconds = 0;
-    if (t_request_start) seconds = std::chrono::duration<double>(Clock::now() - *t_request_start).count();
+    if (t_request_start) {
+      seconds = std::chrono::duration<double>(Clock::now() - *t_request_start).count();
+      metrics_.RequestFinished();
+    }
     t_request_start.reset();
     metrics_.RecordRequest(MatchRoute(req.path).label, req.method, res.status, seconds);
   }
@@ -266,7 +303,7 @@ class BankHttpServer::Handlers {
 };
 
 BankHttpServer::BankHttpServer(std::shared_ptr<Bank> bank, HttpServerOptions options)
-    : bank_(std::move(bank)), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
+    : bank_(std::move(bank)), options_(std::move(options)), server_(std::make_unique<Server>()) {
   handlers_ = std::make_unique<Handlers>(*bank_, options_, metrics_);
   size_t threads = options_.threads == 0 ? 1 : options_.threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -274,22 +311,18 @@ BankHttpServer::BankHttpServer(std::shared_ptr<Bank> bank, HttpServerOptions opt
   server_->set_keep_alive_timeout(2);
   server_->set_read_timeout(10);
   server_->set_write_timeout(10);
-  // 404 and 405 are decided here, before httplib reads (or insists on) a body.
-  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  // 404 and 405 are decided here, before routing, for requests without a body;
+  // with a body, httplib reads it first (so that the connection stays in sync)
+  // and Dispatch decides.
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!t_request_start) metrics_.RequestStarted();
     t_request_start = Clock::now();
-    Route route = MatchRoute(req.path);
-    if (route.kind == RouteKind::kNone) {
-      SetError(res, 404, "not_found", "no route for " + req.path);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    bool post_only = route.kind == RouteKind::kBalance;
-    bool allowed = post_only ? req.method == "POST" : (req.method == "GET" || req.method == "HEAD");
-    if (allowed) return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("Allow", post_only ? "POST" : "GET, HEAD");
-    SetError(
-        res, 405, "method_not_allowed",
-        req.method + " is not allowed on " + std::string(route.label) + " (use " + (post_only ? "POST" : "GET") + ")");
-    return httplib::Server::HandlerResponse::Handled;
+    static const std::vector<std::string_view> kTableMethods = {"GET",    "HEAD",    "POST", "PUT",
+                                                                "DELETE", "OPTIONS", "PATCH"};
+    bool has_table = std::find(kTableMethods.begin(), kTableMethods.end(), req.method) != kTableMethods.end();
+    if (has_table && HasBody(req)) return httplib::Server::HandlerResponse::Unhandled;
+    return RejectUnroutable(MatchRoute(req.path), req, res) ? httplib::Server::HandlerResponse::Handled
+                                                            : httplib::Server::HandlerResponse::Unhandled;
   });
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { handlers_->Dispatch(req, res); };
   server_->Get(".*", dispatch);
@@ -333,6 +366,7 @@ estoria::Result<int> BankHttpServer::Bind() {
   } else if (!server_->bind_to_port(options_.host, port)) {
     return estoria::Status::Unavailable("cannot bind " + options_.host + ":" + std::to_string(port));
   }
+  static_cast<Server*>(server_.get())->SetBacklog(1024);
   return port;
 }
 

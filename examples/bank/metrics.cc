@@ -64,6 +64,9 @@ std::string Metrics::Render(const ProjectionStats& stats) const {
     out << "estoria_bank_http_requests_total{route=\"" << Escape(route) << "\",method=\"" << Escape(method)
         << "\",status=\"" << status << "\"} " << count << "\n";
   }
+  out << "# HELP estoria_bank_http_requests_in_flight HTTP requests being served.\n"
+      << "# TYPE estoria_bank_http_requests_in_flight gauge\n"
+      << "estoria_bank_http_requests_in_flight " << in_flight_.load(std::memory_order_relaxed) << "\n";
   out << "# HELP estoria_bank_http_request_duration_seconds HTTP request latency by route.\n"
       << "# TYPE estoria_bank_http_request_duration_seconds histogram\n";
   for (const auto& [route, h] : latency_) {

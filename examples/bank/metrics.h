@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -21,6 +22,10 @@ class Metrics {
   // Upper bounds (seconds) of the latency histogram buckets.
   static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                       0.05,   0.1,   0.25,   0.5,   1,    2.5};
+
+  // A request entered / left the server (the in-flight gauge).
+  void RequestStarted() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  void RequestFinished() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
 
   // One HTTP request: `route` is the route template (e.g. "/accounts/{id}") or
   // "unmatched".
@@ -44,6 +49,7 @@ class Metrics {
   std::map<std::string, uint64_t> commands_;                                // by outcome
   uint64_t appends_ = 0;
   uint64_t conflicts_ = 0;
+  std::atomic<int64_t> in_flight_{0};
 };
 
 }  // namespace bank

@@ -1,59 +1,60 @@
 // read_model.h: the query side's dedicated read model.
-//   AccountReadModel  what the service asks of a read model (queries, waiting
-//                     for a position, health, shutdown)
-//   AccountTable      where a read model keeps its rows and checkpoint; Apply
-//                     writes both atomically (exactly-once effects)
+//   AccountQueries      the queries a read-model table answers (one per database)
+//   AccountReadModel    AccountQueries plus the projection processor that keeps
+//                       the table: waiting for a position, health, shutdown
 //
 // Thread safety: implementations are safe for concurrent use from many threads.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
-#include <span>
+#include <string>
 #include <vector>
 
 #include "bank.h"
-#include "estoria/event.h"
+#include "estoria/projection/processor.h"
 #include "estoria/status.h"
 
 namespace bank {
 
-class AccountReadModel {
- public:
-  virtual ~AccountReadModel() = default;
-  // An account and the position reached (read before the row, so the row
-  // reflects at least that position). Errors: Unavailable, Internal.
-  virtual estoria::Result<AccountLookup> Get(const estoria::Uuid& id) = 0;
-  // Accounts ordered by id. Errors: Unavailable, Internal.
-  virtual estoria::Result<AccountPage> List(const ListQuery& query) = 0;
-  // Blocks until the position reaches `position` or `timeout` passes; returns
-  // the position reached. Errors: Internal when the read model stopped.
-  virtual estoria::Result<int64_t> WaitForPosition(int64_t position, std::chrono::milliseconds timeout) = 0;
-  // The global position reached.
-  virtual int64_t Position() = 0;
-  // OK while the storage is reachable and the processor makes progress.
-  virtual estoria::Status Health() = 0;
-  // Stops the processor after its current batch; the checkpoint is saved.
-  // Idempotent. Errors: Unavailable, Internal.
-  virtual estoria::Status Close() = 0;
-};
+// The projection's name: its checkpoint key and lock name.
+inline constexpr std::string_view kReadModelName = "bank_accounts_v1";
 
-class AccountTable {
+class AccountQueries {
  public:
-  virtual ~AccountTable() = default;
-  // The stored checkpoint, 0 when none. Errors: Unavailable, Internal.
-  virtual estoria::Result<int64_t> LoadCheckpoint() = 0;
-  // Folds the events into the rows and stores `position` as the checkpoint, in
-  // one transaction. Events of other stream or event types are skipped; events
-  // at or below a row's version are skipped (idempotent).
-  // Errors: Corruption (undecodable payload), Unavailable, Internal.
-  virtual estoria::Status Apply(std::span<const estoria::Event> events, int64_t position) = 0;
+  virtual ~AccountQueries() = default;
   // Errors: Unavailable, Internal.
   virtual estoria::Result<std::optional<AccountView>> Get(const estoria::Uuid& id) = 0;
+  // Accounts ordered by id text. Errors: Unavailable, Internal.
   virtual estoria::Result<std::vector<AccountView>> List(const ListQuery& query) = 0;
-  // OK when the storage answers.
+  // OK when the database answers; Unavailable otherwise.
   virtual estoria::Status Ping() = 0;
+};
+
+class AccountReadModel {
+ public:
+  // Takes a started processor and the queries of the table it keeps.
+  AccountReadModel(std::unique_ptr<estoria::Processor> processor, std::shared_ptr<AccountQueries> queries);
+  ~AccountReadModel();
+
+  // An account and the position reached (read before the row, so the row
+  // reflects at least that position). Errors: Unavailable, Internal.
+  estoria::Result<AccountLookup> Get(const estoria::Uuid& id);
+  estoria::Result<AccountPage> List(const ListQuery& query);
+  // Blocks until the processor reached `position` or `timeout` passed; returns
+  // the position reached. Unavailable when the processor has stopped.
+  estoria::Result<int64_t> WaitForPosition(int64_t position, std::chrono::milliseconds timeout);
+  estoria::ProcessorState State() const;
+  // OK while the processor runs and the table answers.
+  estoria::Status Health();
+  // Stops the processor, which commits its checkpoint. Idempotent.
+  estoria::Status Close();
+
+ private:
+  std::unique_ptr<estoria::Processor> processor_;
+  std::shared_ptr<AccountQueries> queries_;
 };
 
 }  // namespace bank
