@@ -235,3 +235,49 @@ TEST(SqliteEventStoreTest, OpenEventStoreBySqliteUri) {
 
 }  // namespace
 }  // namespace estoria::sqlite
+
+namespace estoria::sqlite {
+namespace {
+
+TEST(SqliteEventImporterTest, CopiesVerbatimWithPreservedPositions) {
+  TempDir dir;
+  auto source = OpenFile(dir.File("src.db"), Durability::kRelaxed);
+  ASSERT_NE(source, nullptr);
+  TypeId a = TypeId::New("account").value(), b = TypeId::New("account").value();
+  ASSERT_OK(source->AppendStream(a, std::vector<WritableEvent>{Ev("x", "1", {{"k", "v"}}), Ev("y", "2")}).error());
+  ASSERT_OK(source->AppendStream(b, std::vector<WritableEvent>{Ev("x", "3")}).error());
+  ASSERT_OK(source->AppendStream(a, std::vector<WritableEvent>{Ev("z", "4", {}, "text/plain")}).error());
+  ASSERT_OK(source->DeleteStream(b));                          // a gap at position 3
+  ASSERT_OK(source->DeleteStream(a, DeleteStreamOptions{1}));  // a truncated stream
+  auto events = ReadAllOf(*source);
+  ASSERT_EQ(events.size(), 2u);
+
+  std::string target_path = dir.File("dst.db");
+  {
+    auto target = OpenFile(target_path, Durability::kRelaxed);
+    ASSERT_NE(target, nullptr);
+    ASSERT_NE(target->event_importer(), nullptr);
+    ASSERT_OK_AND_ASSIGN(auto positions, target->ImportEvents(events, ImportOptions{true}));
+    EXPECT_EQ(positions, (std::vector<int64_t>{2, 4}));
+    // Everything is rejected when one event is already there.
+    EXPECT_THAT(target->ImportEvents(events), StatusIs(StatusCode::kAlreadyExists));
+    Event stray = events[1];
+    stray.id = TypeId("z", Uuid::NewV7());
+    stray.stream_version = 7;  // does not continue the tip (3)
+    EXPECT_THAT(target->ImportEvents(std::vector<Event>{stray}), StatusIs(StatusCode::kInvalidArgument));
+  }
+  auto target = OpenFile(target_path, Durability::kRelaxed);
+  ASSERT_NE(target, nullptr);
+  EXPECT_EQ(ReadAllOf(*target), events);
+  ASSERT_OK_AND_ASSIGN(auto streams, target->ListStreams());
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].version, 3);
+  // Appends continue after the imported tip and head.
+  ASSERT_OK_AND_ASSIGN(
+      auto next, target->AppendStream(a, std::vector<WritableEvent>{Ev("w", "5")}, AppendOptions::ExpectVersion(3)));
+  EXPECT_EQ(next[0].stream_version, 4);
+  EXPECT_EQ(next[0].global_position, 5);
+}
+
+}  // namespace
+}  // namespace estoria::sqlite

@@ -1,7 +1,7 @@
 // estoria/sqlite/sqlite_event_store.h: SqliteEventStore, the embedded event store
 // (one SQLite file, no server) with every capability: GlobalReader (stream-type
-// and event-type filters applied in SQL), StreamDeleter, StreamLister and
-// AppendWatcher.
+// and event-type filters applied in SQL), StreamDeleter, StreamLister,
+// AppendWatcher and EventImporter (positions can be preserved).
 //
 // Mechanism (details at the top of src/sqlite/group_commit_writer.cc):
 //  - WAL mode; Durability::kStrict = synchronous FULL, kRelaxed = NORMAL.
@@ -73,7 +73,8 @@ class SqliteEventStore final : public EventStore,
                                public GlobalReader,
                                public StreamDeleter,
                                public StreamLister,
-                               public AppendWatcher {
+                               public AppendWatcher,
+                               public EventImporter {
  public:
   // Opens (creating when missing, unless read_only) the store at options.path.
   // Errors:
@@ -113,10 +114,16 @@ class SqliteEventStore final : public EventStore,
   // other processes are seen when the wait times out (callers poll).
   Result<int64_t> WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) override;
 
+  // EventImporter: one transaction on the write connection (all or none);
+  // preserve_positions is supported (gaps are kept). A read-only store returns
+  // FailedPrecondition.
+  Result<std::vector<int64_t>> ImportEvents(std::span<const Event> events, const ImportOptions& options = {}) override;
+
   GlobalReader* global_reader() override { return this; }
   StreamDeleter* stream_deleter() override { return this; }
   StreamLister* stream_lister() override { return this; }
   AppendWatcher* append_watcher() override { return this; }
+  EventImporter* event_importer() override { return this; }
 
   // Write-path counters (group commit shows as commits < appends).
   SqliteStats stats() const;
