@@ -3,9 +3,16 @@
 #include <filesystem>
 
 #include "estoria/open.h"
-#include "estoria/projection/sqlite_read_model.h"
 #include "memory_accounts.h"
+#ifdef BANK_WITH_SQLITE
+#include "estoria/projection/sqlite_read_model.h"
 #include "sqlite_accounts.h"
+#endif
+#ifdef BANK_WITH_POSTGRES
+#include "estoria/postgres/postgres_options.h"
+#include "estoria/projection/postgres_read_model.h"
+#include "postgres_accounts.h"
+#endif
 
 namespace bank {
 namespace {
@@ -70,6 +77,7 @@ estoria::Result<std::unique_ptr<AccountReadModel>> OpenReadModel(const std::stri
         estoria::NewMemoryCheckpointStore());
     return StartReadModel(std::move(store), std::move(sink), accounts, std::move(options));
   }
+#ifdef BANK_WITH_SQLITE
   if (uri.starts_with("sqlite:")) {
     std::string path = SqlitePath(uri);
     if (path.empty()) {
@@ -85,6 +93,28 @@ estoria::Result<std::unique_ptr<AccountReadModel>> OpenReadModel(const std::stri
     options.lock = model;
     return StartReadModel(std::move(store), model, std::make_shared<SqliteAccounts>(path), std::move(options));
   }
+#endif
+#ifdef BANK_WITH_POSTGRES
+  if (uri.starts_with("postgres://") || uri.starts_with("postgresql://")) {
+    ESTORIA_ASSIGN_OR_RETURN(estoria::postgres::PostgresOptions pg, estoria::postgres::ParsePostgresUri(uri));
+    estoria::postgres::PostgresReadModelOptions model_options;
+    model_options.conninfo = pg.conninfo;
+    model_options.schema = pg.schema;
+    std::string schema = pg.schema;
+    model_options.setup = [schema](estoria::postgres::PgConnection& conn) {
+      return SetupPostgresAccounts(conn, schema);
+    };
+    ESTORIA_ASSIGN_OR_RETURN(
+        std::shared_ptr<estoria::postgres::PostgresReadModel> model,
+        estoria::postgres::PostgresReadModel::Open(
+            model_options, [schema](estoria::postgres::PgConnection& conn, const estoria::Event& event) {
+              return ApplyPostgresAccountEvent(conn, schema, event);
+            }));
+    options.lock = model;
+    return StartReadModel(std::move(store), model, std::make_shared<PostgresAccounts>(pg.conninfo, pg.schema),
+                          std::move(options));
+  }
+#endif
   return estoria::Status::InvalidArgument("read model URI \"" + uri +
                                           "\": expected sqlite:PATH, postgres://... or memory:");
 }
@@ -137,7 +167,14 @@ estoria::Status EstoriaBank::Close() { return read_model_->Close(); }
 
 estoria::Result<std::shared_ptr<EstoriaBank>> OpenBank(const BankOptions& options) {
   CreateSqliteFolder(options.store_uri);
-  ESTORIA_ASSIGN_OR_RETURN(std::shared_ptr<estoria::EventStore> store, estoria::OpenEventStore(options.store_uri));
+  std::string store_uri = options.store_uri;
+  // PostgreSQL: every HTTP worker may read a stream at once; the store's default
+  // pool (4 connections) would make them queue. Unless the URI says otherwise.
+  if ((store_uri.starts_with("postgres://") || store_uri.starts_with("postgresql://")) &&
+      store_uri.find("estoria_pool_size=") == std::string::npos) {
+    store_uri += (store_uri.find('?') == std::string::npos ? "?" : "&") + std::string("estoria_pool_size=16");
+  }
+  ESTORIA_ASSIGN_OR_RETURN(std::shared_ptr<estoria::EventStore> store, estoria::OpenEventStore(store_uri));
   std::string read_model_uri = options.read_model_uri.empty() ? options.store_uri : options.read_model_uri;
   if (read_model_uri == "memory") read_model_uri = "memory:";
   if (read_model_uri != options.store_uri) CreateSqliteFolder(read_model_uri);

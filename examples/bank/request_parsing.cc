@@ -72,8 +72,8 @@ std::optional<int64_t> ParseAmountBody(std::string_view body, ApiError* error) {
 
 std::optional<estoria::Uuid> ParseAccountId(std::string_view text, ApiError* error) {
   auto uuid = estoria::Uuid::Parse(text);
-  if (!uuid.has_value()) {
-    Fail(error, "invalid_id", "the account id must be a UUID such as 0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d");
+  if (!uuid.has_value() || uuid->IsNil()) {
+    Fail(error, "invalid_id", "the account id must be a non-nil UUID such as 0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d");
     return std::nullopt;
   }
   return *uuid;

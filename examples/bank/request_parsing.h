@@ -26,7 +26,7 @@ struct ApiError {
 // ignored. Codes: malformed_json, invalid_body, invalid_amount.
 std::optional<int64_t> ParseAmountBody(std::string_view body, ApiError* error);
 
-// An account id: a UUID in canonical text form. Code: invalid_id.
+// An account id: a non-nil UUID in canonical text form. Code: invalid_id.
 std::optional<estoria::Uuid> ParseAccountId(std::string_view text, ApiError* error);
 
 // If-Match: "<version>" (quotes optional) or *. Code: invalid_if_match.
