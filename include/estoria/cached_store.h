@@ -7,8 +7,8 @@
 // - A successful Save caches the saved aggregate. A failed Save (Conflict or any
 //   other error) evicts the entry, so the next Load reads the store again.
 // - The cache never serves a version older than one this process saved through
-//   it: an entry is only replaced by a newer version, and a load that raced with
-//   a save of the same aggregate is not cached.
+//   it: an entry is only replaced by a newer version, and a load or save that
+//   raced with another save of the same aggregate evicts instead of caching.
 // Another process may append meanwhile: the cached copy is then behind, and the
 // next Save conflicts (and evicts): reload and retry, as always.
 //
@@ -59,37 +59,47 @@ class CachedStore final : public AggregateStoreDecorator<S> {
       std::lock_guard<std::mutex> lock(mu_);
       if (!options.latest() || options_.capacity == 0) {
         ++stats_.bypassed;
-        started = 0;
       } else if (auto it = entries_.find(id); it != entries_.end()) {
         ++stats_.hits;
         lru_.splice(lru_.begin(), lru_, it->second.position);
         return it->second.aggregate;
       } else {
         ++stats_.misses;
-        started = ++sequence_;
-        ++in_flight_[id].loads;
+        started = BeginLocked(id);
       }
     }
     auto loaded = this->inner()->Load(id, options);
     if (started == 0) return loaded;
     std::lock_guard<std::mutex> lock(mu_);
-    auto flight = in_flight_.find(id);
-    bool raced = flight->second.last_mutation > started;
-    if (--flight->second.loads == 0) in_flight_.erase(flight);
-    if (loaded && !raced) PutLocked(*loaded);
+    bool raced = EndLocked(id, started);
+    if (loaded && !raced) {
+      PutLocked(*loaded);
+    } else if (raced) {
+      EvictLocked(id);  // a save finished meanwhile: let the next load read the store
+    }
     return loaded;
   }
 
   // Errors: the wrapped store's (see AggregateStore::Save). Success caches the
   // saved aggregate; any error evicts it.
   Status Save(Aggregate<S>& aggregate) override {
+    const Uuid id = aggregate.id().uuid();
+    uint64_t started;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      started = BeginLocked(id);
+    }
     Status st = this->inner()->Save(aggregate);
     std::lock_guard<std::mutex> lock(mu_);
-    NoteMutationLocked(aggregate.id().uuid());
-    if (st.ok() && options_.capacity > 0) {
+    bool raced = EndLocked(id, started);
+    NoteMutationLocked(id);
+    if (st.ok() && !raced && options_.capacity > 0) {
       PutLocked(aggregate);
     } else {
-      EvictLocked(aggregate.id().uuid());
+      // Failed, or another save/evict of this aggregate finished while this one
+      // ran (its version may be newer, or it may have skipped caching because
+      // of us): drop the entry rather than risk keeping an older version.
+      EvictLocked(id);
     }
     return st;
   }
@@ -123,7 +133,7 @@ class CachedStore final : public AggregateStoreDecorator<S> {
     typename std::list<Uuid>::iterator position;
   };
   struct InFlight {
-    int loads = 0;
+    int operations = 0;
     uint64_t last_mutation = 0;
   };
 
@@ -154,7 +164,19 @@ class CachedStore final : public AggregateStoreDecorator<S> {
     entries_.erase(it);
     ++stats_.evictions;
   }
-  // Marks loads of `id` in flight as raced: their result is not cached.
+  // Registers a load or save of `id` in flight; returns its start sequence.
+  uint64_t BeginLocked(const Uuid& id) {
+    ++in_flight_[id].operations;
+    return ++sequence_;
+  }
+  // Unregisters it; true when a save or evict of `id` finished since it began.
+  bool EndLocked(const Uuid& id, uint64_t started) {
+    auto flight = in_flight_.find(id);
+    bool raced = flight->second.last_mutation > started;
+    if (--flight->second.operations == 0) in_flight_.erase(flight);
+    return raced;
+  }
+  // Marks loads and saves of `id` in flight as raced: their result is not cached.
   void NoteMutationLocked(const Uuid& id) {
     if (auto it = in_flight_.find(id); it != in_flight_.end()) it->second.last_mutation = ++sequence_;
   }
