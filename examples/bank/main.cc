@@ -70,12 +70,24 @@ int main(int argc, char** argv) {
       "Commands (POST /accounts/{id}/balance) append events; GET /accounts/{id}/summary folds them on demand;\n"
       "GET /accounts/{id} and GET /accounts read a SQL read model kept by a projection processor.\n"
       "GET /healthz and GET /metrics (Prometheus) for operations. SIGINT/SIGTERM stop it gracefully."};
+  app.footer(
+      "Routes:\n"
+      "  POST /accounts/{id}/balance  {\"amount\": N}   204 + ETag + X-Global-Position; If-Match: \"<version>\" -> "
+      "412;\n"
+      "                               overdraft -> 422; conflicts retried --max-attempts times, then 409\n"
+      "  GET  /accounts/{id}/summary                  on-demand fold of the account's events (404 if none)\n"
+      "  GET  /accounts/{id}[?min_position=P]         the read model (waits for P, else 503)\n"
+      "  GET  /accounts[?limit=N&after=ID&min_balance=X&min_position=P]\n"
+      "  GET  /healthz, GET /metrics (Prometheus text format)\n"
+      "Errors are JSON {\"error\": {\"code\", \"message\"}}: 400, 404, 405, 409, 412, 413 (body > 64 KiB), 422, 503.\n"
+      "Example: estoria-bank --store postgres://user@localhost/bank --listen 0.0.0.0:8080");
   app.add_option("--store", bank_options.store_uri,
-                 "Event store URI: sqlite:PATH, sqlite::memory:, memory:, postgres://... or postgresql://...")
+                 "Event store URI: sqlite:PATH, sqlite::memory:, memory:, postgres://... or postgresql://... "
+                 "(PostgreSQL: estoria_pool_size defaults to 16 here)")
       ->capture_default_str();
   app.add_option("--read-model", bank_options.read_model_uri,
                  "Read model URI: sqlite:PATH, postgres://... or memory: (rebuilt at each start); "
-                 "default: the event store's database");
+                 "default: the event store's database (memory: for a memory: store)");
   app.add_option("--listen", listen, "Address to serve HTTP on, HOST:PORT (port 0 = any free port)")
       ->capture_default_str();
   app.add_option("--threads", http_options.threads, "HTTP worker threads")

@@ -318,5 +318,36 @@ TEST_P(BankApiTest, HealthAndMetrics) {
 
 BANK_INSTANTIATE(BankApiTest);
 
+// --help documents every flag (and exits 0 without starting anything).
+TEST(BankCliTest, HelpDocumentsEveryFlag) {
+  std::string command = std::string(ESTORIA_BANK_BINARY) + " --help 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string help;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) help.append(buffer, n);
+  int status = pclose(pipe);
+  EXPECT_EQ(status, 0) << help;
+  for (const std::string& flag : std::vector<std::string>{"--store", "--read-model", "--listen", "--threads",
+                                                          "--max-attempts", "--min-position-timeout-ms", "--help"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << "--help does not mention " << flag << ":\n" << help;
+  }
+  EXPECT_NE(help.find("sqlite:data/bank.db"), std::string::npos);
+  EXPECT_NE(help.find("127.0.0.1:8080"), std::string::npos);
+}
+
+// Bad flags are refused before anything is opened.
+TEST(BankCliTest, BadListenAddressIsRefused) {
+  std::string command = std::string(ESTORIA_BANK_BINARY) + " --store memory: --listen nonsense 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[4096];
+  while (fread(buffer, 1, sizeof buffer, pipe) > 0) {
+  }
+  int status = pclose(pipe);
+  EXPECT_NE(status, 0);
+}
+
 }  // namespace
 }  // namespace bank_test
