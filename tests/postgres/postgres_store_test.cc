@@ -160,7 +160,9 @@ TEST(PostgresStoreTest, DroppedConnectionsAreReestablishedOnNextUse) {
   std::vector<WritableEvent> evs{Ev()};
   ASSERT_OK(store->AppendStream(stream, evs));
   ASSERT_OK(store->ReadStream(stream));
-  ASSERT_OK(store->WaitForAppend(0, std::chrono::seconds(30)));
+  while (store->stats().listener_connects < 1) {  // the listener is up
+    ASSERT_OK(store->WaitForAppend(1 << 30, std::chrono::milliseconds(50)));
+  }
   auto raw = RawConnection();
   // Terminate every session of this store (writer, pool, listener) and wait
   // until they are gone.
