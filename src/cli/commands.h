@@ -30,5 +30,7 @@ Result<std::shared_ptr<EventStore>> OpenStore(const GlobalFlags& flags);
 void AddStoreCommands(CLI::App& app, const GlobalFlags& flags, Action* action);
 // copy, export, import
 void AddTransferCommands(CLI::App& app, const GlobalFlags& flags, Action* action);
+// projections, projections reset, dead-letters
+void AddProjectionCommands(CLI::App& app, const GlobalFlags& flags, Action* action);
 
 }  // namespace estoria::cli

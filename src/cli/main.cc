@@ -33,9 +33,27 @@ int main(int argc, char** argv) {
   estoria::cli::Action action;
   estoria::cli::AddStoreCommands(app, flags, &action);
   estoria::cli::AddTransferCommands(app, flags, &action);
+  estoria::cli::AddProjectionCommands(app, flags, &action);
 #ifdef ESTORIA_CLI_WITH_BENCH
   estoria::bench::AddBenchCommand(app, flags.store, flags.json, &action);
 #endif
+  // An unknown command word gets its own message (CLI11 would only say that a
+  // subcommand is required).
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--store") {
+      ++i;
+      continue;
+    }
+    if (arg.starts_with("-")) continue;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == arg;
+    if (!known) {
+      std::cerr << "estoria: error: unknown command \"" << arg << "\" (see estoria --help)" << std::endl;
+      return 2;
+    }
+    break;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -11,7 +11,7 @@ namespace {
 std::string Summary(const Event& e) {
   constexpr size_t kMax = 60;
   std::string text;
-  if (IsJsonContentType(e.content_type)) {
+  if (IsJsonContentType(e.content_type) || e.content_type.starts_with("text/")) {
     text = e.data;
   } else {
     text = "base64:" + Base64Encode(e.data.substr(0, kMax));

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""bench/summarize.py RESULTS.jsonl: Markdown tables (one per backend) from a
+bench/run-all result file, with each append row's ratio to the raw database
+ceiling measured in the same run (same writers, batch and durability)."""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs (nproc {subprocess.getoutput('nproc')}), {cpu}, {platform.system()} {platform.release()}"
+
+
+def fmt(x):
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+
+
+def main(path):
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    raw = {}
+    for r in rows:
+        if r["workload"].startswith("raw-"):
+            raw[(r["backend"], r["writers"], r["batch"], r["durability"])] = r
+    print(f"Run: `{os.path.basename(path)}` on {machine()}\n")
+    for backend in ("memory", "sqlite", "postgres"):
+        mine = [r for r in rows if r["backend"] == backend]
+        if not mine:
+            continue
+        print(f"### {backend}\n")
+        print("| workload | writers | batch | durability | events/s | p50 µs | p99 µs | p999 µs | raw ceiling events/s | ratio to raw | notes |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in mine:
+            ceiling, ratio, notes = "", "", []
+            if r["workload"] == "append":
+                c = raw.get((backend, r["writers"], r["batch"], r["durability"]))
+                if c:
+                    ceiling = fmt(c["events_per_sec"])
+                    ratio = f"**{r['events_per_sec'] / c['events_per_sec']:.2f}x**"
+            if r["workload"] == "load":
+                notes.append(f"history {r['history']}, {'with' if r['snapshots'] else 'without'} snapshots (every {r['snapshot_every']})")
+            if r["workload"] == "tail-latency":
+                notes.append(f"{r['rate']} appends/s, wake: {r['wake']}, append->read p50/p99 {fmt(r['append_to_read_p50_us'])}/{fmt(r['append_to_read_p99_us'])} µs")
+            if r.get("conflicts"):
+                notes.append(f"{r['conflicts']} conflicts")
+            notes.append(f"latency of {r['latency_of']}; {r['events']} events")
+            print(f"| {r['workload']} | {r['writers']} | {r['batch']} | {r['durability']} | {fmt(r['events_per_sec'])} | "
+                  f"{r['p50_us']:.1f} | {r['p99_us']:.1f} | {r['p999_us']:.1f} | {ceiling} | {ratio} | {'; '.join(notes)} |")
+        print()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,79 @@
+// Shared helpers of the CLI tests: the binary, fresh stores per backend, output
+// normalisation, waiting for a condition with a deadline.
+#pragma once
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "subprocess.h"
+
+namespace estoria_cli_test {
+
+inline const std::string kBinary = ESTORIA_CLI_BINARY;
+
+// The PostgreSQL server of the test run, or "" (then PostgreSQL tests skip).
+inline std::string PostgresUri() {
+  const char* uri = std::getenv("ESTORIA_TEST_POSTGRES");
+  return uri ? uri : "";
+}
+
+// A PostgreSQL store URI in a schema of its own (tests run in parallel).
+inline std::string PostgresStore(const std::string& name) {
+  static std::atomic<int> counter{0};
+  std::string uri = PostgresUri();
+  std::string schema = "cli_" + name + "_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+  return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "estoria_schema=" + schema;
+}
+
+// A temporary folder removed on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "estoria-cli-test.XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Replaces generated UUIDs (all but the tests' fixed 00000000-... ones) with
+// <uuid> and RFC 3339 timestamps with <ts>.
+inline std::string Normalize(const std::string& text) {
+  static const std::regex kUuid("(?!00000000-)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+  static const std::regex kTs(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)");
+  return std::regex_replace(std::regex_replace(text, kUuid, "<uuid>"), kTs, "<ts>");
+}
+
+inline int CountLines(const std::string& text) {
+  int n = 0;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes.
+inline bool WaitFor(const std::function<bool()>& condition,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+}  // namespace estoria_cli_test
