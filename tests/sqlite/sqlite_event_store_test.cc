@@ -281,3 +281,33 @@ TEST(SqliteEventImporterTest, CopiesVerbatimWithPreservedPositions) {
 
 }  // namespace
 }  // namespace estoria::sqlite
+
+namespace estoria::sqlite {
+namespace {
+
+TEST(SqliteEventStoreTest, BusyPastTimeoutIsUnavailableThenRecovers) {
+  TempDir dir;
+  std::string path = dir.File("busy.db");
+  SqliteOptions o;
+  o.path = path;
+  o.busy_timeout = std::chrono::milliseconds(100);
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
+  TypeId id = TypeId::New("account").value();
+  ASSERT_OK(store->AppendStream(id, std::vector<WritableEvent>{Ev("x", "1")}).error());
+  // Another connection (as another process would) holds the write lock.
+  ASSERT_OK_AND_ASSIGN(auto other, SqliteDatabase::Open(path));
+  ASSERT_OK_AND_ASSIGN(auto tx, SqliteTransaction::Begin(*other, SqliteTransaction::Mode::kImmediate));
+  auto blocked = store->AppendStream(id, std::vector<WritableEvent>{Ev("x", "2")});
+  ASSERT_FALSE(blocked.has_value());
+  EXPECT_TRUE(blocked.error().IsUnavailable()) << blocked.error();
+  // Reads are not blocked by the writer lock (WAL).
+  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  EXPECT_EQ(head, 1);
+  ASSERT_OK(tx.Rollback());
+  ASSERT_OK_AND_ASSIGN(auto ok, store->AppendStream(id, std::vector<WritableEvent>{Ev("x", "2")}));
+  EXPECT_EQ(ok[0].stream_version, 2);
+  EXPECT_EQ(ok[0].global_position, 2);  // the failed batch left no gap
+}
+
+}  // namespace
+}  // namespace estoria::sqlite
