@@ -73,8 +73,12 @@ struct GroupCommitWriter::Request {
   bool done = false;
 };
 
-GroupCommitWriter::GroupCommitWriter(ConnectionPool* pool, size_t max_batch, std::function<void(int64_t)> on_commit)
-    : pool_(pool), max_batch_(std::max<size_t>(max_batch, 1)), on_commit_(std::move(on_commit)) {}
+GroupCommitWriter::GroupCommitWriter(ConnectionPool* pool, size_t max_batch, std::function<void(int64_t)> on_commit,
+                                     std::shared_ptr<Logger> logger)
+    : pool_(pool),
+      max_batch_(std::max<size_t>(max_batch, 1)),
+      on_commit_(std::move(on_commit)),
+      logger_(logger ? std::move(logger) : NullLogger()) {}
 
 SqliteStats GroupCommitWriter::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -127,6 +131,8 @@ Result<std::vector<Event>> GroupCommitWriter::Append(const TypeId& stream_id, st
 
 bool GroupCommitWriter::RunBatch(const std::vector<Request*>& batch, int64_t* head) {
   auto fail_all = [&](const Status& st) {
+    logger_->Log(LogLevel::kWarning,
+                 "sqlite: a batch of " + std::to_string(batch.size()) + " append(s) failed: " + st.ToString());
     for (Request* r : batch) r->result = st;
     return false;
   };
@@ -152,6 +158,8 @@ bool GroupCommitWriter::RunBatch(const std::vector<Request*>& batch, int64_t* he
   }
   Status st = tx->Commit();
   if (!st.ok()) {
+    logger_->Log(LogLevel::kWarning, "sqlite: commit of a batch of " + std::to_string(batch.size()) +
+                                         " append(s) failed: " + st.ToString());
     for (Request* r : batch) {
       if (r->result.has_value()) r->result = st.WithContext("append to " + r->stream_name + ": commit");
     }

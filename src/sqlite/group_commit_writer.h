@@ -15,6 +15,7 @@
 
 #include "connection_pool.h"
 #include "estoria/event_store.h"
+#include "estoria/logger.h"
 #include "estoria/sqlite/sqlite_event_store.h"
 
 namespace estoria::sqlite::internal {
@@ -23,8 +24,10 @@ class GroupCommitWriter {
  public:
   // Writes through the connections of `pool` (which must hold at most one, so
   // that this writer is the only writer of the process). `on_commit(head)` runs
-  // after each committed batch, before the appenders are released.
-  GroupCommitWriter(ConnectionPool* pool, size_t max_batch, std::function<void(int64_t)> on_commit);
+  // after each committed batch, before the appenders are released. A batch
+  // that fails as a whole (lock timeout, I/O error) is logged as a warning.
+  GroupCommitWriter(ConnectionPool* pool, size_t max_batch, std::function<void(int64_t)> on_commit,
+                    std::shared_ptr<Logger> logger);
 
   // Validated arguments; statuses as StreamWriter::AppendStream.
   Result<std::vector<Event>> Append(const TypeId& stream_id, std::span<const WritableEvent> events,
@@ -44,6 +47,7 @@ class GroupCommitWriter {
   ConnectionPool* pool_;
   size_t max_batch_;
   std::function<void(int64_t)> on_commit_;
+  std::shared_ptr<Logger> logger_;
   Timestamp last_ts_{};  // touched by the current leader only
 
   mutable std::mutex mu_;

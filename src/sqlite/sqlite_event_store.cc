@@ -63,7 +63,7 @@ Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::Open(SqliteOptions o
     Core* raw = core.get();
     core->writer = std::make_unique<internal::GroupCommitWriter>(
         core->write_pool.get(), static_cast<size_t>(std::max(options.max_batch_appends, 1)),
-        [raw](int64_t head) { raw->OnCommit(head); });
+        [raw](int64_t head) { raw->OnCommit(head); }, options.logger);
   }
   return std::make_shared<SqliteEventStore>(std::move(core));
 }
