@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "account.h"
@@ -58,8 +59,11 @@ struct AccountPage {
 };
 
 struct ProjectionStats {
-  int64_t position = 0;       // read model position
-  int64_t head_position = 0;  // the store's head
+  int64_t position = 0;        // read model position
+  int64_t head_position = 0;   // the store's head
+  double lag_seconds = 0;      // age of the oldest event not yet in the read model
+  std::string phase;           // the processor's phase (replaying, tailing, ...)
+  int64_t events_handled = 0;  // by the processor since start
 };
 
 class Bank {

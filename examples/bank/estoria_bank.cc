@@ -156,6 +156,9 @@ ProjectionStats EstoriaBank::Stats() {
   ProjectionStats stats;
   stats.position = state.position;
   stats.head_position = state.head_position;
+  stats.lag_seconds = std::chrono::duration<double>(state.lag_time).count();
+  stats.phase = std::string(estoria::ProcessorPhaseName(state.phase));
+  stats.events_handled = state.events_handled;
   if (estoria::GlobalReader* global = store_->global_reader()) {
     auto head = global->HeadPosition();
     if (head.has_value()) stats.head_position = *head;

@@ -294,7 +294,10 @@ class BankHttpServer::Handlers {
     estoria::Status status = bank_.Health();
     if (!status.ok()) return SetError(res, 503, "unhealthy", status.ToString());
     ProjectionStats stats = bank_.Stats();
-    SetJson(res, {{"status", "ok"}, {"position", stats.position}, {"head_position", stats.head_position}});
+    SetJson(res, {{"status", "ok"},
+                  {"position", stats.position},
+                  {"head_position", stats.head_position},
+                  {"read_model", stats.phase}});
   }
 
   Bank& bank_;

@@ -39,7 +39,7 @@ std::string Escape(std::string_view value) {
 void Metrics::RecordRequest(std::string_view route, std::string_view method, int status, double seconds) {
   std::lock_guard lock(mu_);
   ++requests_[{std::string(route), std::string(method), status}];
-  Histogram& h = latency_[std::string(route)];
+  Histogram& h = latency_[{std::string(route), status}];
   size_t i = 0;
   while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
   if (i < kBuckets.size()) ++h.buckets[i];
@@ -67,19 +67,19 @@ std::string Metrics::Render(const ProjectionStats& stats) const {
   out << "# HELP estoria_bank_http_requests_in_flight HTTP requests being served.\n"
       << "# TYPE estoria_bank_http_requests_in_flight gauge\n"
       << "estoria_bank_http_requests_in_flight " << in_flight_.load(std::memory_order_relaxed) << "\n";
-  out << "# HELP estoria_bank_http_request_duration_seconds HTTP request latency by route.\n"
+  out << "# HELP estoria_bank_http_request_duration_seconds HTTP request latency by route and status.\n"
       << "# TYPE estoria_bank_http_request_duration_seconds histogram\n";
-  for (const auto& [route, h] : latency_) {
+  for (const auto& [key, h] : latency_) {
+    std::string labels = "route=\"" + Escape(key.first) + "\",status=\"" + std::to_string(key.second) + "\"";
     uint64_t cumulative = 0;
     for (size_t i = 0; i < kBuckets.size(); ++i) {
       cumulative += h.buckets[i];
-      out << "estoria_bank_http_request_duration_seconds_bucket{route=\"" << Escape(route) << "\",le=\"" << kBuckets[i]
-          << "\"} " << cumulative << "\n";
+      out << "estoria_bank_http_request_duration_seconds_bucket{" << labels << ",le=\"" << kBuckets[i] << "\"} "
+          << cumulative << "\n";
     }
-    out << "estoria_bank_http_request_duration_seconds_bucket{route=\"" << Escape(route) << "\",le=\"+Inf\"} "
-        << h.count << "\n";
-    out << "estoria_bank_http_request_duration_seconds_sum{route=\"" << Escape(route) << "\"} " << h.sum << "\n";
-    out << "estoria_bank_http_request_duration_seconds_count{route=\"" << Escape(route) << "\"} " << h.count << "\n";
+    out << "estoria_bank_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << h.count << "\n";
+    out << "estoria_bank_http_request_duration_seconds_sum{" << labels << "} " << h.sum << "\n";
+    out << "estoria_bank_http_request_duration_seconds_count{" << labels << "} " << h.count << "\n";
   }
   out << "# HELP estoria_bank_commands_total ModifyBalance commands by outcome.\n"
       << "# TYPE estoria_bank_commands_total counter\n";
@@ -101,7 +101,16 @@ std::string Metrics::Render(const ProjectionStats& stats) const {
       << "# HELP estoria_bank_projection_lag_events Events the read model is behind the store.\n"
       << "# TYPE estoria_bank_projection_lag_events gauge\n"
       << "estoria_bank_projection_lag_events "
-      << (stats.head_position > stats.position ? stats.head_position - stats.position : 0) << "\n";
+      << (stats.head_position > stats.position ? stats.head_position - stats.position : 0) << "\n"
+      << "# HELP estoria_bank_projection_lag_seconds Age of the oldest event not yet in the read model.\n"
+      << "# TYPE estoria_bank_projection_lag_seconds gauge\n"
+      << "estoria_bank_projection_lag_seconds " << stats.lag_seconds << "\n"
+      << "# HELP estoria_bank_projection_events_handled_total Events handled by the read model processor.\n"
+      << "# TYPE estoria_bank_projection_events_handled_total counter\n"
+      << "estoria_bank_projection_events_handled_total " << stats.events_handled << "\n"
+      << "# HELP estoria_bank_projection_tailing 1 when the read model processor is caught up and tailing.\n"
+      << "# TYPE estoria_bank_projection_tailing gauge\n"
+      << "estoria_bank_projection_tailing " << (stats.phase == "tailing" ? 1 : 0) << "\n";
   return out.str();
 }
 

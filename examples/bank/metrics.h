@@ -27,7 +27,7 @@ class Metrics {
   void RequestStarted() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
   void RequestFinished() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
 
-  // One HTTP request: `route` is the route template (e.g. "/accounts/{id}") or
+  // One HTTP request (counted and timed by route and status): `route` is the route template (e.g. "/accounts/{id}") or
   // "unmatched".
   void RecordRequest(std::string_view route, std::string_view method, int status, double seconds);
   // One ModifyBalance command that reached the domain.
@@ -45,7 +45,7 @@ class Metrics {
 
   mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // route, method, status
-  std::map<std::string, Histogram> latency_;                                // by route
+  std::map<std::pair<std::string, int>, Histogram> latency_;                // by route, status
   std::map<std::string, uint64_t> commands_;                                // by outcome
   uint64_t appends_ = 0;
   uint64_t conflicts_ = 0;

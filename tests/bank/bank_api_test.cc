@@ -303,14 +303,18 @@ TEST_P(BankApiTest, HealthAndMetrics) {
            "estoria_bank_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
            "estoria_bank_http_requests_total{route=\"/accounts\",method=\"GET\",status=\"200\"} 1",
            "# TYPE estoria_bank_http_request_duration_seconds histogram",
-           "estoria_bank_http_request_duration_seconds_count{route=\"/accounts/{id}/balance\"} 2",
-           "estoria_bank_http_request_duration_seconds_bucket{route=\"/accounts/{id}/balance\",le=\"+Inf\"} 2",
+           "estoria_bank_http_request_duration_seconds_count{route=\"/accounts/{id}/balance\",status=\"204\"} 1",
+           "estoria_bank_http_request_duration_seconds_bucket{route=\"/accounts/{id}/"
+           "balance\",status=\"422\",le=\"+Inf\"} 1",
            "estoria_bank_appends_total 1",
            "estoria_bank_commands_total{outcome=\"insufficient_funds\"} 1",
            "# TYPE estoria_bank_conflicts_total counter",
            "estoria_bank_projection_position 1",
            "estoria_bank_store_head_position 1",
            "estoria_bank_projection_lag_events 0",
+           "estoria_bank_projection_events_handled_total 1",
+           "# TYPE estoria_bank_projection_lag_seconds gauge",
+           "estoria_bank_http_requests_in_flight 1",
        }) {
     EXPECT_NE(text.find(line + "\n"), std::string::npos) << "missing: " << line << "\nin:\n" << text;
   }
