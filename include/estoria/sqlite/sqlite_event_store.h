@@ -56,8 +56,8 @@ struct SqliteOptions {
   bool read_only = false;
   // Most appends run in one group-commit transaction. Default 1024.
   int max_batch_appends = 1024;
-  // Idle read connections kept open. Default 4.
-  int max_idle_readers = 4;
+  // Idle read connections kept open (more are opened on demand). Default 8.
+  int max_idle_readers = 8;
 };
 
 // Counters of the write path (monotonic since Open).
