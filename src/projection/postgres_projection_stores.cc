@@ -4,12 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include "estoria/postgres/postgres_checkpoint_store.h"
+#include "pg_advisory.h"
 
 namespace estoria::postgres {
 
 namespace {
-
-constexpr int32_t kLockClass = 1163087952;  // 'ESTP': the projection layer's advisory lock class
 
 std::string Table(std::string_view schema, const char* table) { return QuoteIdentifier(schema) + "." + table; }
 
@@ -62,7 +61,8 @@ Status PostgresProjectionTables::EnsureSchema(const PostgresOptions& options) {
   ESTORIA_ASSIGN_OR_RETURN(auto conn, Connect(options));
   ESTORIA_ASSIGN_OR_RETURN(auto tx, PgTransaction::Begin(*conn));
   ESTORIA_RETURN_IF_ERROR(
-      conn->ExecParams("SELECT pg_advisory_xact_lock($1, 0)", PgParams().Int32(kLockClass)).error());
+      conn->ExecParams("SELECT pg_advisory_xact_lock($1, 0)", PgParams().Int32(internal::kProjectionLockClass))
+          .error());
   ESTORIA_RETURN_IF_ERROR(conn->Exec("CREATE TABLE IF NOT EXISTS " + Table(options.schema, "projection_dead_letters") +
                                      " (projection text NOT NULL, global_position bigint NOT NULL,"
                                      " event_id text NOT NULL, stream_id text NOT NULL, stream_version bigint NOT NULL,"

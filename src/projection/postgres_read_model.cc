@@ -5,12 +5,11 @@
 #include <utility>
 
 #include "estoria/postgres/postgres_checkpoint_store.h"
+#include "pg_advisory.h"
 
 namespace estoria::postgres {
 
-namespace {
-constexpr int32_t kLockClass = 1163087952;  // 'ESTP', as in postgres_projection_stores.cc
-}  // namespace
+using internal::kProjectionLockClass;
 
 Result<std::shared_ptr<PostgresReadModel>> PostgresReadModel::Open(PostgresReadModelOptions options,
                                                                    PostgresReadModelHandler handler) {
@@ -26,7 +25,7 @@ Result<std::shared_ptr<PostgresReadModel>> PostgresReadModel::Open(PostgresReadM
   if (options.setup) {
     ESTORIA_ASSIGN_OR_RETURN(auto tx, PgTransaction::Begin(*conn));
     ESTORIA_RETURN_IF_ERROR(
-        conn->ExecParams("SELECT pg_advisory_xact_lock($1, 1)", PgParams().Int32(kLockClass)).error());
+        conn->ExecParams("SELECT pg_advisory_xact_lock($1, 1)", PgParams().Int32(kProjectionLockClass)).error());
     ESTORIA_RETURN_IF_ERROR(CallHandler([&] { return options.setup(*conn); }));
     ESTORIA_RETURN_IF_ERROR(tx.Commit());
   }
@@ -127,10 +126,7 @@ Result<bool> PostgresReadModel::TryAcquire(std::string_view name) {
   if (tx_) return Status::FailedPrecondition("PostgresReadModel: TryAcquire while a batch is open");
   ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
   if (lock_backend_pid_ != 0 && PQbackendPID(conn_->raw()) == lock_backend_pid_) return true;
-  ESTORIA_ASSIGN_OR_RETURN(PgResult r,
-                           conn_->ExecParams("SELECT pg_try_advisory_lock($1, hashtext($2))::int4",
-                                             PgParams().Int32(kLockClass).Text(LockKey(name)), PgFormat::kBinary));
-  bool got = r.rows() == 1 && r.Int64(0, 0) == 1;
+  ESTORIA_ASSIGN_OR_RETURN(bool got, internal::TryAdvisoryLock(*conn_, LockKey(name)));
   lock_backend_pid_ = got ? PQbackendPID(conn_->raw()) : 0;
   return got;
 }
@@ -144,12 +140,7 @@ Result<bool> PostgresReadModel::Renew(std::string_view name) {
     lock_backend_pid_ = 0;
     return false;
   }
-  ESTORIA_ASSIGN_OR_RETURN(PgResult r,
-                           conn_->ExecParams("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid ="
-                                             " pg_backend_pid() AND classid = $1::int4::oid AND objid ="
-                                             " hashtext($2)::oid AND objsubid = 2 AND granted",
-                                             PgParams().Int32(kLockClass).Text(LockKey(name)), PgFormat::kBinary));
-  bool held = r.rows() == 1 && r.Int64(0, 0) > 0;
+  ESTORIA_ASSIGN_OR_RETURN(bool held, internal::HoldsAdvisoryLock(*conn_, LockKey(name)));
   if (!held) lock_backend_pid_ = 0;
   return held;
 }
@@ -160,8 +151,7 @@ void PostgresReadModel::Release(std::string_view name) {
   bool same_session = !conn_->broken() && PQbackendPID(conn_->raw()) == lock_backend_pid_;
   lock_backend_pid_ = 0;
   if (!same_session || tx_) return;
-  (void)conn_->ExecParams("SELECT pg_advisory_unlock($1, hashtext($2))",
-                          PgParams().Int32(kLockClass).Text(LockKey(name)));
+  internal::AdvisoryUnlock(*conn_, LockKey(name));
 }
 
 Status PostgresReadModel::Read(const std::function<Status(PgConnection& conn)>& fn) {

@@ -135,7 +135,8 @@ Status Processor::WaitForExit(std::chrono::milliseconds timeout) const {
   if (!changed_.wait_for(lock, timeout, [&] { return !running_; })) {
     return Status::Unavailable("timeout waiting for processor " + options_.name + " to exit");
   }
-  return state_.last_error;
+  if (state_.phase == ProcessorPhase::kFailed) return state_.last_error;
+  return Status::Ok();
 }
 
 Result<std::vector<DeadLetter>> Processor::ListParked() { return sink_->dead_letters().List(options_.name); }

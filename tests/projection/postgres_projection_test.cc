@@ -4,12 +4,16 @@
 // lock (one active processor, takeover, fencing after a lost session), versions.
 #include <atomic>
 #include <chrono>
+#include <set>
 #include <thread>
 
+#include "estoria/postgres/postgres_checkpoint_store.h"
 #include "estoria/postgres/postgres_event_store.h"
+#include "estoria/projection/postgres_advisory_lock.h"
 #include "estoria/projection/postgres_read_model.h"
 #include "estoria/projection/processor.h"
 #include "estoria/projection/versioning.h"
+#include "estoria/projection/wait.h"
 #include "estoria/testing/matchers.h"
 #include "pg_projection_util.h"
 #include "processor_suite.h"
@@ -249,6 +253,49 @@ TEST_F(PostgresReadModelTest, RebuildBesideTheLiveVersionThenCutOver) {
     return Status::Ok();
   }));
   ASSERT_OK(v2->Stop());
+}
+
+TEST_F(PostgresReadModelTest, DedicatedAdvisoryLockForAPlainHandler) {
+  ASSERT_OK_AND_ASSIGN(auto checkpoints, postgres::PostgresCheckpointStore::Open(PgOptions(schema_)));
+  postgres::PostgresAdvisoryLockOptions lo;
+  lo.conninfo = PgOptions(schema_).conninfo;
+  lo.scope = schema_;
+  lo.renew_interval = 50ms;
+  ASSERT_OK_AND_ASSIGN(auto a_lock, postgres::PostgresAdvisoryLock::Open(lo));
+  ASSERT_OK_AND_ASSIGN(auto b_lock, postgres::PostgresAdvisoryLock::Open(lo));
+  auto a_rec = std::make_shared<Recorder>();
+  auto b_rec = std::make_shared<Recorder>();
+  auto sink = [&](std::shared_ptr<Recorder> r) {
+    return std::make_shared<HandlerSink>([r](const Event& e) { return r->Handle(e); }, checkpoints);
+  };
+  ProcessorOptions o{.name = "plain", .checkpoint_every_events = 1, .lock_retry_interval = 20ms};
+  o.lock = a_lock;
+  ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store_, sink(a_rec), o));
+  o.lock = b_lock;
+  ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store_, sink(b_rec), o));
+  ASSERT_OK(a->Start());
+  ASSERT_OK(a->WaitUntilCaughtUp(30s));
+  ASSERT_OK(b->Start());
+  ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 10));
+  ASSERT_OK(a->WaitForPosition(first, 30s));
+  EXPECT_EQ(b->state().phase, ProcessorPhase::kStandby);
+  // The lock's session dies (as with its process): a notices at its next renew
+  // and stops handling; whichever acquires the freed lock first (b, or a on a
+  // new session) continues from the checkpoint.
+  postgres::PgConnectOptions co;
+  co.conninfo = PgOptions(schema_).conninfo;
+  ASSERT_OK_AND_ASSIGN(auto admin, PgConnection::Connect(co));
+  ASSERT_OK(
+      admin->ExecParams("SELECT pg_terminate_backend($1)", postgres::PgParams().Int32(a_lock->backend_pid())).error());
+  ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
+  ASSERT_OK(WaitForCheckpoint(*checkpoints, "plain", second, 30s));
+  std::set<int64_t> handled;
+  for (int64_t pos : a_rec->positions()) handled.insert(pos);
+  for (int64_t pos : b_rec->positions()) handled.insert(pos);
+  EXPECT_EQ(handled.size(), static_cast<size_t>(second));  // nothing missed (at-least-once)
+  EXPECT_FALSE(a->state().active && b->state().active);
+  ASSERT_OK(a->Stop());
+  ASSERT_OK(b->Stop());
 }
 
 }  // namespace

@@ -176,9 +176,9 @@ class Processor {
   // call time and a read found nothing more (caught_up), or has moved past
   // that head. Same statuses as WaitForPosition.
   Status WaitUntilCaughtUp(std::chrono::milliseconds timeout) const;
-  // Blocks until the processor leaves the running phases (kFailed or kStopped)
-  // or timeout; returns last_error (OK if stopped cleanly), Unavailable on
-  // timeout.
+  // Blocks until the processor is no longer running (kFailed, kStopped, or
+  // never started). Returns the handler failure that stopped it (kFailed), OK
+  // when it was stopped by Stop() or never started, Unavailable on timeout.
   Status WaitForExit(std::chrono::milliseconds timeout) const;
 
   // Dead letters of this projection (see DeadLetterStore for statuses).
