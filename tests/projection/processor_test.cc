@@ -320,6 +320,21 @@ TEST(ProcessorTest, OnlyTheLockHolderProcesses) {
   ASSERT_OK(b->Stop());
 }
 
+TEST(ProcessorTest, StopInterruptsAStandbyWait) {
+  auto store = MemoryEventStore::Create();
+  auto owner = std::make_shared<std::atomic<int>>(99);  // held by someone else forever
+  ProcessorOptions o{.name = "p", .lock = std::make_shared<TestLock>(owner, 1), .lock_retry_interval = 1h};
+  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()), o));
+  ASSERT_OK(p->Start());
+  ASSERT_OK(AppendEvents(*store, 3).error());
+  EXPECT_THAT(p->WaitForPosition(3, 50ms), StatusIs(StatusCode::kUnavailable));
+  EXPECT_EQ(p->state().phase, ProcessorPhase::kStandby);
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_OK(p->Stop());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);  // not the 1 h retry interval
+  EXPECT_EQ(p->state().position, 0);
+}
+
 TEST(VersioningTest, NamesAndCutOver) {
   EXPECT_EQ(VersionedName("balances", 2).value(), "balances_v2");
   EXPECT_EQ(VersionedTable("account_view", 1).value(), "account_view_v1");

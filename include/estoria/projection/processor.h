@@ -24,6 +24,12 @@
 // position from the sink and continues. Handler failures follow the
 // FailurePolicy.
 //
+// Observing: state() is cheap (a copy under a mutex) and may be polled, e.g. by
+// metrics or a benchmark. Commit-to-handler latency is measured in the handler:
+// Now() - event.timestamp (the timestamp is assigned by the store's writer just
+// before its commit, so this slightly over-estimates), or against the time the
+// appender's AppendStream returned, keyed by global position.
+//
 // Thread safety: every public method may be called from any thread. The handler
 // runs on the processor's own thread, one event at a time, never concurrently
 // with itself (ReplayParked waits for the current batch to finish).
@@ -110,8 +116,9 @@ struct ProcessorOptions {
 enum class ProcessorPhase {
   kIdle,       // created, never started
   kStandby,    // started, waiting for the ProjectionLock
-  kReplaying,  // handling history (not caught up)
-  kTailing,    // caught up, waiting for appends
+  kReplaying,  // handling history; has not caught up yet since (re)starting
+  kTailing,    // has caught up; handles appends as they come (caught_up says
+               // whether it is behind right now)
   kStopped,    // stopped by Stop()
   kFailed,     // stopped by a handler failure (see last_error)
 };
