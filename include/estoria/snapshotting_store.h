@@ -97,6 +97,9 @@ namespace internal {
 bool CrossesMultiple(int64_t previous_version, int64_t version, int64_t every_n);
 void LogIgnoredSnapshot(Logger& logger, const TypeId& id, const Status& why);
 void LogSnapshotWriteFailure(Logger& logger, const TypeId& id, int64_t version, const Status& why);
+// Commit time of a stream's event at `version`; zero when it cannot be read
+// (e.g. truncated).
+Timestamp EventTime(StreamReader& reader, const TypeId& stream, int64_t version);
 Status WriteSnapshot(SnapshotStore& store, Snapshot snapshot, std::optional<int64_t> keep_within_versions);
 }  // namespace internal
 
@@ -131,6 +134,11 @@ class SnapshottingStore final : public AggregateStoreDecorator<S> {
     Aggregate<S> aggregate =
         internal::AggregateAccess::Restore(aggregate_id, state->first, std::move(state->second), Timestamp{});
     ESTORIA_RETURN_IF_ERROR(this->inner()->Hydrate(aggregate, options));
+    if (aggregate.last_event_time() == Timestamp{}) {
+      // No event after the snapshot: take the commit time of the one it covers.
+      Timestamp t = internal::EventTime(*this->event_store(), aggregate.id(), aggregate.version());
+      internal::AggregateAccess::SetVersion(aggregate, aggregate.version(), t);
+    }
     stats_used_.fetch_add(1, std::memory_order_relaxed);
     return aggregate;
   }

@@ -18,6 +18,18 @@ void LogSnapshotWriteFailure(Logger& logger, const TypeId& id, int64_t version, 
                                      " not written: " + why.ToString());
 }
 
+Timestamp EventTime(StreamReader& reader, const TypeId& stream, int64_t version) {
+  if (version < 1) return Timestamp{};
+  ReadStreamOptions read;
+  read.after_version = version - 1;
+  read.count = 1;
+  auto it = reader.ReadStream(stream, read);
+  if (!it) return Timestamp{};
+  auto next = (*it)->Next();
+  if (!next || !next->has_value() || (*next)->stream_version != version) return Timestamp{};
+  return (*next)->timestamp;
+}
+
 Status WriteSnapshot(SnapshotStore& store, Snapshot snapshot, std::optional<int64_t> keep_within_versions) {
   TypeId id = snapshot.aggregate_id;
   int64_t version = snapshot.version;

@@ -226,7 +226,10 @@ TEST_F(SnapshottingTest, BackgroundWriterAndFlush) {
   events_->Reset();
   ASSERT_OK_AND_ASSIGN(auto loaded, store->Load(a.id().uuid()));
   EXPECT_EQ(loaded.state(), a.state());
-  EXPECT_EQ(events_->events_read(), 0);
+  EXPECT_EQ(loaded.version(), 50);
+  // Nothing to replay after the snapshot at 50: only the commit time of event 50 is read.
+  EXPECT_EQ(events_->events_read(), 1);
+  EXPECT_EQ(loaded.last_event_time(), a.last_event_time());
 }
 
 TEST_F(SnapshottingTest, RetentionKeepsWithinVersionsOrStoreKeepLast) {
