@@ -152,6 +152,50 @@ Status SqliteProjectionTables::DiscardIn(SqliteDatabase& db, std::string_view pr
   return Status::Ok();
 }
 
+Result<bool> SqliteProjectionTables::ClaimLeaseIn(SqliteDatabase& db, std::string_view name, std::string_view owner,
+                                                  std::chrono::milliseconds ttl, bool take) {
+  const int64_t now = Now().time_since_epoch().count();
+  const int64_t expires = now + std::chrono::duration_cast<std::chrono::microseconds>(ttl).count();
+  ESTORIA_ASSIGN_OR_RETURN(
+      SqliteStatement * get,
+      db.PrepareCached("SELECT owner, expires_at_us FROM estoria_projection_leases WHERE name = ?"));
+  Status bound = get->BindText(1, name);
+  if (!bound.ok()) {
+    get->Reset();
+    return bound;
+  }
+  auto row = get->Step();
+  if (!row.ok()) {
+    get->Reset();
+    return row.error();
+  }
+  bool exists = *row;
+  bool mine = exists && get->ColumnTextView(0) == owner;
+  bool expired = exists && get->ColumnInt64(1) <= now;
+  get->Reset();
+  if (!mine && !(take && (!exists || expired))) return false;
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * put,
+                           db.PrepareCached("INSERT OR REPLACE INTO estoria_projection_leases (name, owner, "
+                                            "expires_at_us) VALUES (?, ?, ?)"));
+  Status s = put->BindText(1, name);
+  if (s.ok()) s = put->BindText(2, owner);
+  if (s.ok()) s = put->BindInt64(3, expires);
+  if (!s.ok()) {
+    put->Reset();
+    return s;
+  }
+  ESTORIA_RETURN_IF_ERROR(put->Run());
+  return true;
+}
+
+Status SqliteProjectionTables::ReleaseLeaseIn(SqliteDatabase& db, std::string_view name, std::string_view owner) {
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,
+                           db.Prepare("DELETE FROM estoria_projection_leases WHERE name = ? AND owner = ?"));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(1, name));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(2, owner));
+  return st.Run();
+}
+
 Status SqliteProjectionTables::DropTables(SqliteDatabase& db, const std::vector<std::string>& tables) {
   for (const auto& t : tables) ESTORIA_RETURN_IF_ERROR(ValidateIdentifier(t));
   ESTORIA_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(db));

@@ -58,30 +58,7 @@ Result<int64_t> SqliteReadModel::LoadPosition(std::string_view name) {
 }
 
 Result<bool> SqliteReadModel::ClaimLease(std::string_view name, bool take) {
-  const int64_t now = Now().time_since_epoch().count();
-  const int64_t expires = now + std::chrono::duration_cast<std::chrono::microseconds>(options_.lease_ttl).count();
-  ESTORIA_ASSIGN_OR_RETURN(
-      SqliteStatement * get,
-      db_->PrepareCached("SELECT owner, expires_at_us FROM estoria_projection_leases WHERE name = ?"));
-  ESTORIA_RETURN_IF_ERROR(get->BindText(1, name));
-  auto row = get->Step();
-  if (!row.ok()) {
-    get->Reset();
-    return row.error();
-  }
-  bool exists = *row;
-  bool mine = exists && get->ColumnTextView(0) == options_.owner;
-  bool expired = exists && get->ColumnInt64(1) <= now;
-  get->Reset();
-  if (!mine && !(take && (!exists || expired))) return false;
-  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * put,
-                           db_->PrepareCached("INSERT OR REPLACE INTO estoria_projection_leases (name, owner, "
-                                              "expires_at_us) VALUES (?, ?, ?)"));
-  ESTORIA_RETURN_IF_ERROR(put->BindText(1, name));
-  ESTORIA_RETURN_IF_ERROR(put->BindText(2, options_.owner));
-  ESTORIA_RETURN_IF_ERROR(put->BindInt64(3, expires));
-  ESTORIA_RETURN_IF_ERROR(put->Run());
-  return true;
+  return SqliteProjectionTables::ClaimLeaseIn(*db_, name, options_.owner, options_.lease_ttl, take);
 }
 
 Status SqliteReadModel::Begin(std::string_view name) {
@@ -172,9 +149,7 @@ void SqliteReadModel::Release(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   lease_held_ = false;
   if (tx_) return;
-  auto st = db_->Prepare("DELETE FROM estoria_projection_leases WHERE name = ? AND owner = ?");
-  if (!st.ok()) return;
-  if (st->BindText(1, name).ok() && st->BindText(2, options_.owner).ok()) (void)st->Run();
+  (void)SqliteProjectionTables::ReleaseLeaseIn(*db_, name, options_.owner);
 }
 
 Status SqliteReadModel::Read(const std::function<Status(SqliteDatabase& db)>& fn) {

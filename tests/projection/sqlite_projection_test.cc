@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "estoria/projection/processor.h"
+#include "estoria/projection/sqlite_lease.h"
 #include "estoria/projection/sqlite_read_model.h"
 #include "estoria/projection/versioning.h"
 #include "estoria/projection/wait.h"
@@ -279,6 +280,36 @@ TEST_F(SqliteReadModelTest, ReadYourWritesThroughTheCheckpointRow) {
   ASSERT_OK(WaitForCheckpoint(*checkpoints, "totals", last, 30s));
   EXPECT_THAT(WaitForCheckpoint(*checkpoints, "totals", last + 100, 30ms), StatusIs(StatusCode::kUnavailable));
   ASSERT_OK(p->Stop());
+}
+
+TEST(SqliteLeaseTest, OneHolderAtATimeAndTakeoverAfterExpiry) {
+  std::string path = Dir().NewFile("lease");
+  ASSERT_OK_AND_ASSIGN(auto a, sqlite::SqliteLease::Open({path, "a", 200ms}));
+  ASSERT_OK_AND_ASSIGN(auto b, sqlite::SqliteLease::Open({path, "b", 200ms}));
+  EXPECT_THAT(sqlite::SqliteLease::Open({path, "c", 1ms}), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(a->renew_interval(), 66ms);
+  ASSERT_OK_AND_ASSIGN(bool got, a->TryAcquire("p"));
+  EXPECT_TRUE(got);
+  ASSERT_OK_AND_ASSIGN(got, a->TryAcquire("p"));  // re-entrant for the owner
+  EXPECT_TRUE(got);
+  ASSERT_OK_AND_ASSIGN(got, b->TryAcquire("p"));
+  EXPECT_FALSE(got);
+  ASSERT_OK_AND_ASSIGN(got, b->TryAcquire("other"));  // leases are per projection
+  EXPECT_TRUE(got);
+  ASSERT_OK_AND_ASSIGN(got, b->Renew("p"));
+  EXPECT_FALSE(got);
+  // a stops renewing (as if dead): b takes over once the lease has expired.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  do {
+    ASSERT_OK_AND_ASSIGN(got, b->TryAcquire("p"));
+    if (!got) std::this_thread::sleep_for(20ms);
+  } while (!got && std::chrono::steady_clock::now() < deadline);
+  EXPECT_TRUE(got);
+  ASSERT_OK_AND_ASSIGN(got, a->Renew("p"));  // a learns it lost the lease
+  EXPECT_FALSE(got);
+  b->Release("p");
+  ASSERT_OK_AND_ASSIGN(got, a->TryAcquire("p"));  // released: free at once
+  EXPECT_TRUE(got);
 }
 
 TEST(SqliteDeadLetterStoreTest, RoundTripsEvents) {

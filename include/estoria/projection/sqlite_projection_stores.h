@@ -52,6 +52,15 @@ class SqliteProjectionTables {
   static Result<DeadLetter> GetIn(SqliteDatabase& db, std::string_view projection, int64_t global_position);
   static Status DiscardIn(SqliteDatabase& db, std::string_view projection, int64_t global_position);
 
+  // Takes or extends the lease row of `name` for `owner` (expiry now + ttl) on
+  // the caller's connection, which must be in a write transaction. Returns
+  // false when another owner holds an unexpired lease, or (take = false) when
+  // the row is not ours. Errors as Exec.
+  static Result<bool> ClaimLeaseIn(SqliteDatabase& db, std::string_view name, std::string_view owner,
+                                   std::chrono::milliseconds ttl, bool take);
+  // Deletes `owner`'s lease row of `name` (no error when absent). Errors as Exec.
+  static Status ReleaseLeaseIn(SqliteDatabase& db, std::string_view name, std::string_view owner);
+
   // Drops the given tables (names validated with ValidateIdentifier), in one
   // transaction: e.g. an old projection version's tables after a cut-over.
   // InvalidArgument for a bad name; errors as Exec.
