@@ -42,7 +42,12 @@ Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::Open(SqliteOptions o
   internal::StoreFileOptions file{options.path, options.durability, options.busy_timeout, options.read_only};
   ESTORIA_ASSIGN_OR_RETURN(
       auto db, internal::OpenStoreFile(file, "events", internal::kEventsSchemaVersion, internal::kEventsDdl));
-  if (options.read_only) ESTORIA_RETURN_IF_ERROR(db->Exec("PRAGMA query_only = 1"));
+  if (options.read_only) {
+    ESTORIA_RETURN_IF_ERROR(db->Exec("PRAGMA query_only = 1"));
+  } else if (!core->memory) {
+    ESTORIA_RETURN_IF_ERROR(
+        db->Exec("PRAGMA wal_autocheckpoint = " + std::to_string(std::max(options.wal_autocheckpoint_pages, 0))));
+  }
   ESTORIA_ASSIGN_OR_RETURN(core->known_head, internal::ReadHead(*db));
 
   size_t idle = static_cast<size_t>(std::max(options.max_idle_readers, 1));

@@ -56,6 +56,11 @@ struct SqliteOptions {
   bool read_only = false;
   // Most appends run in one group-commit transaction. Default 1024.
   int max_batch_appends = 1024;
+  // The writer checkpoints the WAL into the database file once it holds this
+  // many pages (PRAGMA wal_autocheckpoint; SQLite's default is 1000). A larger
+  // value means fewer checkpoint flushes per append; the WAL file grows to
+  // about pages x 4 KiB. Default 8192.
+  int wal_autocheckpoint_pages = 8192;
   // Idle read connections kept open (more are opened on demand). Default 8.
   int max_idle_readers = 8;
 };
