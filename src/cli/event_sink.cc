@@ -46,7 +46,7 @@ Status EventSink::Append(std::span<const Event> batch) {
     }
     auto written =
         target_->AppendStream(batch[i].stream_id, run, AppendOptions::ExpectVersion(batch[i].stream_version - 1));
-    if (!written && !written.error().IsAlreadyExists()) {
+    if (!written) {
       return written.error().WithContext("appending " + batch[i].stream_id.ToString() + " version " +
                                          std::to_string(batch[i].stream_version));
     }

@@ -6,7 +6,9 @@
 //   append fallback (only when allowed): through AppendStream with the original
 //             event ids and ExpectVersion(version - 1) per stream; ids, versions,
 //             content types, payloads and metadata are kept, timestamps and
-//             positions are assigned by the target.
+//             positions are assigned by the target. Events already in the
+//             target fail the write (AlreadyExists or Conflict): nothing is
+//             written twice.
 //
 // Thread safety: one thread at a time.
 #pragma once
