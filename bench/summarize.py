@@ -25,13 +25,13 @@ def fmt(x):
     return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
 
 
-def main(path):
+def main(path, note=""):
     rows = [json.loads(l) for l in open(path) if l.strip()]
     raw = {}
     for r in rows:
         if r["workload"].startswith("raw-"):
             raw[(r["backend"], r["writers"], r["batch"], r["durability"])] = r
-    print(f"Run: `{os.path.basename(path)}` on {machine()}\n")
+    print(f"Run: `{os.path.basename(path)}` on {machine()}" + (f"; {note}" if note else "") + "\n")
     for backend in ("memory", "sqlite", "postgres"):
         mine = [r for r in rows if r["backend"] == backend]
         if not mine:
@@ -59,4 +59,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")
