@@ -84,7 +84,8 @@ Status UpcasterRegistry::UpcastToCurrent(UpcastEvent& event,
 
 namespace internal {
 Result<int> StoredSchemaVersion(const Metadata& metadata) {
-  auto it = metadata.find(std::string(kSchemaVersionMetadataKey));
+  static const std::string* const kKey = new std::string(kSchemaVersionMetadataKey);
+  auto it = metadata.find(*kKey);
   if (it == metadata.end()) return 1;
   int v = 0;
   const std::string& s = it->second;
