@@ -151,6 +151,11 @@ bool GroupCommitWriter::RunBatch(const std::vector<Request*>& batch, int64_t* he
   for (Request* r : batch) {
     r->result = ApplyOne(db, *r, head, ts, /*savepoint=*/batch.size() > 1);
     any_ok = any_ok || r->result.has_value();
+    if (!r->result.has_value() && !db.InTransaction()) {
+      // SQLite rolled the whole transaction back (I/O error, disk full, ...):
+      // nothing of the batch is written, and nothing more may run outside it.
+      return fail_all(r->result.error().WithContext("batch rolled back"));
+    }
   }
   if (!any_ok) {
     (void)tx->Rollback();
@@ -199,6 +204,7 @@ Result<std::vector<Event>> GroupCommitWriter::ApplyOne(SqliteDatabase& db, Reque
   auto out = InsertAppend(db, r, head, ts);
   if (!out) {
     *head = saved_head;
+    if (!db.InTransaction()) return out;  // SQLite already rolled everything back
     Status rb = RunCached(db, kRollbackTo);
     if (rb.ok()) rb = RunCached(db, kRelease);
     if (!rb.ok()) return rb.WithContext("roll back a failed append (" + out.error().ToString() + ")");

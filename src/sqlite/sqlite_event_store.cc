@@ -47,6 +47,10 @@ Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::Open(SqliteOptions o
   } else if (!core->memory) {
     ESTORIA_RETURN_IF_ERROR(
         db->Exec("PRAGMA wal_autocheckpoint = " + std::to_string(std::max(options.wal_autocheckpoint_pages, 0))));
+    if (options.max_page_count > 0) {
+      ESTORIA_RETURN_IF_ERROR(
+          db->QueryInt64("PRAGMA max_page_count = " + std::to_string(options.max_page_count)).status());
+    }
   }
   ESTORIA_ASSIGN_OR_RETURN(core->known_head, internal::ReadHead(*db));
 

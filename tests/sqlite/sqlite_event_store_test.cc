@@ -311,3 +311,46 @@ TEST(SqliteEventStoreTest, BusyPastTimeoutIsUnavailableThenRecovers) {
 
 }  // namespace
 }  // namespace estoria::sqlite
+
+namespace estoria::sqlite {
+namespace {
+
+TEST(SqliteEventStoreTest, DiskFullFailsWholeBatchesWithoutGaps) {
+  TempDir dir;
+  SqliteOptions o;
+  o.path = dir.File("full.db");
+  o.durability = Durability::kRelaxed;
+  o.max_page_count = 64;  // 256 KiB
+  o.logger = NullLogger();
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
+  std::atomic<int> ok{0}, full{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      TypeId id = TypeId::New("big").value();
+      for (int i = 0; i < 40; ++i) {
+        auto r = store->AppendStream(id, std::vector<WritableEvent>{Ev("x", std::string(2000, 'p'))});
+        if (r) {
+          ++ok;
+        } else {
+          EXPECT_TRUE(r.error().IsUnavailable()) << r.error();
+          ++full;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_GT(full.load(), 0) << "the size limit was never reached";
+  // Exactly the acknowledged appends are stored, at gap-free positions.
+  auto all = ReadAllOf(*store);
+  ASSERT_EQ(static_cast<int>(all.size()), ok.load());
+  std::map<TypeId, int64_t> versions;
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].global_position, static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(all[i].stream_version, ++versions[all[i].stream_id]);
+  }
+}
+
+}  // namespace
+}  // namespace estoria::sqlite

@@ -61,6 +61,11 @@ struct SqliteOptions {
   // value means fewer checkpoint flushes per append; the WAL file grows to
   // about pages x 4 KiB. Default 8192.
   int wal_autocheckpoint_pages = 8192;
+  // Upper bound on the database file size in pages (PRAGMA max_page_count);
+  // appends that would grow the file beyond it fail with Unavailable ("database
+  // or disk is full") and write nothing. 0 = SQLite's default (no practical
+  // limit). Default 0.
+  int64_t max_page_count = 0;
   // Idle read connections kept open (more are opened on demand). Default 8.
   int max_idle_readers = 8;
 };
