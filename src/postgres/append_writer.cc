@@ -10,8 +10,9 @@
 //      the tip version of every stream in the batch; read where any
 //      caller-chosen event ids are already stored.
 //   2. (after deciding each append in memory) INSERT the accepted events with
-//      positions head+1, head+2, ...; upsert their streams' rows; UPDATE
-//      log_head; pg_notify(channel, new head); COMMIT.
+//      positions head+1, head+2, ... (one statement: binary arrays unnested);
+//      upsert their streams' rows (one statement); UPDATE log_head;
+//      pg_notify(channel, new head); COMMIT.
 // Each append keeps its own outcome: the writer checks, in batch order, the
 // idempotency ids (ClassifyStoredIds) and the expectation (CheckExpectation)
 // against the versions read under the lock plus the effect of the earlier
@@ -255,29 +256,50 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
   bool hook = static_cast<bool>(before_commit_hook_);
   if (accepted > 0) {
     // Round trip 2: write, advance the head, notify, commit.
-    PgPipeline write;
+    std::vector<std::string> pos, sid, ver, eid, etype, ctype, data, meta, stype;
     for (auto& o : outcomes) {
       if (!o->has_value()) continue;
       for (const Event& e : **o) {
-        write.Add(s.insert_event, PgParams()
-                                      .Int64(e.global_position)
-                                      .Text(e.stream_id.ToString())
-                                      .Int64(e.stream_version)
-                                      .UuidValue(e.id.uuid())
-                                      .Text(e.id.type())
-                                      .TimestampValue(e.timestamp)
-                                      .Text(e.content_type)
-                                      .Bytes(e.data)
-                                      .Text(EncodeMetadata(e.metadata), postgres::kJsonbOid)
-                                      .Text(e.stream_id.type()));
+        pos.push_back(postgres::PgBinaryInt64(e.global_position));
+        sid.push_back(e.stream_id.ToString());
+        ver.push_back(postgres::PgBinaryInt64(e.stream_version));
+        eid.push_back(postgres::PgBinaryUuid(e.id.uuid()));
+        etype.push_back(e.id.type());
+        ctype.push_back(e.content_type);
+        data.push_back(e.data);
+        meta.push_back(postgres::PgBinaryJsonb(EncodeMetadata(e.metadata)));
+        stype.push_back(e.stream_id.type());
       }
     }
+    std::vector<std::string> skey, stname, sver, sfirst;
     for (const auto& [key, st] : streams) {
       if (!st.touched) continue;
-      std::string type = key.substr(0, key.rfind('_'));
-      write.Add(s.upsert_stream,
-                PgParams().Text(key).Text(type).Int64(st.version).Int64(st.first_position).TimestampValue(ts));
+      skey.push_back(key);
+      stname.push_back(key.substr(0, key.rfind('_')));
+      sver.push_back(postgres::PgBinaryInt64(st.version));
+      sfirst.push_back(postgres::PgBinaryInt64(st.first_position));
     }
+    using postgres::kByteaArrayOid, postgres::kByteaOid, postgres::kInt8ArrayOid, postgres::kInt8Oid,
+        postgres::kJsonbArrayOid, postgres::kJsonbOid, postgres::kTextArrayOid, postgres::kTextOid,
+        postgres::kUuidArrayOid, postgres::kUuidOid;
+    PgPipeline write;
+    write.Add(s.insert_events, PgParams()
+                                   .BinaryArray(kInt8Oid, kInt8ArrayOid, pos)
+                                   .BinaryArray(kTextOid, kTextArrayOid, sid)
+                                   .BinaryArray(kInt8Oid, kInt8ArrayOid, ver)
+                                   .BinaryArray(kUuidOid, kUuidArrayOid, eid)
+                                   .BinaryArray(kTextOid, kTextArrayOid, etype)
+                                   .TimestampValue(ts)
+                                   .BinaryArray(kTextOid, kTextArrayOid, ctype)
+                                   .BinaryArray(kByteaOid, kByteaArrayOid, data)
+                                   .BinaryArray(kJsonbOid, kJsonbArrayOid, meta)
+                                   .BinaryArray(kTextOid, kTextArrayOid, stype));
+    write.Add(s.upsert_streams, PgParams()
+                                    .BinaryArray(kTextOid, kTextArrayOid, skey)
+                                    .BinaryArray(kTextOid, kTextArrayOid, stname)
+                                    .BinaryArray(kInt8Oid, kInt8ArrayOid, sver)
+                                    .BinaryArray(kInt8Oid, kInt8ArrayOid, sfirst)
+                                    .TimestampValue(ts));
     write.Add(s.set_head, PgParams().Int64(position))
         .Add(s.notify, PgParams().Text(s.notify_channel).Text(std::to_string(position)));
     if (!hook) write.Add(s.commit);

@@ -179,6 +179,34 @@ PgParams& PgParams::Null(Oid type) {
   return *this;
 }
 
+PgParams& PgParams::BinaryArray(Oid element_type, Oid array_type, const std::vector<std::string>& elements) {
+  std::string out;
+  size_t total = 20;
+  for (const auto& e : elements) total += 4 + e.size();
+  out.reserve(total);
+  out += BigEndian(1, 4);  // dimensions
+  out += BigEndian(0, 4);  // flags: no NULLs
+  out += BigEndian(element_type, 4);
+  out += BigEndian(elements.size(), 4);  // length of the dimension
+  out += BigEndian(1, 4);                // lower bound
+  for (const auto& e : elements) {
+    out += BigEndian(e.size(), 4);
+    out += e;
+  }
+  values_.emplace_back(std::move(out));
+  formats_.push_back(1);
+  types_.push_back(array_type);
+  return *this;
+}
+
+std::string PgBinaryInt64(int64_t value) { return BigEndian(static_cast<uint64_t>(value), 8); }
+
+std::string PgBinaryUuid(const Uuid& value) {
+  return std::string(reinterpret_cast<const char*>(value.bytes().data()), value.bytes().size());
+}
+
+std::string PgBinaryJsonb(std::string_view json_text) { return "\x01" + std::string(json_text); }
+
 PgParams::Raw PgParams::raw() const {
   Raw r;
   r.values.reserve(values_.size());

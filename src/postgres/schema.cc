@@ -146,12 +146,17 @@ Statements::Statements(std::string_view schema_name)
       s("stream_versions", "SELECT stream_id, version FROM " + q + ".streams WHERE stream_id = ANY($1::text[])");
   stored_ids =
       s("stored_ids", "SELECT event_id, stream_id, stream_version FROM " + ev + " WHERE event_id = ANY($1::uuid[])");
-  insert_event = s("insert_event", "INSERT INTO " + ev + " (" + cols +
-                                       ", stream_type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
-  upsert_stream = s("upsert_stream", "INSERT INTO " + q +
-                                         ".streams (stream_id, stream_type, version, first_position, last_timestamp)"
-                                         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stream_id) DO UPDATE"
-                                         " SET version = EXCLUDED.version, last_timestamp = EXCLUDED.last_timestamp");
+  // One statement per batch: the events and stream rows arrive as arrays.
+  insert_events = s("insert_events", "INSERT INTO " + ev + " (" + cols +
+                                         ", stream_type) SELECT u.p, u.s, u.v, u.i, u.t, $6, u.c, u.d, u.m, u.st"
+                                         " FROM unnest($1::int8[], $2::text[], $3::int8[], $4::uuid[], $5::text[],"
+                                         " $7::text[], $8::bytea[], $9::jsonb[], $10::text[])"
+                                         " AS u(p, s, v, i, t, c, d, m, st)");
+  upsert_streams = s("upsert_streams", "INSERT INTO " + q +
+                                           ".streams (stream_id, stream_type, version, first_position, last_timestamp)"
+                                           " SELECT u.s, u.t, u.v, u.f, $5 FROM unnest($1::text[], $2::text[],"
+                                           " $3::int8[], $4::int8[]) AS u(s, t, v, f) ON CONFLICT (stream_id) DO UPDATE"
+                                           " SET version = EXCLUDED.version, last_timestamp = EXCLUDED.last_timestamp");
   set_head = s("set_head", "UPDATE " + q + ".log_head SET position = $1 WHERE id = 1");
   notify = s("notify", "SELECT pg_notify($1, $2)");
 

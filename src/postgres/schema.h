@@ -50,8 +50,8 @@ struct Statements {
   int64_t append_lock_key;     // pg_advisory_xact_lock key of the append path
 
   // Append path (writer connection).
-  PgStatement begin, commit, rollback, set_sync_commit, lock, head, stream_versions, stored_ids, insert_event,
-      upsert_stream, set_head, notify;
+  PgStatement begin, commit, rollback, set_sync_commit, lock, head, stream_versions, stored_ids, insert_events,
+      upsert_streams, set_head, notify;
   // Reads (pool connections).
   PgStatement stream_range, read_stream_forward, read_stream_backward, read_all, read_all_by_stream_type,
       read_all_by_event_type, read_all_by_both, list_streams, list_streams_by_type, event_ids_exist;

@@ -53,6 +53,16 @@ inline constexpr Oid kTextOid = 25;
 inline constexpr Oid kJsonbOid = 3802;
 inline constexpr Oid kTimestamptzOid = 1184;
 inline constexpr Oid kUuidOid = 2950;
+inline constexpr Oid kInt8ArrayOid = 1016;
+inline constexpr Oid kTextArrayOid = 1009;
+inline constexpr Oid kByteaArrayOid = 1001;
+inline constexpr Oid kUuidArrayOid = 2951;
+inline constexpr Oid kJsonbArrayOid = 3807;
+
+// Binary wire forms of single values, e.g. for PgParams::BinaryArray elements.
+std::string PgBinaryInt64(int64_t value);
+std::string PgBinaryUuid(const Uuid& value);
+std::string PgBinaryJsonb(std::string_view json_text);  // version byte + text
 
 enum class PgFormat : int { kText = 0, kBinary = 1 };
 
@@ -102,6 +112,10 @@ class PgParams {
   PgParams& UuidValue(const Uuid& value);     // uuid, binary
   PgParams& TimestampValue(Timestamp value);  // timestamptz, binary
   PgParams& Null(Oid type = 0);
+  // A one-dimensional array without NULLs, in binary format: `elements` hold
+  // the binary form of each element (text and bytea: the bytes themselves).
+  // E.g. BinaryArray(kTextOid, kTextArrayOid, names) for a text[] parameter.
+  PgParams& BinaryArray(Oid element_type, Oid array_type, const std::vector<std::string>& elements);
 
   int size() const { return static_cast<int>(values_.size()); }
 
