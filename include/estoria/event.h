@@ -38,17 +38,17 @@ Result<Timestamp> ParseTimestamp(std::string_view text);
 
 struct WritableEvent {
   // Event type name, validated like a TypeId type name.
-  std::string type;
+  std::string type{};
   // Optional caller-chosen id for idempotent appends; a UUIDv7 is assigned when
   // absent. Re-appending the same ids reports AlreadyExists instead of
   // writing duplicates.
-  std::optional<Uuid> id;
+  std::optional<Uuid> id{};
   // Payload bytes, stored verbatim (binary safe, may be empty).
-  std::string data;
+  std::string data{};
   // Content type of data. Default application/json.
   std::string content_type = std::string(kJsonContentType);
   // Keys starting with "estoria." are rejected with InvalidArgument.
-  Metadata metadata;
+  Metadata metadata{};
   // Internal: set only by Estoria's own layers (EventSourcedStore writes
   // "estoria.schema_version") to let ValidateAppend accept reserved metadata
   // keys. Backends store metadata verbatim either way. Default false.
@@ -56,14 +56,14 @@ struct WritableEvent {
 };
 
 struct Event {
-  TypeId id;                    // event type + event UUID
-  TypeId stream_id;             // stream type + stream UUID
+  TypeId id{};                  // event type + event UUID
+  TypeId stream_id{};           // stream type + stream UUID
   int64_t stream_version = 0;   // 1-based, gap-free within the stream
   int64_t global_position = 0;  // 1-based position in the store's global log
   Timestamp timestamp{};        // commit time, microsecond precision
-  std::string content_type;
-  std::string data;
-  Metadata metadata;
+  std::string content_type{};
+  std::string data{};
+  Metadata metadata{};
 
   const std::string& type() const { return id.type(); }
   friend bool operator==(const Event&, const Event&) = default;
