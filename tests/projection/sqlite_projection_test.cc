@@ -25,8 +25,8 @@ using sqlite::SqliteDatabase;
 using sqlite::SqliteReadModel;
 
 TempDir& Dir() {
-  static TempDir* dir = new TempDir();
-  return *dir;
+  static TempDir dir;  // removed at exit
+  return dir;
 }
 
 Result<std::shared_ptr<EventStore>> OpenSqlite(const std::string& path) {
