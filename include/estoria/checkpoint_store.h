@@ -17,7 +17,7 @@
 namespace estoria {
 
 struct Checkpoint {
-  std::string name;        // the projection (or subscriber) name
+  std::string name{};      // the projection (or subscriber) name
   int64_t position = 0;    // last handled global position
   Timestamp updated_at{};  // when it was last saved
 };

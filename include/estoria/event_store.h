@@ -58,7 +58,7 @@ enum class StreamState {
 struct AppendOptions {
   // When set, the stream's current version must equal it (0 = must not exist
   // or be empty). Default: unset.
-  std::optional<int64_t> expect_version;
+  std::optional<int64_t> expect_version{};
   // Existence expectation. Default kAny. Combining with expect_version is
   // InvalidArgument.
   StreamState stream_state = StreamState::kAny;
@@ -120,9 +120,9 @@ struct ReadAllOptions {
   // Maximum number of events; 0 = all. Default 0.
   int64_t count = 0;
   // When non-empty, only events of streams of these types. Default: all.
-  std::vector<std::string> stream_types;
+  std::vector<std::string> stream_types{};
   // When non-empty, only events of these types. Default: all.
-  std::vector<std::string> event_types;
+  std::vector<std::string> event_types{};
 };
 
 class GlobalReader {
@@ -145,7 +145,7 @@ struct DeleteStreamOptions {
   // Unset (default): delete the whole stream; its id may be reused from
   // version 1. Set: truncate, deleting events with version <= to_version; later
   // events keep their versions and appends continue from the old tip.
-  std::optional<int64_t> to_version;
+  std::optional<int64_t> to_version{};
 };
 
 class StreamDeleter {
@@ -160,7 +160,7 @@ class StreamDeleter {
 // ---- List streams -----------------------------------------------------------
 
 struct StreamInfo {
-  TypeId stream_id;
+  TypeId stream_id{};
   int64_t version = 0;        // the tip version (survives truncation)
   Timestamp last_timestamp{};  // timestamp of the last append
   friend bool operator==(const StreamInfo&, const StreamInfo&) = default;
@@ -168,9 +168,9 @@ struct StreamInfo {
 
 struct ListStreamsOptions {
   // Only streams of this type. Default: all.
-  std::string stream_type;
+  std::string stream_type{};
   // Streams ordered by id text; start after this id text (exclusive). Default "".
-  std::string after;
+  std::string after{};
   // Maximum number of streams; 0 = all. Default 0.
   int64_t limit = 0;
 };
@@ -257,7 +257,7 @@ Status CheckExpectation(const TypeId& stream_id, const AppendOptions& options, b
 
 // Where an event id is already stored.
 struct StoredEventLocation {
-  TypeId stream_id;
+  TypeId stream_id{};
   int64_t stream_version = 0;
 };
 

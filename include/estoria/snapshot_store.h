@@ -18,12 +18,12 @@
 namespace estoria {
 
 struct Snapshot {
-  TypeId aggregate_id;
+  TypeId aggregate_id{};
   int64_t version = 0;        // the aggregate version the state corresponds to (>= 1)
   Timestamp timestamp{};      // when the snapshot was taken
   int schema_version = 1;     // the state schema version that wrote it
   std::string content_type = std::string(kJsonContentType);
-  std::string data;           // encoded state, stored verbatim
+  std::string data{};         // encoded state, stored verbatim
   friend bool operator==(const Snapshot&, const Snapshot&) = default;
 };
 

@@ -38,7 +38,7 @@ std::string_view StatusCodeName(StatusCode code);
 
 // Details attached to a Conflict from an append expectation.
 struct ConflictDetails {
-  std::string stream_id;          // the stream whose expectation failed
+  std::string stream_id{};        // the stream whose expectation failed
   int64_t expected_version = -1;  // expected version; -1 = "must exist"
   int64_t actual_version = 0;     // version found; 0 = stream does not exist
 };
