@@ -11,9 +11,12 @@
 //    Each append keeps its own expectation check and outcome (a SAVEPOINT per
 //    append): one Conflict never fails its neighbours, and a later append in a
 //    batch sees the versions written by earlier ones.
-//  - Global positions are assigned by the writer inside the transaction from a
-//    persisted head counter: gap-free and in commit order. Deleting events
-//    leaves gaps (positions are never reused).
+//  - Global positions are assigned by the writer inside the transaction, as
+//    head+1, head+2, ... (the head read in that transaction): gap-free and in
+//    commit order. Deleting events leaves gaps; positions are never reused (a
+//    floor kept in the file remembers the head of deleted events).
+//  - If a batch cannot commit (lock timeout, disk full, I/O error), every
+//    append of the batch fails and nothing of it is written.
 //  - Reads use a small pool of their own connections (WAL snapshots) and never
 //    block the writer. ReadAll fixes its frontier (the head) when called and
 //    pages with position > cursor AND position <= frontier.
