@@ -16,6 +16,14 @@
 #include "estoria_bank.h"
 #include "http_server.h"
 
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer builds: Debian's libcpp-httplib.so is not instrumented, so the
+// synchronisation inside it (e.g. the guard of a function-local static first
+// initialised on one worker thread) is invisible, and its reads on other workers
+// are reported as races. Only frames in that library are suppressed.
+extern "C" const char* __tsan_default_suppressions() { return "race:libcpp-httplib.so\n"; }
+#endif
+
 namespace {
 
 bool ParseListen(const std::string& text, std::string* host, int* port) {

@@ -126,9 +126,9 @@ BankProcess::~BankProcess() {
 
 std::unique_ptr<httplib::Client> BankProcess::Client() const {
   auto client = std::make_unique<httplib::Client>("127.0.0.1", port_);
-  client->set_connection_timeout(15, 0);
-  client->set_read_timeout(15, 0);
-  client->set_write_timeout(15, 0);
+  client->set_connection_timeout(60, 0);
+  client->set_read_timeout(60, 0);
+  client->set_write_timeout(60, 0);
   return client;
 }
 

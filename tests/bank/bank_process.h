@@ -30,7 +30,7 @@ class BankProcess {
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
-  // A client of this server (timeouts 15 s).
+  // A client of this server (timeouts 60 s: sanitizer builds are slow).
   std::unique_ptr<httplib::Client> Client() const;
   // Everything the process printed so far (stdout and stderr).
   std::string Output() const;
