@@ -41,6 +41,17 @@
 // Hence once a reader has seen position P, every position <= P that will ever
 // exist is already visible: no later commit can land at or below P.
 //
+// One round trip when the writer can predict: after two batches in a row
+// found log_head where this writer left it (no other writer in between), the
+// writer decides the next batch from the head and stream versions it
+// remembers and sends everything - BEGIN, lock, a guard statement, the writes,
+// COMMIT - in one pipeline. The guard runs under the lock and fails the
+// transaction unless log_head and every stream of the batch are exactly as
+// predicted (caller-chosen ids are checked by the unique index), so a wrong
+// prediction writes nothing; the batch then takes the two-round-trip path and
+// prediction pauses until the head is quiet again. The ordering argument above
+// is unchanged: positions are still assigned from the head under the lock.
+//
 // Commit outcome: if the connection breaks while COMMIT may have been sent,
 // the writer reconnects and looks up the batch's first event id (ids are
 // assigned client-side) to learn whether the batch committed.
@@ -50,6 +61,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "batch_plan.h"
 #include "event_codec.h"
 
 namespace estoria::postgres_internal {
@@ -86,7 +98,8 @@ WriterStats AppendWriter::stats() {
     std::lock_guard<std::mutex> lock(mu_);
     queued = static_cast<int64_t>(queue_.size());
   }
-  return WriterStats{transactions_.load(), commits_.load(), appends_.load(), events_.load(), conflicts_.load(), queued};
+  return WriterStats{transactions_.load(), commits_.load(), appends_.load(),       events_.load(),
+                     conflicts_.load(),    queued,          mispredictions_.load()};
 }
 
 Result<std::vector<Event>> AppendWriter::Append(const TypeId& stream_id, std::span<const WritableEvent> events,
@@ -145,13 +158,87 @@ Status AppendWriter::ResolveCommit(const Uuid& probe, const Status& cause) {
   return Status::Unavailable(cause.message() + " (not committed)");
 }
 
-Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
+std::vector<BatchItem> AppendWriter::Items(const std::vector<Request*>& batch) {
+  std::vector<BatchItem> items;
+  items.reserve(batch.size());
+  for (Request* r : batch) items.push_back(BatchItem{r->stream_id, &r->stream_key, r->events, r->options});
+  return items;
+}
+
+void AppendWriter::Rollback() {
+  if (!conn_->broken() && conn_->transaction_status() != PQTRANS_IDLE) (void)conn_->Exec("ROLLBACK");
+}
+
+void AppendWriter::Finish(const std::vector<Request*>& batch, BatchPlan& plan) {
+  if (plan.accepted > 0) {
+    last_timestamp_ = plan.timestamp;
+    ++commits_;
+    appends_ += plan.accepted;
+    events_ += plan.position - plan.head;
+    notifier_->Publish(plan.position);
+  }
+  conflicts_ += plan.conflicts;
+  // Remember what this transaction saw and wrote, for the next prediction.
+  if (cached_versions_.size() > 100000) cached_versions_.clear();
+  for (const auto& [key, st] : plan.streams) cached_versions_[key] = st.exists ? st.version : 0;
+  cached_head_ = plan.position;
+  for (size_t b = 0; b < batch.size(); ++b) batch[b]->result = std::move(plan.outcomes[b]);
+}
+
+std::optional<Status> AppendWriter::AttemptPredicted(const std::vector<Request*>& batch) {
+  const Statements& s = *statements_;
+  std::map<std::string, PlannedStream> streams;
+  for (Request* r : batch) {
+    auto it = cached_versions_.find(r->stream_key);
+    if (it == cached_versions_.end()) return std::nullopt;
+    streams[r->stream_key] = PlannedStream{it->second > 0, it->second, 0, false};
+  }
+  std::vector<std::string> keys, expected;
+  for (const auto& [key, st] : streams) {
+    keys.push_back(key);
+    if (st.exists) expected.push_back(key + ":" + std::to_string(st.version));
+  }
+  // Caller-chosen ids are predicted not to be stored; the unique index on
+  // event_id fails the transaction otherwise, and the full path decides.
+  std::vector<BatchItem> items = Items(batch);
+  BatchPlan plan = PlanBatch(items, cached_head_, std::move(streams), {}, std::max(Now(), last_timestamp_));
+  if (plan.accepted == 0) return std::nullopt;
+  PgPipeline p;
+  p.Add(s.begin)
+      .Add(s.set_sync_commit, PgParams().Text(strict_ ? "on" : "off"))
+      .Add(s.lock, PgParams().Int64(s.append_lock_key))
+      .Add(s.guard, PgParams().Int64(cached_head_).Text(TextArray(keys)).Text(TextArray(expected)));
+  AddWrites(p, s, plan);
+  p.Add(s.commit);
   ++transactions_;
+  Status st = conn_->RunPipeline(p).error();
+  if (!st.ok()) {
+    if (conn_->broken()) {
+      st = ResolveCommit(plan.probe, st);
+      if (!st.ok()) return st;
+    } else {
+      Rollback();
+      ++mispredictions_;
+      quiet_batches_ = 0;
+      return std::nullopt;  // another writer got in between: take the full path
+    }
+  }
+  Finish(batch, plan);
+  return Status::Ok();
+}
+
+Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
   if (!conn_) {
     ESTORIA_ASSIGN_OR_RETURN(conn_, PgConnection::Connect(conn_options_));
   } else {
     ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
   }
+  const bool hook = static_cast<bool>(before_commit_hook_);
+  if (!hook && quiet_batches_ >= 2) {
+    std::optional<Status> predicted = AttemptPredicted(batch);
+    if (predicted) return *predicted;
+  }
+  ++transactions_;
   const Statements& s = *statements_;
   // Round trip 1: lock, then read the head and the state of the batch's streams and ids.
   std::vector<std::string> keys;
@@ -175,9 +262,6 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
       .Add(s.head)
       .Add(s.stream_versions, PgParams().Text(TextArray(keys)));
   if (any_ids) read.Add(s.stored_ids, PgParams().Text(ids_literal));
-  auto rollback = [&] {
-    if (!conn_->broken() && conn_->transaction_status() != PQTRANS_IDLE) (void)conn_->Exec("ROLLBACK");
-  };
   auto first = conn_->RunPipeline(read);
   if (!first && conn_->broken()) {
     // Nothing was written yet: a connection found dead (e.g. after a server
@@ -186,19 +270,15 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
     first = conn_->RunPipeline(read);
   }
   if (!first) {
-    rollback();
+    Rollback();
     return first.error();
   }
   std::vector<PgResult>& r1 = *first;
   int64_t head = r1[3].Int64(0, 0);
-  struct StreamState {
-    bool exists = false;
-    int64_t version = 0;
-    int64_t first_position = 0;  // only for streams created in this batch
-    bool touched = false;
-  };
-  std::map<std::string, StreamState> streams;
-  for (int i = 0; i < r1[4].rows(); ++i) streams[r1[4].String(i, 0)] = StreamState{true, r1[4].Int64(i, 1), 0, false};
+  quiet_batches_ = head == cached_head_ ? quiet_batches_ + 1 : 0;
+  std::map<std::string, PlannedStream> streams;
+  for (const auto& key : keys) streams[key] = PlannedStream{};
+  for (int i = 0; i < r1[4].rows(); ++i) streams[r1[4].String(i, 0)] = PlannedStream{true, r1[4].Int64(i, 1), 0, false};
   std::unordered_map<Uuid, StoredEventLocation> stored;
   if (any_ids) {
     for (int i = 0; i < r1[5].rows(); ++i) {
@@ -206,127 +286,30 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
       if (sid) stored[r1[5].UuidAt(i, 0)] = StoredEventLocation{*sid, r1[5].Int64(i, 2)};
     }
   }
+  std::vector<BatchItem> items = Items(batch);
+  BatchPlan plan = PlanBatch(items, head, std::move(streams), std::move(stored), std::max(Now(), last_timestamp_));
 
-  // Decide each append in batch order.
-  Timestamp ts = std::max(Now(), last_timestamp_);
-  int64_t position = head;
-  std::vector<std::optional<Result<std::vector<Event>>>> outcomes(batch.size());
-  std::vector<const Event*> inserts;
-  int64_t accepted = 0, conflicts = 0;
-  Uuid probe;
-  for (size_t b = 0; b < batch.size(); ++b) {
-    Request& req = *batch[b];
-    std::vector<std::optional<StoredEventLocation>> where(req.events.size());
-    for (size_t i = 0; i < req.events.size(); ++i) {
-      if (!req.events[i].id) continue;
-      auto it = stored.find(*req.events[i].id);
-      if (it != stored.end()) where[i] = it->second;
-    }
-    Status st = ClassifyStoredIds(*req.stream_id, req.events, *req.options, where);
-    StreamState& stream = streams[req.stream_key];
-    if (st.ok()) st = CheckExpectation(*req.stream_id, *req.options, stream.exists, stream.version);
-    if (!st.ok()) {
-      if (st.IsConflict()) ++conflicts;
-      outcomes[b] = st;
-      continue;
-    }
-    std::vector<Event> out;
-    out.reserve(req.events.size());
-    for (const WritableEvent& w : req.events) {
-      Event e;
-      e.id = TypeId(w.type, w.id.value_or(Uuid::NewV7()));
-      e.stream_id = *req.stream_id;
-      e.stream_version = ++stream.version;
-      e.global_position = ++position;
-      e.timestamp = ts;
-      e.content_type = w.content_type;
-      e.data = w.data;
-      e.metadata = w.metadata;
-      stored[e.id.uuid()] = StoredEventLocation{*req.stream_id, e.stream_version};
-      out.push_back(std::move(e));
-    }
-    if (!stream.exists) stream.first_position = out.front().global_position;
-    stream.exists = true;
-    stream.touched = true;
-    if (probe.IsNil()) probe = out.front().id.uuid();
-    ++accepted;
-    outcomes[b] = std::move(out);
-  }
-
-  bool hook = static_cast<bool>(before_commit_hook_);
-  if (accepted > 0) {
+  if (plan.accepted > 0) {
     // Round trip 2: write, advance the head, notify, commit.
-    std::vector<std::string> pos, sid, ver, eid, etype, ctype, data, meta, stype;
-    for (auto& o : outcomes) {
-      if (!o->has_value()) continue;
-      for (const Event& e : **o) {
-        pos.push_back(postgres::PgBinaryInt64(e.global_position));
-        sid.push_back(e.stream_id.ToString());
-        ver.push_back(postgres::PgBinaryInt64(e.stream_version));
-        eid.push_back(postgres::PgBinaryUuid(e.id.uuid()));
-        etype.push_back(e.id.type());
-        ctype.push_back(e.content_type);
-        data.push_back(e.data);
-        meta.push_back(postgres::PgBinaryJsonb(EncodeMetadata(e.metadata)));
-        stype.push_back(e.stream_id.type());
-      }
-    }
-    std::vector<std::string> skey, stname, sver, sfirst;
-    for (const auto& [key, st] : streams) {
-      if (!st.touched) continue;
-      skey.push_back(key);
-      stname.push_back(key.substr(0, key.rfind('_')));
-      sver.push_back(postgres::PgBinaryInt64(st.version));
-      sfirst.push_back(postgres::PgBinaryInt64(st.first_position));
-    }
-    using postgres::kByteaArrayOid, postgres::kByteaOid, postgres::kInt8ArrayOid, postgres::kInt8Oid,
-        postgres::kJsonbArrayOid, postgres::kJsonbOid, postgres::kTextArrayOid, postgres::kTextOid,
-        postgres::kUuidArrayOid, postgres::kUuidOid;
     PgPipeline write;
-    write.Add(s.insert_events, PgParams()
-                                   .BinaryArray(kInt8Oid, kInt8ArrayOid, pos)
-                                   .BinaryArray(kTextOid, kTextArrayOid, sid)
-                                   .BinaryArray(kInt8Oid, kInt8ArrayOid, ver)
-                                   .BinaryArray(kUuidOid, kUuidArrayOid, eid)
-                                   .BinaryArray(kTextOid, kTextArrayOid, etype)
-                                   .TimestampValue(ts)
-                                   .BinaryArray(kTextOid, kTextArrayOid, ctype)
-                                   .BinaryArray(kByteaOid, kByteaArrayOid, data)
-                                   .BinaryArray(kJsonbOid, kJsonbArrayOid, meta)
-                                   .BinaryArray(kTextOid, kTextArrayOid, stype));
-    write.Add(s.upsert_streams, PgParams()
-                                    .BinaryArray(kTextOid, kTextArrayOid, skey)
-                                    .BinaryArray(kTextOid, kTextArrayOid, stname)
-                                    .BinaryArray(kInt8Oid, kInt8ArrayOid, sver)
-                                    .BinaryArray(kInt8Oid, kInt8ArrayOid, sfirst)
-                                    .TimestampValue(ts));
-    write.Add(s.set_head, PgParams().Int64(position))
-        .Add(s.notify, PgParams().Text(s.notify_channel).Text(std::to_string(position)));
+    AddWrites(write, s, plan);
     if (!hook) write.Add(s.commit);
-    auto second = conn_->RunPipeline(write);
-    Status st = second.error();
+    Status st = conn_->RunPipeline(write).error();
     if (st.ok() && hook) {
       before_commit_hook_();
       st = conn_->ExecPrepared(s.commit).error();
     }
     if (!st.ok()) {
       if (!conn_->broken()) {
-        rollback();
+        Rollback();
         return st;
       }
-      ESTORIA_RETURN_IF_ERROR(ResolveCommit(probe, st));
+      ESTORIA_RETURN_IF_ERROR(ResolveCommit(plan.probe, st));
     }
-    last_timestamp_ = ts;
-    ++commits_;
-    appends_ += accepted;
-    events_ += position - head;
-    notifier_->Publish(position);
   } else {
-    (void)conn_->ExecPrepared(s.rollback);
-    rollback();
+    Rollback();
   }
-  conflicts_ += conflicts;
-  for (size_t b = 0; b < batch.size(); ++b) batch[b]->result = std::move(outcomes[b]);
+  Finish(batch, plan);
   return Status::Ok();
 }
 

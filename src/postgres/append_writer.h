@@ -15,9 +15,11 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "append_notifier.h"
+#include "batch_plan.h"
 #include "estoria/event_store.h"
 #include "estoria/postgres/connection.h"
 #include "estoria/postgres/postgres_options.h"
@@ -28,12 +30,13 @@ namespace estoria::postgres_internal {
 using postgres::PostgresOptions;
 
 struct WriterStats {
-  int64_t transactions = 0;  // append transactions attempted
-  int64_t commits = 0;       // append transactions committed
-  int64_t appends = 0;       // appends committed
-  int64_t events = 0;        // events committed
-  int64_t conflicts = 0;     // appends refused with Conflict
-  int64_t queued = 0;        // appends waiting for the writer right now
+  int64_t transactions = 0;    // append transactions attempted
+  int64_t commits = 0;         // append transactions committed
+  int64_t appends = 0;         // appends committed
+  int64_t events = 0;          // events committed
+  int64_t conflicts = 0;       // appends refused with Conflict
+  int64_t queued = 0;          // appends waiting for the writer right now
+  int64_t mispredictions = 0;  // one-round-trip attempts refused by the guard
 };
 
 class AppendWriter {
@@ -66,6 +69,13 @@ class AppendWriter {
   // After the connection broke while COMMIT may have been sent: OK when the
   // batch's first event is stored (it committed), otherwise Unavailable.
   Status ResolveCommit(const Uuid& probe, const Status& cause);
+  // The one-round-trip path: decisions from the versions this writer last saw,
+  // verified under the lock by a guard statement in the same pipeline.
+  // nullopt when the prediction is impossible or was wrong (nothing written).
+  std::optional<Status> AttemptPredicted(const std::vector<Request*>& batch);
+  static std::vector<BatchItem> Items(const std::vector<Request*>& batch);
+  void Finish(const std::vector<Request*>& batch, BatchPlan& plan);
+  void Rollback();
 
   const postgres::PgConnectOptions conn_options_;
   const Statements* statements_;
@@ -77,6 +87,12 @@ class AppendWriter {
 
   std::unique_ptr<postgres::PgConnection> conn_;  // writer thread only
   Timestamp last_timestamp_{};                    // writer thread only
+  // Prediction state (writer thread only): the head after this writer's last
+  // transaction, the versions it last saw (0 = no such stream), and how many
+  // full-path batches in a row found the head unchanged by other writers.
+  int64_t cached_head_ = -1;
+  std::unordered_map<std::string, int64_t> cached_versions_;
+  int quiet_batches_ = 0;
 
   std::mutex mu_;
   std::condition_variable queued_;
@@ -85,7 +101,7 @@ class AppendWriter {
   bool stop_ = false;
   std::thread thread_;
 
-  std::atomic<int64_t> transactions_{0}, commits_{0}, appends_{0}, events_{0}, conflicts_{0};
+  std::atomic<int64_t> transactions_{0}, commits_{0}, appends_{0}, events_{0}, conflicts_{0}, mispredictions_{0};
 };
 
 }  // namespace estoria::postgres_internal

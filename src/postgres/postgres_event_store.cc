@@ -71,7 +71,8 @@ const PostgresOptions& PostgresEventStore::options() const { return core_->optio
 
 PostgresEventStore::Stats PostgresEventStore::stats() const {
   postgres_internal::WriterStats w = core_->writer->stats();
-  return Stats{w.transactions, w.commits, w.appends, w.events, w.conflicts, core_->notifier->connects(), w.queued};
+  return Stats{w.transactions, w.commits,       w.appends, w.events, w.conflicts, core_->notifier->connects(),
+               w.queued,       w.mispredictions};
 }
 
 Result<std::vector<Event>> PostgresEventStore::AppendStream(const TypeId& stream_id,

@@ -157,6 +157,13 @@ Statements::Statements(std::string_view schema_name)
                                            " SELECT u.s, u.t, u.v, u.f, $5 FROM unnest($1::text[], $2::text[],"
                                            " $3::int8[], $4::int8[]) AS u(s, t, v, f) ON CONFLICT (stream_id) DO UPDATE"
                                            " SET version = EXCLUDED.version, last_timestamp = EXCLUDED.last_timestamp");
+  // Fails (division by zero) unless the head and the batch's streams are as
+  // the writer predicted: $2 = the streams (sorted), $3 = "id:version" of those
+  // that exist (same order).
+  guard = s("guard", "SELECT 1 / (CASE WHEN (SELECT position FROM " + q +
+                         ".log_head WHERE id = 1) = $1 AND"
+                         " (SELECT coalesce(array_agg(stream_id || ':' || version ORDER BY stream_id), '{}') FROM " +
+                         q + ".streams WHERE stream_id = ANY($2::text[])) = $3::text[] THEN 1 ELSE 0 END)");
   set_head = s("set_head", "UPDATE " + q + ".log_head SET position = $1 WHERE id = 1");
   notify = s("notify", "SELECT pg_notify($1, $2)");
 

@@ -51,7 +51,7 @@ struct Statements {
 
   // Append path (writer connection).
   PgStatement begin, commit, rollback, set_sync_commit, lock, head, stream_versions, stored_ids, insert_events,
-      upsert_streams, set_head, notify;
+      upsert_streams, set_head, notify, guard;
   // Reads (pool connections).
   PgStatement stream_range, read_stream_forward, read_stream_backward, read_all, read_all_by_stream_type,
       read_all_by_event_type, read_all_by_both, list_streams, list_streams_by_type, event_ids_exist;

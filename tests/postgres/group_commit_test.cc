@@ -174,5 +174,52 @@ TEST(PostgresGroupCommitTest, EachAppendOfABatchKeepsItsOwnOutcome) {
   EXPECT_EQ(head, 5);
 }
 
+TEST(PostgresGroupCommitTest, PredictedBatchesFallBackWhenAnotherWriterIntervenes) {
+  ScopedSchema schema("predict");
+  ASSERT_OK_AND_ASSIGN(auto a, PostgresEventStore::Open(TestOptions(schema.name())));
+  ASSERT_OK_AND_ASSIGN(auto b, PostgresEventStore::Open(TestOptions(schema.name())));
+  TypeId s = TypeId::New("account").value();
+  std::vector<WritableEvent> one{Ev()};
+  // Sequential appends through `a` alone: after two quiet batches, `a`
+  // decides batches from the versions it remembers (one round trip).
+  for (int v = 0; v < 5; ++v) ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
+  EXPECT_EQ(a->stats().mispredictions, 0);
+  // Another writer moves the stream: `a`'s prediction is refused by the guard,
+  // nothing is written by it, and the full path reports the real conflict.
+  ASSERT_OK(b->AppendStream(s, one, AppendOptions::ExpectVersion(5)));
+  auto stale = a->AppendStream(s, one, AppendOptions::ExpectVersion(5));
+  ASSERT_THAT(stale, ::estoria::testing::StatusIs(StatusCode::kConflict));
+  EXPECT_EQ(stale.error().conflict()->actual_version, 6);
+  EXPECT_EQ(a->stats().mispredictions, 1);
+  ASSERT_OK_AND_ASSIGN(auto ok, a->AppendStream(s, one, AppendOptions::ExpectVersion(6)));
+  EXPECT_EQ(ok.front().global_position, 7);
+  // A stream deleted behind the writer's back: the remembered version is
+  // wrong again and the full path sees the stream gone.
+  for (int v = 7; v < 10; ++v) ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
+  ASSERT_OK(b->DeleteStream(s));
+  ASSERT_OK_AND_ASSIGN(auto fresh, a->AppendStream(s, one, AppendOptions::ExpectVersion(0)));
+  EXPECT_EQ(fresh.front().stream_version, 1);
+  EXPECT_EQ(fresh.front().global_position, 11);
+  // Caller-chosen ids already stored: the unique index refuses the predicted
+  // batch and the full path reports the idempotent retry.
+  for (int v = 1; v < 4; ++v) ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
+  WritableEvent with_id = Ev();
+  with_id.id = Uuid::NewV7();
+  std::vector<WritableEvent> idem{with_id};
+  ASSERT_OK(a->AppendStream(s, idem, AppendOptions::ExpectVersion(4)));
+  for (int v = 5; v < 8; ++v) ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
+  EXPECT_THAT(a->AppendStream(s, idem, AppendOptions::ExpectVersion(2)),
+              ::estoria::testing::StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(a->AppendStream(s, idem, AppendOptions::ExpectVersion(4)),
+              ::estoria::testing::StatusIs(StatusCode::kAlreadyExists));
+  ASSERT_OK_AND_ASSIGN(int64_t head, a->HeadPosition());
+  EXPECT_EQ(head, 18);
+  auto it = a->ReadStream(s);
+  ASSERT_OK(it);
+  ASSERT_OK_AND_ASSIGN(auto events, Collect(**it));
+  ASSERT_EQ(events.size(), 8u);
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].stream_version, static_cast<int64_t>(i) + 1);
+}
+
 }  // namespace
 }  // namespace estoria::postgres

@@ -86,6 +86,7 @@ class PostgresEventStore final : public EventStore,
     int64_t conflicts = 0;          // appends refused with Conflict
     int64_t listener_connects = 0;  // LISTEN connections established
     int64_t queued = 0;             // appends waiting for the writer right now
+    int64_t mispredictions = 0;     // one-round-trip batches that fell back
   };
   Stats stats() const;
   const PostgresOptions& options() const;

@@ -1,0 +1,107 @@
+// PlanBatch and AddWrites (see batch_plan.h).
+#include "batch_plan.h"
+
+#include "event_codec.h"
+
+namespace estoria::postgres_internal {
+
+using postgres::PgParams;
+
+BatchPlan PlanBatch(std::span<const BatchItem> items, int64_t head, std::map<std::string, PlannedStream> streams,
+                    std::unordered_map<Uuid, StoredEventLocation> stored, Timestamp timestamp) {
+  BatchPlan plan;
+  plan.head = head;
+  plan.position = head;
+  plan.timestamp = timestamp;
+  plan.outcomes.resize(items.size());
+  for (size_t b = 0; b < items.size(); ++b) {
+    const BatchItem& req = items[b];
+    std::vector<std::optional<StoredEventLocation>> where(req.events.size());
+    for (size_t i = 0; i < req.events.size(); ++i) {
+      if (!req.events[i].id) continue;
+      auto it = stored.find(*req.events[i].id);
+      if (it != stored.end()) where[i] = it->second;
+    }
+    Status st = ClassifyStoredIds(*req.stream_id, req.events, *req.options, where);
+    PlannedStream& stream = streams[*req.stream_key];
+    if (st.ok()) st = CheckExpectation(*req.stream_id, *req.options, stream.exists, stream.version);
+    if (!st.ok()) {
+      if (st.IsConflict()) ++plan.conflicts;
+      plan.outcomes[b] = st;
+      continue;
+    }
+    std::vector<Event> out;
+    out.reserve(req.events.size());
+    for (const WritableEvent& w : req.events) {
+      Event e;
+      e.id = TypeId(w.type, w.id.value_or(Uuid::NewV7()));
+      e.stream_id = *req.stream_id;
+      e.stream_version = ++stream.version;
+      e.global_position = ++plan.position;
+      e.timestamp = timestamp;
+      e.content_type = w.content_type;
+      e.data = w.data;
+      e.metadata = w.metadata;
+      stored[e.id.uuid()] = StoredEventLocation{*req.stream_id, e.stream_version};
+      out.push_back(std::move(e));
+    }
+    if (!stream.exists) stream.first_position = out.front().global_position;
+    stream.exists = true;
+    stream.touched = true;
+    if (plan.probe.IsNil()) plan.probe = out.front().id.uuid();
+    ++plan.accepted;
+    plan.outcomes[b] = std::move(out);
+  }
+  plan.streams = std::move(streams);
+  return plan;
+}
+
+void AddWrites(postgres::PgPipeline& pipeline, const Statements& s, const BatchPlan& plan) {
+  using postgres::kByteaArrayOid, postgres::kByteaOid, postgres::kInt8ArrayOid, postgres::kInt8Oid,
+      postgres::kJsonbArrayOid, postgres::kJsonbOid, postgres::kTextArrayOid, postgres::kTextOid,
+      postgres::kUuidArrayOid, postgres::kUuidOid;
+  std::vector<std::string> pos, sid, ver, eid, etype, ctype, data, meta, stype;
+  for (const auto& o : plan.outcomes) {
+    if (!o->has_value()) continue;
+    for (const Event& e : **o) {
+      pos.push_back(postgres::PgBinaryInt64(e.global_position));
+      sid.push_back(e.stream_id.ToString());
+      ver.push_back(postgres::PgBinaryInt64(e.stream_version));
+      eid.push_back(postgres::PgBinaryUuid(e.id.uuid()));
+      etype.push_back(e.id.type());
+      ctype.push_back(e.content_type);
+      data.push_back(e.data);
+      meta.push_back(postgres::PgBinaryJsonb(EncodeMetadata(e.metadata)));
+      stype.push_back(e.stream_id.type());
+    }
+  }
+  std::vector<std::string> skey, stname, sver, sfirst;
+  for (const auto& [key, st] : plan.streams) {
+    if (!st.touched) continue;
+    skey.push_back(key);
+    stname.push_back(key.substr(0, key.rfind('_')));
+    sver.push_back(postgres::PgBinaryInt64(st.version));
+    sfirst.push_back(postgres::PgBinaryInt64(st.first_position));
+  }
+  pipeline.Add(s.insert_events, PgParams()
+                                    .BinaryArray(kInt8Oid, kInt8ArrayOid, pos)
+                                    .BinaryArray(kTextOid, kTextArrayOid, sid)
+                                    .BinaryArray(kInt8Oid, kInt8ArrayOid, ver)
+                                    .BinaryArray(kUuidOid, kUuidArrayOid, eid)
+                                    .BinaryArray(kTextOid, kTextArrayOid, etype)
+                                    .TimestampValue(plan.timestamp)
+                                    .BinaryArray(kTextOid, kTextArrayOid, ctype)
+                                    .BinaryArray(kByteaOid, kByteaArrayOid, data)
+                                    .BinaryArray(kJsonbOid, kJsonbArrayOid, meta)
+                                    .BinaryArray(kTextOid, kTextArrayOid, stype));
+  pipeline.Add(s.upsert_streams, PgParams()
+                                     .BinaryArray(kTextOid, kTextArrayOid, skey)
+                                     .BinaryArray(kTextOid, kTextArrayOid, stname)
+                                     .BinaryArray(kInt8Oid, kInt8ArrayOid, sver)
+                                     .BinaryArray(kInt8Oid, kInt8ArrayOid, sfirst)
+                                     .TimestampValue(plan.timestamp));
+  pipeline.Add(s.set_head, PgParams().Int64(plan.position))
+      .Add(s.notify, PgParams().Text(s.notify_channel).Text(std::to_string(plan.position)));
+}
+
+}  // namespace estoria::postgres_internal

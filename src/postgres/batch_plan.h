@@ -1,0 +1,56 @@
+// batch_plan.h (internal): the decisions of one group-commit batch. Given the
+// state read (or predicted) under the append lock - the log head, the tip of
+// each stream of the batch, where caller-chosen ids are stored - PlanBatch
+// decides each append in order with the shared helpers ClassifyStoredIds and
+// CheckExpectation, letting later appends see the versions of earlier ones, and
+// assigns versions, positions (head+1, ...), ids and one commit timestamp.
+// AddWrites turns the accepted appends into two statements.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "estoria/event_store.h"
+#include "estoria/postgres/connection.h"
+#include "schema.h"
+
+namespace estoria::postgres_internal {
+
+struct PlannedStream {
+  bool exists = false;
+  int64_t version = 0;
+  int64_t first_position = 0;  // for a stream created by this batch
+  bool touched = false;        // written by this batch
+};
+
+struct BatchItem {
+  const TypeId* stream_id;
+  const std::string* stream_key;
+  std::span<const WritableEvent> events;
+  const AppendOptions* options;
+};
+
+struct BatchPlan {
+  int64_t head = 0;      // the head before the batch
+  int64_t position = 0;  // the head after the batch
+  Timestamp timestamp{};
+  std::map<std::string, PlannedStream> streams;  // every stream of the batch
+  std::vector<std::optional<Result<std::vector<Event>>>> outcomes;
+  int64_t accepted = 0;
+  int64_t conflicts = 0;
+  Uuid probe;  // id of the first accepted event (to resolve a lost COMMIT)
+};
+
+BatchPlan PlanBatch(std::span<const BatchItem> items, int64_t head, std::map<std::string, PlannedStream> streams,
+                    std::unordered_map<Uuid, StoredEventLocation> stored, Timestamp timestamp);
+
+// Adds the INSERT of the accepted events and the upsert of the touched streams.
+void AddWrites(postgres::PgPipeline& pipeline, const Statements& statements, const BatchPlan& plan);
+
+}  // namespace estoria::postgres_internal
