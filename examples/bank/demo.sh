@@ -57,7 +57,7 @@ step() {
   local status
   status=$(curl -s --max-time 10 -D "$work/headers" -o "$work/body" -w '%{http_code}' "$@") || fail "curl failed: $*"
   grep -i -E '^(HTTP/|etag|x-global-position|retry-after)' "$work/headers" | tr -d '\r'
-  if [ -s "$work/body" ]; then head -c 600 "$work/body"; echo; fi
+  if [ -s "$work/body" ]; then head -c 600 "$work/body" | sed -e '$a\'; fi
   [ "$status" = "$expected" ] || fail "expected HTTP $expected, got $status"
 }
 
