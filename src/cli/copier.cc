@@ -1,5 +1,6 @@
 #include "copier.h"
 
+#include <thread>
 #include <vector>
 
 #include "event_sink.h"
@@ -77,10 +78,15 @@ Result<CopyReport> CopyStore(EventStore& source, EventStore& target, const CopyO
   std::vector<Event> batch;
   const size_t batch_size = static_cast<size_t>(std::max<int64_t>(1, options.batch));
   batch.reserve(batch_size);
+  const auto start = std::chrono::steady_clock::now();
   auto flush = [&]() -> Status {
     ESTORIA_RETURN_IF_ERROR(sink.Write(batch));
     report.copied += static_cast<int64_t>(batch.size());
     batch.clear();
+    if (options.max_events_per_sec > 0) {
+      std::this_thread::sleep_until(start +
+                                    std::chrono::microseconds(report.copied * 1'000'000 / options.max_events_per_sec));
+    }
     if (options.on_progress) options.on_progress(report.copied, estimate);
     return Status::Ok();
   };

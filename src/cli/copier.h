@@ -9,6 +9,7 @@
 // Thread safety: one call at a time per target.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 
@@ -21,6 +22,9 @@ struct CopyOptions {
   int64_t batch = 1000;
   // Fall back to AppendStream when the target has no EventImporter. Default false.
   bool allow_append = false;
+  // Limit the copy to about this many events per second (to spare a busy
+  // production database); 0 = no limit. Default 0.
+  int64_t max_events_per_sec = 0;
   // Called after each batch with (events copied so far, estimated total).
   std::function<void(int64_t, int64_t)> on_progress;
 };

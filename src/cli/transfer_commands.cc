@@ -28,6 +28,7 @@ struct CopyArgs {
   int64_t batch = 1000;
   bool allow_append = false;
   bool no_progress = false;
+  int64_t max_rate = 0;
 };
 
 Status RunCopy(const GlobalFlags& flags, const CopyArgs& args) {
@@ -37,6 +38,7 @@ Status RunCopy(const GlobalFlags& flags, const CopyArgs& args) {
   CopyOptions options;
   options.batch = args.batch;
   options.allow_append = args.allow_append;
+  options.max_events_per_sec = args.max_rate;
   if (!args.no_progress) {
     options.on_progress = [&](int64_t done, int64_t total) {
       if (!progress) progress.emplace(stderr, total, isatty(fileno(stderr)) == 1);
@@ -170,6 +172,8 @@ void AddTransferCommands(CLI::App& app, const GlobalFlags& flags, Action* action
   c->add_flag("--allow-append", copy->allow_append,
               "If the target cannot import verbatim, append instead (new timestamps and positions)");
   c->add_flag("--no-progress", copy->no_progress, "Do not report progress on stderr");
+  c->add_option("--max-rate", copy->max_rate, "At most about N events per second (default: no limit)")
+      ->check(CLI::NonNegativeNumber);
   c->callback([=, &flags] { *action = [=, &flags] { return RunCopy(flags, *copy); }; });
 
   auto exp = std::make_shared<ExportArgs>();

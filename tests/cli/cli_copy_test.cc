@@ -91,7 +91,9 @@ void ExpectSameLog(const std::vector<Event>& a, const std::vector<Event>& b, boo
 // whether the copy was verbatim.
 bool CopyWithInterruption(const std::string& from, const std::string& to, int64_t n) {
   {
-    Child copy({kBinary, "copy", "--from", from, "--to", to, "--batch", "500", "--allow-append"});
+    // Throttled so that it is still running when a quarter has been copied.
+    Child copy({kBinary, "copy", "--from", from, "--to", to, "--batch", "100", "--allow-append", "--max-rate",
+                std::to_string(std::max<int64_t>(100, n / 4))});
     bool reached = WaitFor([&] { return Head(to) >= n / 4 || copy.Exited(); }, std::chrono::seconds(120));
     copy.Kill();
     RunResult killed = copy.Wait();
