@@ -18,7 +18,14 @@ using Clock = std::chrono::steady_clock;
 
 // Start of the request being served by this worker thread (set before routing,
 // read by the logger once the response is written).
-thread_local std::optional<Clock::time_point> t_request_start;
+thread_local Clock::time_point t_request_start;
+// Where that request is in its metrics life: counted in the in-flight gauge
+// from the pre-routing handler on, recorded (count, latency) and uncounted when
+// its handler returns, before httplib writes the reply (so that a client
+// holding its reply sees it counted), or by the logger for replies produced
+// without a handler (404/405 before routing, 413, ...).
+enum class RequestState { kIdle, kInFlight, kRecorded };
+thread_local RequestState t_request_state = RequestState::kIdle;
 
 enum class RouteKind { kNone, kList, kAccount, kSummary, kBalance, kHealth, kMetrics };
 
@@ -130,6 +137,13 @@ class BankHttpServer::Handlers {
       : bank_(bank), options_(options), metrics_(metrics) {}
 
   void Dispatch(const httplib::Request& req, httplib::Response& res) {
+    // Recorded when the handler returns, before httplib writes the reply.
+    struct Recorder {
+      Handlers* self;
+      const httplib::Request& req;
+      const httplib::Response& res;
+      ~Recorder() { self->Complete(req, res); }
+    } recorder{this, req, res};
     Route route = MatchRoute(req.path);
     if (RejectUnroutable(route, req, res)) return;
     switch (route.kind) {
@@ -153,15 +167,32 @@ class BankHttpServer::Handlers {
     }
   }
 
-  // Records the request in the metrics; called once the response is written.
+  // A request entered the server (before routing).
+  void Start() {
+    if (t_request_state != RequestState::kInFlight) metrics_.RequestStarted();
+    t_request_state = RequestState::kInFlight;
+    t_request_start = Clock::now();
+  }
+
+  // Records the request once (see RequestState).
+  void Complete(const httplib::Request& req, const httplib::Response& res) {
+    if (t_request_state != RequestState::kInFlight) return;
+    t_request_state = RequestState::kRecorded;
+    double seconds = std::chrono::duration<double>(Clock::now() - t_request_start).count();
+    // -1: the handler threw; the exception handler answers 500.
+    metrics_.RecordRequest(MatchRoute(req.path).label, req.method, res.status == -1 ? 500 : res.status, seconds);
+    metrics_.RequestFinished();
+  }
+
+  // httplib's logger: called after every reply is written.
   void Log(const httplib::Request& req, const httplib::Response& res) {
-    double seconds = 0;
-    if (t_request_start) {
-      seconds = std::chrono::duration<double>(Clock::now() - *t_request_start).count();
-      metrics_.RequestFinished();
+    if (t_request_state == RequestState::kInFlight) {
+      Complete(req, res);
+    } else if (t_request_state == RequestState::kIdle) {
+      // Refused before routing started (e.g. a malformed request line).
+      metrics_.RecordRequest(MatchRoute(req.path).label, req.method, res.status, 0);
     }
-    t_request_start.reset();
-    metrics_.RecordRequest(MatchRoute(req.path).label, req.method, res.status, seconds);
+    t_request_state = RequestState::kIdle;
   }
 
  private:
@@ -318,8 +349,7 @@ BankHttpServer::BankHttpServer(std::shared_ptr<Bank> bank, HttpServerOptions opt
   // with a body, httplib reads it first (so that the connection stays in sync)
   // and Dispatch decides.
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (!t_request_start) metrics_.RequestStarted();
-    t_request_start = Clock::now();
+    handlers_->Start();
     static const std::vector<std::string_view> kTableMethods = {"GET",    "HEAD",    "POST", "PUT",
                                                                 "DELETE", "OPTIONS", "PATCH"};
     bool has_table = std::find(kTableMethods.begin(), kTableMethods.end(), req.method) != kTableMethods.end();
