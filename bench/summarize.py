@@ -40,14 +40,14 @@ def main(path, note=""):
         print("| workload | writers | batch | durability | events/s | p50 µs | p99 µs | p999 µs | raw ceiling events/s | ratio to raw | notes |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for r in mine:
+            if r["workload"] == "load":
+                continue
             ceiling, ratio, notes = "", "", []
             if r["workload"] == "append":
                 c = raw.get((backend, r["writers"], r["batch"], r["durability"]))
                 if c:
                     ceiling = fmt(c["events_per_sec"])
                     ratio = f"**{r['events_per_sec'] / c['events_per_sec']:.2f}x**"
-            if r["workload"] == "load":
-                notes.append(f"history {r['history']}, {'with' if r['snapshots'] else 'without'} snapshots (every {r['snapshot_every']})")
             if r["workload"] == "tail-latency":
                 notes.append(f"{r['rate']} appends/s, wake: {r['wake']}, append->read p50/p99 {fmt(r['append_to_read_p50_us'])}/{fmt(r['append_to_read_p99_us'])} µs")
             if r.get("conflicts"):
@@ -56,6 +56,18 @@ def main(path, note=""):
             print(f"| {r['workload']} | {r['writers']} | {r['batch']} | {r['durability']} | {fmt(r['events_per_sec'])} | "
                   f"{r['p50_us']:.1f} | {r['p99_us']:.1f} | {r['p999_us']:.1f} | {ceiling} | {ratio} | {'; '.join(notes)} |")
         print()
+        loads = [r for r in mine if r["workload"] == "load"]
+        if loads:
+            every = loads[0]["snapshot_every"]
+            print(f"Aggregate load ({backend}, `load` workload): time of one `Load` against history length\n")
+            print(f"| history (events) | without snapshots: loads/s | p50 µs | p99 µs | with snapshots (every {every}): loads/s | p50 µs | p99 µs | speed-up (p50) |")
+            print("|---|---|---|---|---|---|---|---|")
+            for h in sorted({r["history"] for r in loads}):
+                a = [r for r in loads if r["history"] == h and not r["snapshots"]][0]
+                b = [r for r in loads if r["history"] == h and r["snapshots"]][0]
+                print(f"| {h:,} | {fmt(a['loads_per_sec'])} | {a['p50_us']:.1f} | {a['p99_us']:.1f} | {fmt(b['loads_per_sec'])} | "
+                      f"{b['p50_us']:.1f} | {b['p99_us']:.1f} | {a['p50_us'] / b['p50_us']:.1f}x |")
+            print()
 
 
 if __name__ == "__main__":
