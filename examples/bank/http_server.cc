@@ -354,8 +354,9 @@ BankHttpServer::BankHttpServer(std::shared_ptr<Bank> bank, HttpServerOptions opt
                                                                 "DELETE", "OPTIONS", "PATCH"};
     bool has_table = std::find(kTableMethods.begin(), kTableMethods.end(), req.method) != kTableMethods.end();
     if (has_table && HasBody(req)) return httplib::Server::HandlerResponse::Unhandled;
-    return RejectUnroutable(MatchRoute(req.path), req, res) ? httplib::Server::HandlerResponse::Handled
-                                                            : httplib::Server::HandlerResponse::Unhandled;
+    if (!RejectUnroutable(MatchRoute(req.path), req, res)) return httplib::Server::HandlerResponse::Unhandled;
+    handlers_->Complete(req, res);  // answered here: record it now, before the write
+    return httplib::Server::HandlerResponse::Handled;
   });
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) { handlers_->Dispatch(req, res); };
   server_->Get(".*", dispatch);
