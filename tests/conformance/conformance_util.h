@@ -37,4 +37,16 @@ inline Result<std::vector<Event>> ReadAllEvents(GlobalReader& g, ReadAllOptions 
   return Collect(**it);
 }
 
+inline std::vector<int64_t> Versions(const std::vector<Event>& events) {
+  std::vector<int64_t> out;
+  for (const auto& e : events) out.push_back(e.stream_version);
+  return out;
+}
+
+inline std::vector<int64_t> Positions(const std::vector<Event>& events) {
+  std::vector<int64_t> out;
+  for (const auto& e : events) out.push_back(e.global_position);
+  return out;
+}
+
 }  // namespace estoria::testing::internal

@@ -13,6 +13,7 @@ using internal::Ev;
 using internal::Evs;
 using internal::NewStream;
 using internal::ReadStreamAll;
+using internal::Versions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -24,12 +25,6 @@ void EventStoreConformance::SetUp() {
 }
 
 namespace {
-
-std::vector<int64_t> Versions(const std::vector<Event>& events) {
-  std::vector<int64_t> out;
-  for (const auto& e : events) out.push_back(e.stream_version);
-  return out;
-}
 
 TEST_P(EventStoreConformance, AppendToNewStreamStartsAtVersionOne) {
   TypeId s = NewStream();

@@ -16,6 +16,7 @@ using internal::Ev;
 using internal::Evs;
 using internal::NewStream;
 using internal::ReadAllEvents;
+using internal::Positions;
 using internal::ReadStreamAll;
 
 void GlobalReaderConformance::SetUp() {
@@ -26,12 +27,6 @@ void GlobalReaderConformance::SetUp() {
 }
 
 namespace {
-
-std::vector<int64_t> Positions(const std::vector<Event>& events) {
-  std::vector<int64_t> out;
-  for (const auto& e : events) out.push_back(e.global_position);
-  return out;
-}
 
 TEST_P(GlobalReaderConformance, EmptyStore) {
   ASSERT_OK_AND_ASSIGN(auto all, ReadAllEvents(*global_));

@@ -11,6 +11,7 @@ using internal::Evs;
 using internal::NewStream;
 using internal::ReadAllEvents;
 using internal::ReadStreamAll;
+using internal::Versions;
 using ::testing::ElementsAre;
 
 void StreamDeleterConformance::SetUp() {
@@ -21,12 +22,6 @@ void StreamDeleterConformance::SetUp() {
 }
 
 namespace {
-
-std::vector<int64_t> Versions(const std::vector<Event>& events) {
-  std::vector<int64_t> out;
-  for (const auto& e : events) out.push_back(e.stream_version);
-  return out;
-}
 
 TEST_P(StreamDeleterConformance, DeleteWholeStream) {
   TypeId doomed = NewStream(), kept = NewStream();
