@@ -280,6 +280,9 @@ TEST_P(EventStoreConformance, IdempotentReappendReportsAlreadyExists) {
   EXPECT_THAT(again_expect, StatusIs(StatusCode::kAlreadyExists));
   ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
   EXPECT_EQ(read.size(), 4u);  // no duplicates
+  // The same ids with an expectation naming another place are not a retry.
+  EXPECT_THAT(store_->AppendStream(s, evs, AppendOptions::ExpectVersion(4)), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store_->AppendStream(s, evs, AppendOptions::ExpectVersion(0)), StatusIs(StatusCode::kInvalidArgument));
   // Reusing one id in another append (or another stream) is rejected.
   std::vector<WritableEvent> reuse = {Ev(), evs[1]};
   EXPECT_THAT(store_->AppendStream(s, reuse), StatusIs(StatusCode::kInvalidArgument));
