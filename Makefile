@@ -26,12 +26,12 @@ test: build-test
 # Sanitizer runs of the test suite (separate build folders), used by .ci/run.
 # The "Sanitize" build type compiles with -O1 and line tables only (see CMakeLists.txt).
 test-asan: deps
-	@cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Sanitize -DESTORIA_SANITIZE=address -DESTORIA_BUILD_BENCH=OFF -DESTORIA_WERROR=ON >/dev/null
+	@cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Sanitize -DESTORIA_SANITIZE=address -DESTORIA_WERROR=ON >/dev/null
 	@cmake --build build/asan -j $(JOBS)
 	@scripts/with-postgres scripts/run-tests build/asan --sanitizer
 
 test-tsan: deps
-	@cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Sanitize -DESTORIA_SANITIZE=thread -DESTORIA_BUILD_BENCH=OFF -DESTORIA_WERROR=ON >/dev/null
+	@cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Sanitize -DESTORIA_SANITIZE=thread -DESTORIA_WERROR=ON >/dev/null
 	@cmake --build build/tsan -j $(JOBS)
 	@scripts/with-postgres scripts/run-tests build/tsan --sanitizer
 
