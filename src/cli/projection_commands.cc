@@ -2,6 +2,7 @@
 // processors' checkpoints and parked events. Checkpoints and dead letters are
 // read from --checkpoints URI (default: the --store URI), a SQLite file or a
 // PostgreSQL database/schema, where SQL read models keep them.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -136,12 +137,17 @@ Status RunDeadLetters(const GlobalFlags& flags, const ProjectionArgs& args) {
   Printer printer(std::cout, flags.json);
   if (args.action == "list") {
     ESTORIA_ASSIGN_OR_RETURN(std::vector<DeadLetter> letters, ps.dead_letters->List(args.name));
+    ESTORIA_ASSIGN_OR_RETURN(std::vector<int64_t> requested, ps.dead_letters->ListReplayRequests(args.name));
+    auto is_requested = [&](const DeadLetter& d) {
+      return std::binary_search(requested.begin(), requested.end(), d.event.global_position);
+    };
     if (!flags.json) {
       if (letters.empty()) std::cout << "(no dead letters)\n";
       for (const DeadLetter& d : letters) {
         std::cout << "position " << d.event.global_position << "  " << d.event.stream_id.ToString() << " v"
                   << d.event.stream_version << "  " << d.event.type() << "  attempts " << d.attempts << "  parked "
-                  << FormatTimestamp(d.parked_at) << "  error: " << d.error << '\n';
+                  << FormatTimestamp(d.parked_at) << "  error: " << d.error
+                  << (is_requested(d) ? "  (replay requested)" : "") << '\n';
       }
       return Status::Ok();
     }
@@ -152,6 +158,7 @@ Status RunDeadLetters(const GlobalFlags& flags, const ProjectionArgs& args) {
       j["error"] = d.error;
       j["attempts"] = d.attempts;
       j["parked_at"] = FormatTimestamp(d.parked_at);
+      j["replay_requested"] = is_requested(d);
       j["event"] = EventToJson(d.event);
       std::cout << j.dump() << '\n';
     }
@@ -174,10 +181,16 @@ Status RunDeadLetters(const GlobalFlags& flags, const ProjectionArgs& args) {
     printer.PrintObject(j);
     return Status::Ok();
   }
-  // replay: the handler lives in the application's process.
-  return Status::FailedPrecondition(
-      "replaying a parked event runs the projection's handler, which lives in the application: call "
-      "Processor::ReplayParked(position) there (the CLI can list and discard)");
+  // replay: the handler lives in the application's process, so mark the events;
+  // the projection's running Processor replays them on its loop.
+  if (!args.all && !args.position) return Status::InvalidArgument("dead-letters replay needs --position P or --all");
+  ESTORIA_ASSIGN_OR_RETURN(int64_t n, ps.dead_letters->RequestReplay(
+                                          args.name, args.all ? std::nullopt : std::optional<int64_t>(args.position)));
+  Json j;
+  j["projection"] = args.name;
+  j["requested"] = n;
+  printer.PrintObject(j);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -197,12 +210,12 @@ void AddProjectionCommands(CLI::App& app, const GlobalFlags& flags, Action* acti
   reset->callback([=, &flags] { *action = [=, &flags] { return RunReset(flags, *args); }; });
 
   auto dl = std::make_shared<ProjectionArgs>();
-  auto* d = app.add_subcommand("dead-letters", "List or discard a projection's parked events");
+  auto* d = app.add_subcommand("dead-letters", "List, replay (via the running processor) or discard parked events");
   d->add_option("NAME", dl->name, "Projection name")->required();
   d->add_option("ACTION", dl->action, "list (default) | replay | discard")
       ->check(CLI::IsMember({"list", "replay", "discard"}));
-  d->add_option("--position", dl->position, "discard: the parked event's global position");
-  d->add_flag("--all", dl->all, "discard: every parked event of the projection");
+  d->add_option("--position", dl->position, "replay/discard: the parked event's global position");
+  d->add_flag("--all", dl->all, "replay/discard: every parked event of the projection");
   d->add_option("--checkpoints", dl->checkpoints, "Where dead letters are kept (default: --store)");
   d->callback([=, &flags] { *action = [=, &flags] { return RunDeadLetters(flags, *dl); }; });
 }

@@ -1,6 +1,7 @@
 // The in-memory DeadLetterStore, and the validation shared by all stores.
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -14,6 +15,18 @@ Status ValidateDeadLetterKey(std::string_view projection, int64_t global_positio
   return Status::Ok();
 }
 
+Result<int64_t> DeadLetterStore::RequestReplay(std::string_view, std::optional<int64_t>) {
+  return Status::NotSupported("this dead-letter store does not support replay requests");
+}
+
+Result<std::vector<int64_t>> DeadLetterStore::ListReplayRequests(std::string_view) {
+  return Status::NotSupported("this dead-letter store does not support replay requests");
+}
+
+Status DeadLetterStore::ClearReplayRequest(std::string_view, int64_t) {
+  return Status::NotSupported("this dead-letter store does not support replay requests");
+}
+
 namespace {
 
 class MemoryDeadLetterStore final : public DeadLetterStore {
@@ -22,6 +35,7 @@ class MemoryDeadLetterStore final : public DeadLetterStore {
     ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(letter.projection, letter.event.global_position));
     std::lock_guard<std::mutex> lock(mu_);
     letters_[{letter.projection, letter.event.global_position}] = letter;
+    requested_.erase({letter.projection, letter.event.global_position});
     return Status::Ok();
   }
 
@@ -47,7 +61,44 @@ class MemoryDeadLetterStore final : public DeadLetterStore {
   Status Discard(std::string_view projection, int64_t global_position) override {
     ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position));
     std::lock_guard<std::mutex> lock(mu_);
+    requested_.erase({std::string(projection), global_position});
     if (letters_.erase({std::string(projection), global_position}) == 0) return NotFound(projection, global_position);
+    return Status::Ok();
+  }
+
+  Result<int64_t> RequestReplay(std::string_view projection, std::optional<int64_t> global_position) override {
+    ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position.value_or(1)));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (global_position) {
+      if (!letters_.contains({std::string(projection), *global_position})) {
+        return NotFound(projection, *global_position);
+      }
+      requested_.insert({std::string(projection), *global_position});
+      return 1;
+    }
+    int64_t n = 0;
+    for (auto it = letters_.lower_bound({std::string(projection), 0});
+         it != letters_.end() && it->first.first == projection; ++it, ++n) {
+      requested_.insert(it->first);
+    }
+    return n;
+  }
+
+  Result<std::vector<int64_t>> ListReplayRequests(std::string_view projection) override {
+    ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, 1));
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<int64_t> out;
+    for (auto it = requested_.lower_bound({std::string(projection), 0});
+         it != requested_.end() && it->first == projection; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  Status ClearReplayRequest(std::string_view projection, int64_t global_position) override {
+    ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position));
+    std::lock_guard<std::mutex> lock(mu_);
+    requested_.erase({std::string(projection), global_position});
     return Status::Ok();
   }
 
@@ -58,6 +109,7 @@ class MemoryDeadLetterStore final : public DeadLetterStore {
   }
   std::mutex mu_;
   std::map<std::pair<std::string, int64_t>, DeadLetter> letters_;
+  std::set<std::pair<std::string, int64_t>> requested_;  // pending replay requests (always parked)
 };
 
 }  // namespace

@@ -70,6 +70,13 @@ Status PostgresProjectionTables::EnsureSchema(const PostgresOptions& options) {
                                      " metadata text NOT NULL, error text NOT NULL, attempts bigint NOT NULL,"
                                      " parked_at_us bigint NOT NULL, PRIMARY KEY (projection, global_position));"
                                      "CREATE TABLE IF NOT EXISTS " +
+                                     Table(options.schema, "projection_dead_letter_replays") +
+                                     " (projection text NOT NULL, global_position bigint NOT NULL,"
+                                     " requested_at_us bigint NOT NULL, PRIMARY KEY (projection, global_position),"
+                                     " FOREIGN KEY (projection, global_position) REFERENCES " +
+                                     Table(options.schema, "projection_dead_letters") +
+                                     " ON DELETE CASCADE);"
+                                     "CREATE TABLE IF NOT EXISTS " +
                                      Table(options.schema, "projection_versions") +
                                      " (name text PRIMARY KEY, active_version bigint NOT NULL,"
                                      " updated_at timestamptz NOT NULL DEFAULT now())")
@@ -94,12 +101,55 @@ Status PostgresProjectionTables::ParkIn(PgConnection& conn, std::string_view sch
       .Text(l.error)
       .Int64(l.attempts)
       .Int64(l.parked_at.time_since_epoch().count());
+  ESTORIA_RETURN_IF_ERROR(
+      conn.ExecParams("INSERT INTO " + Table(schema, "projection_dead_letters") + " (projection, " + kLetterColumns +
+                          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                          " ON CONFLICT (projection, global_position) DO UPDATE SET error = EXCLUDED.error,"
+                          " attempts = EXCLUDED.attempts, parked_at_us = EXCLUDED.parked_at_us",
+                      p)
+          .error());
+  return ClearReplayRequestIn(conn, schema, l.projection, l.event.global_position);
+}
+
+Result<int64_t> PostgresProjectionTables::RequestReplayIn(PgConnection& conn, std::string_view schema,
+                                                          std::string_view projection,
+                                                          std::optional<int64_t> global_position) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position.value_or(1)));
+  ESTORIA_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.ExecParams(
+          "INSERT INTO " + Table(schema, "projection_dead_letter_replays") +
+              " (projection, global_position, requested_at_us)"
+              " SELECT projection, global_position, $3 FROM " +
+              Table(schema, "projection_dead_letters") +
+              " WHERE projection = $1 AND ($2 = 0 OR global_position = $2)"
+              " ON CONFLICT (projection, global_position) DO UPDATE SET"
+              " requested_at_us = EXCLUDED.requested_at_us",
+          PgParams().Text(projection).Int64(global_position.value_or(0)).Int64(Now().time_since_epoch().count())));
+  const int64_t n = r.affected_rows();
+  if (global_position && n == 0) return NotParked(projection, *global_position);
+  return n;
+}
+
+Result<std::vector<int64_t>> PostgresProjectionTables::ListReplayRequestsIn(PgConnection& conn, std::string_view schema,
+                                                                            std::string_view projection) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, 1));
+  ESTORIA_ASSIGN_OR_RETURN(
+      PgResult r, conn.ExecParams("SELECT global_position FROM " + Table(schema, "projection_dead_letter_replays") +
+                                      " WHERE projection = $1 ORDER BY global_position",
+                                  PgParams().Text(projection), PgFormat::kBinary));
+  std::vector<int64_t> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.Int64(i, 0));
+  return out;
+}
+
+Status PostgresProjectionTables::ClearReplayRequestIn(PgConnection& conn, std::string_view schema,
+                                                      std::string_view projection, int64_t global_position) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position));
   return conn
-      .ExecParams("INSERT INTO " + Table(schema, "projection_dead_letters") + " (projection, " + kLetterColumns +
-                      ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                      " ON CONFLICT (projection, global_position) DO UPDATE SET error = EXCLUDED.error,"
-                      " attempts = EXCLUDED.attempts, parked_at_us = EXCLUDED.parked_at_us",
-                  p)
+      .ExecParams("DELETE FROM " + Table(schema, "projection_dead_letter_replays") +
+                      " WHERE projection = $1 AND global_position = $2",
+                  PgParams().Text(projection).Int64(global_position))
       .error();
 }
 
@@ -181,6 +231,25 @@ Status PostgresDeadLetterStore::Discard(std::string_view projection, int64_t glo
   std::lock_guard<std::mutex> lock(mu_);
   ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
   return PostgresProjectionTables::DiscardIn(*conn_, options_.schema, projection, global_position);
+}
+
+Result<int64_t> PostgresDeadLetterStore::RequestReplay(std::string_view projection,
+                                                       std::optional<int64_t> global_position) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return PostgresProjectionTables::RequestReplayIn(*conn_, options_.schema, projection, global_position);
+}
+
+Result<std::vector<int64_t>> PostgresDeadLetterStore::ListReplayRequests(std::string_view projection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return PostgresProjectionTables::ListReplayRequestsIn(*conn_, options_.schema, projection);
+}
+
+Status PostgresDeadLetterStore::ClearReplayRequest(std::string_view projection, int64_t global_position) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return PostgresProjectionTables::ClearReplayRequestIn(*conn_, options_.schema, projection, global_position);
 }
 
 Result<std::shared_ptr<PostgresVersionRegistry>> PostgresVersionRegistry::Open(PostgresOptions options) {

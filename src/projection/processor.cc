@@ -146,6 +146,46 @@ Status Processor::ReplayParked(int64_t global_position) {
   return sink_->Replay(options_.name, global_position);
 }
 
+void Processor::ServeReplayRequests() {
+  DeadLetterStore& letters = sink_->dead_letters();
+  auto requested = letters.ListReplayRequests(options_.name);
+  if (!requested.ok()) {
+    if (!requested.error().IsNotSupported()) {
+      options_.logger->Log(LogLevel::kWarning, "projection " + options_.name +
+                                                   ": listing replay requests: " + requested.error().ToString());
+    }
+    return;
+  }
+  for (int64_t position : *requested) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    const std::string where =
+        "projection " + options_.name + ": requested replay of position " + std::to_string(position);
+    Status s = ReplayParked(position);
+    if (s.ok()) {
+      options_.logger->Log(LogLevel::kInfo, where + ": replayed");
+      continue;
+    }
+    options_.logger->Log(LogLevel::kWarning, where + " failed: " + s.ToString());
+    if (!s.IsNotFound()) {
+      // Keep it parked with the new error (re-parking also clears the request).
+      auto letter = letters.Get(options_.name, position);
+      if (letter.ok()) {
+        letter->error = s.ToString();
+        ++letter->attempts;
+        Status parked = letters.Park(*letter);
+        if (!parked.ok())
+          options_.logger->Log(LogLevel::kWarning, where + ": updating the error: " + parked.ToString());
+      }
+    }
+    Status cleared = letters.ClearReplayRequest(options_.name, position);
+    if (!cleared.ok())
+      options_.logger->Log(LogLevel::kWarning, where + ": clearing the request: " + cleared.ToString());
+  }
+}
+
 Status Processor::DiscardParked(int64_t global_position) {
   return sink_->dead_letters().Discard(options_.name, global_position);
 }

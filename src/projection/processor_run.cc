@@ -299,6 +299,10 @@ ProcessorRun::Outcome ProcessorRun::Process() {
         RecordError(flushed, "saving the checkpoint");
         if (p_.sink_->transactional()) return Outcome::kTransient;
       }
+      if (Clock::now() - last_requests_ >= p_.options_.poll_interval) {
+        p_.ServeReplayRequests();
+        last_requests_ = Clock::now();
+      }
       WaitTail();
       continue;
     }

@@ -57,6 +57,7 @@ class ProcessorRun {
   int64_t since_save_ = 0;  // events since the last checkpoint save
   Clock::time_point last_save_{};
   Clock::time_point last_renew_{};
+  Clock::time_point last_requests_{};  // last check of dead-letter replay requests
   int64_t handled_in_unit_ = 0;
   int64_t wake_known_ = 0;  // highest position the watcher reported
   Status final_status_;     // the last checkpoint save's status (returned by Stop)

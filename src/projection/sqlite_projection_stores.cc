@@ -25,6 +25,12 @@ CREATE TABLE IF NOT EXISTS estoria_dead_letters (
   parked_at_us INTEGER NOT NULL,
   PRIMARY KEY (projection, global_position)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS estoria_dead_letter_replays (
+  projection TEXT NOT NULL,
+  global_position INTEGER NOT NULL,
+  requested_at_us INTEGER NOT NULL,
+  PRIMARY KEY (projection, global_position)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS estoria_projection_leases (
   name TEXT PRIMARY KEY,
   owner TEXT NOT NULL,
@@ -109,7 +115,8 @@ Status SqliteProjectionTables::ParkIn(SqliteDatabase& db, const DeadLetter& l) {
     put->Reset();
     return s;
   }
-  return put->Run();
+  ESTORIA_RETURN_IF_ERROR(put->Run());
+  return ClearReplayRequestIn(db, l.projection, l.event.global_position);
 }
 
 Result<std::vector<DeadLetter>> SqliteProjectionTables::ListIn(SqliteDatabase& db, std::string_view projection) {
@@ -149,7 +156,57 @@ Status SqliteProjectionTables::DiscardIn(SqliteDatabase& db, std::string_view pr
   ESTORIA_RETURN_IF_ERROR(st.BindInt64(2, global_position));
   ESTORIA_RETURN_IF_ERROR(st.Run());
   if (db.Changes() == 0) return NotParked(projection, global_position);
-  return Status::Ok();
+  return ClearReplayRequestIn(db, projection, global_position);
+}
+
+Result<int64_t> SqliteProjectionTables::RequestReplayIn(SqliteDatabase& db, std::string_view projection,
+                                                        std::optional<int64_t> global_position) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position.value_or(1)));
+  ESTORIA_ASSIGN_OR_RETURN(
+      SqliteStatement st,
+      db.Prepare("INSERT OR REPLACE INTO estoria_dead_letter_replays (projection, global_position, requested_at_us) "
+                 "SELECT projection, global_position, ? FROM estoria_dead_letters WHERE projection = ? AND "
+                 "(? = 0 OR global_position = ?)"));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(1, Now().time_since_epoch().count()));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(2, projection));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(3, global_position ? 1 : 0));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(4, global_position.value_or(0)));
+  ESTORIA_RETURN_IF_ERROR(st.Run());
+  const int64_t n = db.Changes();
+  if (global_position && n == 0) return NotParked(projection, *global_position);
+  return n;
+}
+
+Result<std::vector<int64_t>> SqliteProjectionTables::ListReplayRequestsIn(SqliteDatabase& db,
+                                                                          std::string_view projection) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, 1));
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,
+                           db.Prepare("SELECT r.global_position FROM estoria_dead_letter_replays r JOIN "
+                                      "estoria_dead_letters d ON d.projection = r.projection AND d.global_position = "
+                                      "r.global_position WHERE r.projection = ? ORDER BY r.global_position"));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(1, projection));
+  std::vector<int64_t> out;
+  for (;;) {
+    ESTORIA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(st.ColumnInt64(0));
+  }
+  return out;
+}
+
+Status SqliteProjectionTables::ClearReplayRequestIn(SqliteDatabase& db, std::string_view projection,
+                                                    int64_t global_position) {
+  ESTORIA_RETURN_IF_ERROR(ValidateDeadLetterKey(projection, global_position));
+  ESTORIA_ASSIGN_OR_RETURN(
+      SqliteStatement * st,
+      db.PrepareCached("DELETE FROM estoria_dead_letter_replays WHERE projection = ? AND global_position = ?"));
+  Status s = st->BindText(1, projection);
+  if (s.ok()) s = st->BindInt64(2, global_position);
+  if (!s.ok()) {
+    st->Reset();
+    return s;
+  }
+  return st->Run();
 }
 
 Result<bool> SqliteProjectionTables::ClaimLeaseIn(SqliteDatabase& db, std::string_view name, std::string_view owner,
@@ -226,6 +283,22 @@ Result<DeadLetter> SqliteDeadLetterStore::Get(std::string_view projection, int64
 Status SqliteDeadLetterStore::Discard(std::string_view projection, int64_t global_position) {
   std::lock_guard<std::mutex> lock(mu_);
   return SqliteProjectionTables::DiscardIn(*db_, projection, global_position);
+}
+
+Result<int64_t> SqliteDeadLetterStore::RequestReplay(std::string_view projection,
+                                                     std::optional<int64_t> global_position) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SqliteProjectionTables::RequestReplayIn(*db_, projection, global_position);
+}
+
+Result<std::vector<int64_t>> SqliteDeadLetterStore::ListReplayRequests(std::string_view projection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SqliteProjectionTables::ListReplayRequestsIn(*db_, projection);
+}
+
+Status SqliteDeadLetterStore::ClearReplayRequest(std::string_view projection, int64_t global_position) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SqliteProjectionTables::ClearReplayRequestIn(*db_, projection, global_position);
 }
 
 Result<std::shared_ptr<SqliteVersionRegistry>> SqliteVersionRegistry::Open(SqliteProjectionStoreOptions options) {

@@ -164,10 +164,27 @@ TEST(CliProjectionsTest, ListResetAndDeadLetters) {
   EXPECT_NE(r.out.find(R"("projection":"balances","position":2,"error":"Internal: boom","attempts":3)"),
             std::string::npos)
       << r.out;
+  // replay marks the parked events; the projection's running processor replays them.
   r = RunCommand({kBinary, "dead-letters", "balances", "replay", "--store", store});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("FailedPrecondition: replaying a parked event runs the projection's handler"), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("needs --position P or --all"), std::string::npos) << r.err;
+  r = RunCommand({kBinary, "dead-letters", "balances", "replay", "--position", "5", "--store", store});
+  EXPECT_EQ(r.exit_code, 4) << r.err;  // not parked: NotFound
+  EXPECT_TRUE(dead->ListReplayRequests("balances").value().empty());
+  r = RunCommand({kBinary, "dead-letters", "balances", "replay", "--all", "--store", store});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "projection: balances\nrequested: 1\n");
+  EXPECT_EQ(dead->ListReplayRequests("balances").value(), (std::vector<int64_t>{2}));
+  r = RunCommand({kBinary, "dead-letters", "balances", "--store", store});
+  EXPECT_EQ(
+      Normalize(r.out),
+      "position 2  " + s1 + " v2  deposited  attempts 3  parked <ts>  error: Internal: boom  (replay requested)\n");
+  r = RunCommand({kBinary, "dead-letters", "balances", "list", "--json", "--store", store});
+  EXPECT_NE(r.out.find(R"("replay_requested":true)"), std::string::npos) << r.out;
+  r = RunCommand({kBinary, "dead-letters", "balances", "replay", "--position", "2", "--json", "--store", store});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, R"({"projection":"balances","requested":1})"
+                   "\n");
   r = RunCommand({kBinary, "dead-letters", "balances", "discard", "--store", store});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("needs --position P or --all"), std::string::npos);

@@ -10,6 +10,7 @@
 #include "estoria/postgres/postgres_checkpoint_store.h"
 #include "estoria/postgres/postgres_event_store.h"
 #include "estoria/projection/postgres_advisory_lock.h"
+#include "estoria/projection/postgres_projection_stores.h"
 #include "estoria/projection/postgres_read_model.h"
 #include "estoria/projection/processor.h"
 #include "estoria/projection/versioning.h"
@@ -162,6 +163,37 @@ TEST_F(PostgresReadModelTest, ParkedEventIsListedAndReplayed) {
   EXPECT_TRUE(parked.empty());
   ExpectModelEqualsFold(*model, "totals", last);
   EXPECT_THAT(p->DiscardParked(6), StatusIs(StatusCode::kNotFound));
+  ASSERT_OK(p->Stop());
+}
+
+TEST_F(PostgresReadModelTest, RunningProcessorServesAReplayRequestFromAnotherConnection) {
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 12));
+  std::atomic<bool> broken{true};
+  auto totals = Totals();
+  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](PgConnection& c, const Event& e) -> Status {
+                         ESTORIA_RETURN_IF_ERROR(totals(c, e));
+                         if (e.global_position == 4 && broken) return Status::Internal("cannot project 4");
+                         return Status::Ok();
+                       }));
+  ASSERT_OK_AND_ASSIGN(
+      auto p,
+      Processor::Create(
+          store_, model,
+          {.name = "totals", .poll_interval = 20ms, .failure_policy = FailurePolicy::Park(1), .logger = NullLogger()}));
+  ASSERT_OK(p->Start());
+  ASSERT_OK(p->WaitForPosition(last, 60s));
+  ASSERT_OK_AND_ASSIGN(auto outside, postgres::PostgresDeadLetterStore::Open(PgOptions(schema_)));  // the CLI
+  ASSERT_EQ(outside->List("totals").value().size(), 1u);
+  EXPECT_THAT(outside->RequestReplay("totals", 5), StatusIs(StatusCode::kNotFound));
+  broken = false;
+  EXPECT_EQ(outside->RequestReplay("totals", 4).value(), 1);
+  auto deadline = std::chrono::steady_clock::now() + 30s;  // await the condition
+  while (!outside->List("totals").value().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(outside->List("totals").value().empty());
+  EXPECT_TRUE(outside->ListReplayRequests("totals").value().empty());
+  ExpectModelEqualsFold(*model, "totals", last);  // position 4 applied exactly once
   ASSERT_OK(p->Stop());
 }
 

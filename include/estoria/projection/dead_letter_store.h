@@ -5,12 +5,24 @@
 // postgres_read_model.h), whose parked events are written in the same transaction
 // as the checkpoint.
 //
+// Replay requests: an operator (e.g. `estoria dead-letters NAME replay`, in
+// another process) cannot run a projection's handler, so it marks parked events
+// with RequestReplay; the running Processor of that projection lists them with
+// ListReplayRequests on its loop (at most once per poll_interval, when caught
+// up) and replays each through its sink exactly like Processor::ReplayParked: on
+// success the parked event (and its request) is removed; on failure the event
+// stays parked with its error and attempts updated and the request is cleared.
+// A request lives as long as its parked event (Discard and a re-Park of the
+// same position remove it). The SQL stores keep requests in a separate table
+// (created when missing, so existing files need no migration).
+//
 // Thread safety: every DeadLetterStore implementation is safe for concurrent use
 // from many threads. DeadLetter is a plain value.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +56,21 @@ class DeadLetterStore {
   // Removes a parked event (discard, or after a successful replay). NotFound when
   // absent; InvalidArgument; Unavailable; Internal.
   virtual Status Discard(std::string_view projection, int64_t global_position) = 0;
+
+  // Marks one parked event (global_position set) or every parked event of the
+  // projection (nullopt) as "replay requested"; requesting again is harmless.
+  // Returns how many parked events are now marked by this call. Errors:
+  // NotFound (a given position is not parked), InvalidArgument (empty name,
+  // position < 1), Unavailable, Internal; NotSupported by stores that do not
+  // implement requests (the default).
+  virtual Result<int64_t> RequestReplay(std::string_view projection, std::optional<int64_t> global_position);
+  // The positions of parked events with a pending replay request, ascending.
+  // Errors: InvalidArgument (empty name), Unavailable, Internal, NotSupported
+  // (the default).
+  virtual Result<std::vector<int64_t>> ListReplayRequests(std::string_view projection);
+  // Clears a pending request (the event stays parked). OK when there was none.
+  // Errors: InvalidArgument, Unavailable, Internal, NotSupported (the default).
+  virtual Status ClearReplayRequest(std::string_view projection, int64_t global_position);
 };
 
 std::shared_ptr<DeadLetterStore> NewMemoryDeadLetterStore();

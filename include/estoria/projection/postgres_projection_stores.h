@@ -3,6 +3,9 @@
 // an Estoria schema (PostgresOptions::schema, default "estoria"), beside its
 // checkpoints table:
 //   PostgresDeadLetterStore    parked events (table projection_dead_letters)
+//                              and their replay requests
+//                              (projection_dead_letter_replays, rows deleted
+//                              with their parked event by ON DELETE CASCADE)
 //   PostgresVersionRegistry    active projection versions (projection_versions)
 //   PostgresProjectionTables   schema creation and in-transaction helpers
 //
@@ -14,6 +17,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +49,12 @@ class PostgresProjectionTables {
                                   int64_t global_position);
   static Status DiscardIn(PgConnection& conn, std::string_view schema, std::string_view projection,
                           int64_t global_position);
+  static Result<int64_t> RequestReplayIn(PgConnection& conn, std::string_view schema, std::string_view projection,
+                                         std::optional<int64_t> global_position);
+  static Result<std::vector<int64_t>> ListReplayRequestsIn(PgConnection& conn, std::string_view schema,
+                                                           std::string_view projection);
+  static Status ClearReplayRequestIn(PgConnection& conn, std::string_view schema, std::string_view projection,
+                                     int64_t global_position);
 
   // Drops tables (names validated with ValidateIdentifier; `table_schema` ""
   // = the connection's search_path) in one transaction, e.g. an old projection
@@ -64,6 +74,9 @@ class PostgresDeadLetterStore final : public DeadLetterStore {
   Result<std::vector<DeadLetter>> List(std::string_view projection) override;
   Result<DeadLetter> Get(std::string_view projection, int64_t global_position) override;
   Status Discard(std::string_view projection, int64_t global_position) override;
+  Result<int64_t> RequestReplay(std::string_view projection, std::optional<int64_t> global_position) override;
+  Result<std::vector<int64_t>> ListReplayRequests(std::string_view projection) override;
+  Status ClearReplayRequest(std::string_view projection, int64_t global_position) override;
 
  private:
   PostgresOptions options_;

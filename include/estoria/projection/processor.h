@@ -195,10 +195,21 @@ class Processor {
   Status ReplayParked(int64_t global_position);
   // Discards a parked event. NotFound when absent; Unavailable; Internal.
   Status DiscardParked(int64_t global_position);
+  // Replay requests (DeadLetterStore::RequestReplay, e.g. from
+  // `estoria dead-letters NAME replay` in another process) are served by the
+  // running processor itself: when caught up, at most once per poll_interval
+  // (and right after it first catches up), it lists them and replays each like
+  // ReplayParked on its own thread. Success removes the parked event; a failure
+  // keeps it parked with `error` set to the failure and `attempts` + 1, and
+  // clears the request (request again to retry). Failures are logged, never
+  // stop the processor and do not set last_error. Stores without request
+  // support (NotSupported) are ignored.
 
  private:
   Processor(std::shared_ptr<EventStore> store, std::shared_ptr<ProjectionSink> sink, ProcessorOptions options);
   friend class ProcessorRun;  // the processing loop (src/projection/processor_run.cc)
+  // Serves pending replay requests (processor thread, outside a batch).
+  void ServeReplayRequests();
 
   std::shared_ptr<EventStore> store_;
   GlobalReader* reader_;

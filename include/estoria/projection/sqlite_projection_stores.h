@@ -1,6 +1,7 @@
 // estoria/projection/sqlite_projection_stores.h: the SQLite tables behind SQL
 // read models, usable on their own (part of estoria::sqlite):
-//   SqliteDeadLetterStore    parked events (table estoria_dead_letters)
+//   SqliteDeadLetterStore    parked events (table estoria_dead_letters) and
+//                            their replay requests (estoria_dead_letter_replays)
 //   SqliteVersionRegistry    the active version of each projection
 //                            (table estoria_projection_versions)
 //   SqliteProjectionTables   schema creation and the in-transaction helpers the
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +53,10 @@ class SqliteProjectionTables {
   static Result<std::vector<DeadLetter>> ListIn(SqliteDatabase& db, std::string_view projection);
   static Result<DeadLetter> GetIn(SqliteDatabase& db, std::string_view projection, int64_t global_position);
   static Status DiscardIn(SqliteDatabase& db, std::string_view projection, int64_t global_position);
+  static Result<int64_t> RequestReplayIn(SqliteDatabase& db, std::string_view projection,
+                                         std::optional<int64_t> global_position);
+  static Result<std::vector<int64_t>> ListReplayRequestsIn(SqliteDatabase& db, std::string_view projection);
+  static Status ClearReplayRequestIn(SqliteDatabase& db, std::string_view projection, int64_t global_position);
 
   // Takes or extends the lease row of `name` for `owner` (expiry now + ttl) on
   // the caller's connection, which must be in a write transaction. Returns
@@ -78,6 +84,9 @@ class SqliteDeadLetterStore final : public DeadLetterStore {
   Result<std::vector<DeadLetter>> List(std::string_view projection) override;
   Result<DeadLetter> Get(std::string_view projection, int64_t global_position) override;
   Status Discard(std::string_view projection, int64_t global_position) override;
+  Result<int64_t> RequestReplay(std::string_view projection, std::optional<int64_t> global_position) override;
+  Result<std::vector<int64_t>> ListReplayRequests(std::string_view projection) override;
+  Status ClearReplayRequest(std::string_view projection, int64_t global_position) override;
 
  private:
   std::mutex mu_;
