@@ -152,7 +152,11 @@ Status AppendWriter::ResolveCommit(const Uuid& probe, const Status& cause) {
   if (!conn_ || !conn_->EnsureConnected().ok()) {
     return Status::Unavailable(cause.message() + " (connection lost during COMMIT; outcome unknown)");
   }
-  auto res = conn_->ExecPrepared(statements_->event_ids_exist, PgParams().Text("{" + probe.ToString() + "}"));
+  // Built by appending: GCC 12 -O3 reports a false -Wrestrict for "{" + str.
+  std::string literal = "{";
+  literal += probe.ToString();
+  literal += '}';
+  auto res = conn_->ExecPrepared(statements_->event_ids_exist, PgParams().Text(literal));
   if (!res) return Status::Unavailable(cause.message() + " (connection lost during COMMIT; outcome unknown)");
   if (res->Int64(0, 0) > 0) return Status::Ok();
   return Status::Unavailable(cause.message() + " (not committed)");
@@ -248,7 +252,8 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
     keys.push_back(r->stream_key);
     for (const WritableEvent& e : r->events) {
       if (!e.id) continue;
-      ids_literal += (any_ids ? "," : "") + e.id->ToString();
+      if (any_ids) ids_literal += ',';
+      ids_literal += e.id->ToString();
       any_ids = true;
     }
   }

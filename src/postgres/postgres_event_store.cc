@@ -6,6 +6,7 @@
 
 #include "append_notifier.h"
 #include "append_writer.h"
+#include "event_store_core.h"
 #include "estoria/internal/paged_iterator.h"
 #include "event_codec.h"
 #include "store_core.h"
@@ -18,13 +19,6 @@ using postgres::PgParams;
 using postgres::PgPipeline;
 using postgres::PgResult;
 using postgres_internal::StoreCore;
-
-struct PostgresEventStore::Core {
-  PostgresOptions options;
-  std::shared_ptr<StoreCore> store;
-  std::unique_ptr<postgres_internal::AppendNotifier> notifier;
-  std::unique_ptr<postgres_internal::AppendWriter> writer;  // destroyed before notifier
-};
 
 namespace {
 

@@ -167,6 +167,18 @@ Statements::Statements(std::string_view schema_name)
   set_head = s("set_head", "UPDATE " + q + ".log_head SET position = $1 WHERE id = 1");
   notify = s("notify", "SELECT pg_notify($1, $2)");
 
+  import_events = s("import_events", "INSERT INTO " + ev + " (" + cols +
+                                         ", stream_type) SELECT u.p, u.s, u.v, u.i, u.t, u.ts, u.c, u.d, u.m, u.st"
+                                         " FROM unnest($1::int8[], $2::text[], $3::int8[], $4::uuid[], $5::text[],"
+                                         " $6::timestamptz[], $7::text[], $8::bytea[], $9::jsonb[], $10::text[])"
+                                         " AS u(p, s, v, i, t, ts, c, d, m, st)");
+  import_streams = s("import_streams", "INSERT INTO " + q +
+                                           ".streams (stream_id, stream_type, version, first_position, last_timestamp)"
+                                           " SELECT u.s, u.t, u.v, u.f, u.l FROM unnest($1::text[], $2::text[],"
+                                           " $3::int8[], $4::int8[], $5::timestamptz[]) AS u(s, t, v, f, l)"
+                                           " ON CONFLICT (stream_id) DO UPDATE"
+                                           " SET version = EXCLUDED.version, last_timestamp = EXCLUDED.last_timestamp");
+
   stream_range = s("stream_range", "SELECT s.version, h.position FROM " + q + ".streams s, " + q +
                                        ".log_head h WHERE s.stream_id = $1 AND h.id = 1");
   read_stream_forward =

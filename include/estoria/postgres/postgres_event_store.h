@@ -1,6 +1,7 @@
 // estoria/postgres/postgres_event_store.h: PostgresEventStore, the production
 // event store shared by many processes through one PostgreSQL database, with
-// every capability (GlobalReader, StreamDeleter, StreamLister, AppendWatcher).
+// every capability (GlobalReader, StreamDeleter, StreamLister, AppendWatcher,
+// EventImporter).
 //
 // Global positions follow commit order across all processes and have no gaps
 // (only deleted events leave holes): each store object has one writer thread
@@ -44,7 +45,8 @@ class PostgresEventStore final : public EventStore,
                                  public GlobalReader,
                                  public StreamDeleter,
                                  public StreamLister,
-                                 public AppendWatcher {
+                                 public AppendWatcher,
+                                 public EventImporter {
  public:
   // Connects, then creates or migrates the schema. Errors: InvalidArgument (bad
   // schema name or conninfo), Unavailable (server unreachable within
@@ -72,10 +74,20 @@ class PostgresEventStore final : public EventStore,
   // and the listener connection is down.
   Result<int64_t> WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) override;
 
+  // EventImporter: one transaction under the append advisory lock, so imported
+  // positions are ordered with appends of every process; per-event timestamps
+  // are kept; NOTIFY wakes waiters. preserve_positions is supported. Statuses
+  // as documented in event_store.h (InvalidArgument also for content types or
+  // metadata PostgreSQL cannot store; Unavailable when the connection is lost,
+  // also when a lost COMMIT's outcome cannot be learned).
+  Result<std::vector<int64_t>> ImportEvents(std::span<const Event> events,
+                                            const ImportOptions& options = {}) override;
+
   GlobalReader* global_reader() override { return this; }
   StreamDeleter* stream_deleter() override { return this; }
   StreamLister* stream_lister() override { return this; }
   AppendWatcher* append_watcher() override { return this; }
+  EventImporter* event_importer() override { return this; }
 
   // Group-commit counters of this store object since it was opened.
   struct Stats {

@@ -1,0 +1,218 @@
+// PostgresEventStore::ImportEvents: writes already-stored events verbatim in
+// ONE transaction on a pooled connection, under the same transaction-scoped
+// advisory lock that orders the group-commit appends (append_writer.cc), so
+// commit order == position order still holds and log_head stays exact.
+//
+// Two pipelined round trips, like an append batch:
+//   1. BEGIN; synchronous_commit; pg_advisory_xact_lock(K); read log_head, the
+//      tips of the batch's streams and which of its event ids are stored.
+//   2. (after validating the whole batch in memory, exactly like the memory
+//      and SQLite stores) INSERT the events with their own timestamps; upsert
+//      the stream rows; UPDATE log_head; pg_notify; COMMIT.
+// The writer's one-round-trip prediction notices the moved head through its
+// guard statement and falls back, so appends after an import stay correct.
+#include <algorithm>
+#include <map>
+#include <unordered_set>
+
+#include "estoria/postgres/postgres_event_store.h"
+#include "event_codec.h"
+#include "event_store_core.h"
+
+namespace estoria::postgres {
+
+using postgres_internal::StoreCore;
+
+namespace {
+
+constexpr Oid kTimestamptzArrayOid = 1185;
+// PostgreSQL's binary timestamptz counts microseconds from 2000-01-01 UTC.
+constexpr int64_t kPgEpochOffsetUs = 946684800LL * 1000000LL;
+
+Status ValidateImported(std::span<const Event> events) {
+  for (const Event& e : events) {
+    ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.stream_id.type()).WithContext("ImportEvents: stream id"));
+    ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.type()).WithContext("ImportEvents: event type"));
+    if (e.stream_version < 1) return Status::InvalidArgument("ImportEvents: stream version < 1");
+    WritableEvent w;
+    w.type = e.type();
+    w.content_type = e.content_type;
+    w.metadata = e.metadata;
+    ESTORIA_RETURN_IF_ERROR(postgres_internal::ValidateStorable(e.stream_id, std::span<const WritableEvent>(&w, 1))
+                                .WithContext("ImportEvents"));
+  }
+  return Status::Ok();
+}
+
+struct StreamState {
+  bool exists = false;
+  int64_t version = 0;
+  int64_t first_position = 0;
+  Timestamp last{};
+  bool touched = false;
+};
+
+void RollbackQuietly(PgConnection& c) {
+  if (!c.broken() && c.transaction_status() != PQTRANS_IDLE) (void)c.Exec("ROLLBACK");
+}
+
+}  // namespace
+
+Result<std::vector<int64_t>> PostgresEventStore::ImportEvents(std::span<const Event> events,
+                                                              const ImportOptions& options) {
+  ESTORIA_RETURN_IF_ERROR(ValidateImported(events));
+  std::vector<int64_t> positions;
+  if (events.empty()) return positions;
+  StoreCore& core = *core_->store;
+  const auto& s = core.statements;
+  const bool strict = core_->options.durability == Durability::kStrict;
+  std::vector<std::string> keys;
+  std::string ids_literal = "{";
+  for (size_t i = 0; i < events.size(); ++i) {
+    keys.push_back(events[i].stream_id.ToString());
+    if (i > 0) ids_literal += ',';
+    ids_literal += events[i].id.uuid().ToString();
+  }
+  ids_literal += "}";
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+
+  int64_t new_head = 0;
+  auto run = [&](PgConnection& c) -> Result<std::vector<int64_t>> {
+    // Round trip 1: lock, then read the head, the streams' tips and stored ids.
+    PgPipeline read;
+    read.Add(s.begin)
+        .Add(s.set_sync_commit, PgParams().Text(strict ? "on" : "off"))
+        .Add(s.lock, PgParams().Int64(s.append_lock_key))
+        .Add(s.head)
+        .Add(s.stream_versions, PgParams().Text(postgres_internal::TextArray(keys)))
+        .Add(s.stored_ids, PgParams().Text(ids_literal));
+    auto first = c.RunPipeline(read);
+    if (!first && c.broken()) {
+      // Nothing was written yet: a dead pooled connection is replaced once.
+      ESTORIA_RETURN_IF_ERROR(c.EnsureConnected());
+      first = c.RunPipeline(read);
+    }
+    if (!first) {
+      RollbackQuietly(c);
+      return first.error();
+    }
+    std::vector<PgResult>& r1 = *first;
+    int64_t head = r1[3].Int64(0, 0);
+    std::map<std::string, StreamState> streams;
+    for (int i = 0; i < r1[4].rows(); ++i) streams[r1[4].String(i, 0)] = StreamState{true, r1[4].Int64(i, 1)};
+    std::unordered_set<Uuid> stored;
+    for (int i = 0; i < r1[5].rows(); ++i) stored.insert(r1[5].UuidAt(i, 0));
+
+    // Validate and plan the whole batch in order: all or none.
+    std::vector<int64_t> out;
+    out.reserve(events.size());
+    std::unordered_set<Uuid> batch_ids;
+    int64_t last = head;
+    Status bad;
+    for (const Event& e : events) {
+      if (stored.contains(e.id.uuid()) || !batch_ids.insert(e.id.uuid()).second) {
+        bad = Status::AlreadyExists("ImportEvents: event id " + e.id.ToString() + " is already stored");
+        break;
+      }
+      std::string key = e.stream_id.ToString();
+      StreamState& st = streams[key];
+      if ((st.exists || st.touched) && e.stream_version != st.version + 1) {
+        bad = Status::InvalidArgument("ImportEvents: " + key + " version " + std::to_string(e.stream_version) +
+                                      " does not continue its tip " + std::to_string(st.version));
+        break;
+      }
+      if (options.preserve_positions) {
+        if (e.global_position <= last) {
+          bad = Status::InvalidArgument("ImportEvents: position " + std::to_string(e.global_position) +
+                                        " is not above " + std::to_string(last));
+          break;
+        }
+        last = e.global_position;
+      } else {
+        ++last;
+      }
+      if (!st.exists && !st.touched) st.first_position = last;
+      st.touched = true;
+      st.version = e.stream_version;
+      st.last = e.timestamp;
+      out.push_back(last);
+    }
+    if (!bad.ok()) {
+      RollbackQuietly(c);
+      return bad;
+    }
+
+    // Round trip 2: write, advance the head, notify, commit.
+    std::vector<std::string> pos, sid, ver, eid, etype, ts, ctype, data, meta, stype;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const Event& e = events[i];
+      pos.push_back(PgBinaryInt64(out[i]));
+      sid.push_back(e.stream_id.ToString());
+      ver.push_back(PgBinaryInt64(e.stream_version));
+      eid.push_back(PgBinaryUuid(e.id.uuid()));
+      etype.push_back(e.type());
+      ts.push_back(PgBinaryInt64(e.timestamp.time_since_epoch().count() - kPgEpochOffsetUs));
+      ctype.push_back(e.content_type);
+      data.push_back(e.data);
+      meta.push_back(PgBinaryJsonb(postgres_internal::EncodeMetadata(e.metadata)));
+      stype.push_back(e.stream_id.type());
+    }
+    std::vector<std::string> skey, stname, sver, sfirst, slast;
+    for (const auto& [key, st] : streams) {
+      if (!st.touched) continue;
+      skey.push_back(key);
+      stname.push_back(key.substr(0, key.rfind('_')));
+      sver.push_back(PgBinaryInt64(st.version));
+      sfirst.push_back(PgBinaryInt64(st.first_position));
+      slast.push_back(PgBinaryInt64(st.last.time_since_epoch().count() - kPgEpochOffsetUs));
+    }
+    PgPipeline write;
+    write
+        .Add(s.import_events, PgParams()
+                                  .BinaryArray(kInt8Oid, kInt8ArrayOid, pos)
+                                  .BinaryArray(kTextOid, kTextArrayOid, sid)
+                                  .BinaryArray(kInt8Oid, kInt8ArrayOid, ver)
+                                  .BinaryArray(kUuidOid, kUuidArrayOid, eid)
+                                  .BinaryArray(kTextOid, kTextArrayOid, etype)
+                                  .BinaryArray(kTimestamptzOid, kTimestamptzArrayOid, ts)
+                                  .BinaryArray(kTextOid, kTextArrayOid, ctype)
+                                  .BinaryArray(kByteaOid, kByteaArrayOid, data)
+                                  .BinaryArray(kJsonbOid, kJsonbArrayOid, meta)
+                                  .BinaryArray(kTextOid, kTextArrayOid, stype))
+        .Add(s.import_streams, PgParams()
+                                   .BinaryArray(kTextOid, kTextArrayOid, skey)
+                                   .BinaryArray(kTextOid, kTextArrayOid, stname)
+                                   .BinaryArray(kInt8Oid, kInt8ArrayOid, sver)
+                                   .BinaryArray(kInt8Oid, kInt8ArrayOid, sfirst)
+                                   .BinaryArray(kTimestamptzOid, kTimestamptzArrayOid, slast))
+        .Add(s.set_head, PgParams().Int64(last))
+        .Add(s.notify, PgParams().Text(s.notify_channel).Text(std::to_string(last)))
+        .Add(s.commit);
+    Status st = c.RunPipeline(write).error();
+    if (!st.ok()) {
+      if (!c.broken()) {
+        RollbackQuietly(c);
+        return st;
+      }
+      // The connection was lost while COMMIT may have been sent: look the
+      // first event id up on a fresh connection to learn the outcome.
+      const std::string unknown = st.message() + " (connection lost during ImportEvents COMMIT; outcome unknown)";
+      if (!c.EnsureConnected().ok()) return Status::Unavailable(unknown);
+      std::string first_id = "{";
+      first_id += events[0].id.uuid().ToString();
+      first_id += '}';
+      auto probe = c.ExecPrepared(s.event_ids_exist, PgParams().Text(first_id));
+      if (!probe) return Status::Unavailable(unknown);
+      if (probe->Int64(0, 0) == 0) return Status::Unavailable(st.message() + " (ImportEvents not committed)");
+    }
+    new_head = last;
+    return out;
+  };
+  ESTORIA_ASSIGN_OR_RETURN(auto lease, core.pool.Acquire());
+  ESTORIA_ASSIGN_OR_RETURN(positions, run(*lease));
+  core_->notifier->Publish(new_head);
+  return positions;
+}
+
+}  // namespace estoria::postgres
