@@ -23,7 +23,7 @@
 // retried one append per transaction, so one bad append cannot fail others.
 //
 // Why positions follow commit order, across all processes: every transaction
-// that assigns positions (and DeleteStream) first takes the same
+// that assigns positions (appends, ImportEvents) and DeleteStream first take the same
 // transaction-scoped advisory lock K, and PostgreSQL releases it only after the
 // transaction's commit is complete and visible to new snapshots. Transaction
 // T2 can therefore only read log_head after T1 (which took the lock before it)
