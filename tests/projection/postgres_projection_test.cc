@@ -325,7 +325,12 @@ TEST_F(PostgresReadModelTest, DedicatedAdvisoryLockForAPlainHandler) {
   for (int64_t pos : a_rec->positions()) handled.insert(pos);
   for (int64_t pos : b_rec->positions()) handled.insert(pos);
   EXPECT_EQ(handled.size(), static_cast<size_t>(second));  // nothing missed (at-least-once)
-  EXPECT_FALSE(a->state().active && b->state().active);
+  // A non-fencing lock: the holder whose session died notices at its next
+  // renew (every 50 ms) and steps down; until then both may briefly be active.
+  auto both_active = [&] { return a->state().active && b->state().active; };
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (both_active() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(both_active()) << "the processor that lost its lock did not step down";
   ASSERT_OK(a->Stop());
   ASSERT_OK(b->Stop());
 }
