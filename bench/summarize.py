@@ -50,6 +50,8 @@ def main(path, note=""):
                     ratio = f"**{r['events_per_sec'] / c['events_per_sec']:.2f}x**"
             if r["workload"] == "tail-latency":
                 notes.append(f"{r['rate']} appends/s, wake: {r['wake']}, append->read p50/p99 {fmt(r['append_to_read_p50_us'])}/{fmt(r['append_to_read_p99_us'])} µs")
+                if 'commit_to_handler_p50_us' in r:
+                    notes.append(f"Processor handler: commit->handler p50/p99 {fmt(r['commit_to_handler_p50_us'])}/{fmt(r['commit_to_handler_p99_us'])} µs")
             if r.get("conflicts"):
                 notes.append(f"{r['conflicts']} conflicts")
             notes.append(f"latency of {r['latency_of']}; {r['events']} events")

@@ -5,11 +5,18 @@
 //                   subscriber having read the event (0 when it was read before
 //                   the writer saw the acknowledgement);
 //   append -> read: from the AppendStream call to the event being read.
+// Beside it, a projection Processor (checkpoints in memory, starting at the
+// head) tails the same log; commit -> handler is from AppendStream returning to
+// the Processor calling its handler with the event (extra fields
+// commit_to_handler_p50_us / _p99_us).
 #include <atomic>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
+#include "estoria/checkpoint_store.h"
+#include "estoria/projection/processor.h"
+#include "estoria/projection/projection_sink.h"
 #include "workloads.h"
 
 namespace estoria::bench {
@@ -27,7 +34,7 @@ Result<BenchResult> RunTailLatency(const BenchOptions& o) {
 
   // Per event (by position): when the append started, was acknowledged, was read.
   std::mutex mu;
-  std::unordered_map<int64_t, Clock::time_point> started, acked, read_at;
+  std::unordered_map<int64_t, Clock::time_point> started, acked, read_at, handled_at;
   std::atomic<bool> abort{false};
   Status reader_error;
   std::thread subscriber([&] {
@@ -69,6 +76,36 @@ Result<BenchResult> RunTailLatency(const BenchOptions& o) {
     }
   });
 
+  // The Processor path: its handler records when each event of the stream arrives.
+  auto checkpoints = NewMemoryCheckpointStore();
+  ESTORIA_RETURN_IF_ERROR(checkpoints->Save("bench_tail_latency", start_pos));
+  auto sink = std::make_shared<HandlerSink>(
+      [&](const Event& e) {
+        auto now = Clock::now();
+        if (e.stream_id == stream) {
+          std::lock_guard<std::mutex> lock(mu);
+          handled_at[e.global_position] = now;
+        }
+        return Status::Ok();
+      },
+      checkpoints);
+  ProcessorOptions po;
+  po.name = "bench_tail_latency";
+  po.stream_types = {"bench"};
+  po.checkpoint_every_events = 1000;
+  po.poll_interval = std::chrono::milliseconds(100);
+  auto processor = Processor::Create(store, sink, po);
+  if (!processor) {
+    abort.store(true);
+    subscriber.join();
+    return processor.error();
+  }
+  if (Status st = (*processor)->Start(); !st.ok()) {
+    abort.store(true);
+    subscriber.join();
+    return st;
+  }
+
   WritableEvent proto = MakeEvent("deposited", MakePayload(o.payload, 1));
   Status writer_error;
   auto t_start = Clock::now();
@@ -90,10 +127,25 @@ Result<BenchResult> RunTailLatency(const BenchOptions& o) {
   if (!writer_error.ok()) {
     abort.store(true);
     subscriber.join();
+    (void)(*processor)->Stop();
     return writer_error;
   }
   subscriber.join();
+  int64_t last_position = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [pos, t] : acked) last_position = std::max(last_position, pos);
+  }
+  Status waited = (*processor)->WaitForPosition(last_position, std::chrono::seconds(30));
+  Status stopped = (*processor)->Stop();
   ESTORIA_RETURN_IF_ERROR(reader_error);
+  ESTORIA_RETURN_IF_ERROR(waited.WithContext("tail-latency: processor"));
+  ESTORIA_RETURN_IF_ERROR(stopped.WithContext("tail-latency: processor stop"));
+  LatencyRecorder commit_to_handler;
+  for (const auto& [pos, t_handled] : handled_at) {
+    auto a = acked.at(pos);
+    commit_to_handler.Add(t_handled > a ? t_handled - a : Clock::duration::zero());
+  }
   LatencyRecorder commit_to_read, append_to_read;
   for (const auto& [pos, t_read] : read_at) {
     auto a = acked.at(pos);
@@ -113,6 +165,9 @@ Result<BenchResult> RunTailLatency(const BenchOptions& o) {
   r.extra["wake"] = watcher ? "AppendWatcher" : "poll-1ms";
   r.extra["append_to_read_p50_us"] = append_to_read.PercentileMicros(0.5);
   r.extra["append_to_read_p99_us"] = append_to_read.PercentileMicros(0.99);
+  r.extra["commit_to_handler_p50_us"] = commit_to_handler.PercentileMicros(0.5);
+  r.extra["commit_to_handler_p99_us"] = commit_to_handler.PercentileMicros(0.99);
+  r.extra["handler_events"] = static_cast<int64_t>(handled_at.size());
   return r;
 }
 
