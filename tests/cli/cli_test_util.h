@@ -16,6 +16,8 @@
 
 #include "subprocess.h"
 
+#include "estoria/testing/temp_dir.h"
+
 namespace estoria_cli_test {
 
 inline const std::string kBinary = ESTORIA_CLI_BINARY;
@@ -34,22 +36,7 @@ inline std::string PostgresStore(const std::string& name) {
   return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "estoria_schema=" + schema;
 }
 
-// A temporary folder removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "estoria-cli-test.XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ::estoria::testing::TempDir;
 
 // Replaces generated UUIDs (all but the tests' fixed 00000000-... ones) with
 // <uuid> and RFC 3339 timestamps with <ts>.

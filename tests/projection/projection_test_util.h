@@ -14,30 +14,9 @@
 #include <vector>
 
 #include "estoria/event_store.h"
+#include "estoria/testing/temp_dir.h"
 
 namespace estoria::testing {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "estoria-proj-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string NewFile(const std::string& prefix = "db") {
-    return (std::filesystem::path(path_) / (prefix + "-" + std::to_string(counter_++) + ".db")).string();
-  }
-
- private:
-  std::string path_;
-  std::atomic<int> counter_{0};
-};
 
 struct Totals {
   int64_t total = 0;

@@ -8,23 +8,13 @@
 #include <fstream>
 
 #include "estoria/testing/matchers.h"
+#include "estoria/testing/temp_dir.h"
 
 namespace estoria::sqlite {
 namespace {
 using ::estoria::testing::StatusIs;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "estoria-sqlite-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return (std::filesystem::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
+using ::estoria::testing::TempDir;
 
 TEST(SqliteDatabaseTest, ExecPrepareBindStepRoundTrip) {
   TempDir dir;
