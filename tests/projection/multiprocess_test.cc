@@ -5,6 +5,7 @@
 //  - two processes running the same PostgreSQL projection: their handling
 //    intervals never overlap, and killing the active one lets the other
 //    continue from the checkpoint.
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +37,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Starts the child and waits (up to 30 s) until it reports on its stdout that it
+// has blocked SIGTERM, so that a SIGTERM sent later is a clean stop request.
 pid_t Spawn(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   std::string path = ESTORIA_PROJECTION_CHILD;
@@ -43,11 +46,25 @@ pid_t Spawn(const std::vector<std::string>& args) {
   std::vector<std::string> copy = args;
   for (auto& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
+  int ready[2];
+  if (pipe(ready) != 0) return -1;
   pid_t pid = fork();
   if (pid == 0) {
+    dup2(ready[1], STDOUT_FILENO);
+    close(ready[0]);
+    close(ready[1]);
     execv(path.c_str(), argv.data());
     _exit(127);
   }
+  close(ready[1]);
+  pollfd p{ready[0], POLLIN, 0};
+  char line[6];
+  if (pid > 0 && poll(&p, 1, 30000) == 1) {
+    EXPECT_EQ(read(ready[0], line, sizeof(line)), 6) << "the child did not report ready (see its stderr)";
+  } else {
+    ADD_FAILURE() << "the child did not report ready within 30 s";
+  }
+  close(ready[0]);
   return pid;
 }
 
@@ -157,6 +174,10 @@ TEST(ProjectionCrashTest, SqliteReadModelEqualsTheFoldAfterSigkills) {
     EXPECT_OK(appender.error());
     EXPECT_GT(appender.appended(), 0);
   }
+  // One more event, so that the last child must make progress of its own before
+  // the SIGTERM: the killed child may already have caught up, and a SIGTERM sent
+  // before the new child has blocked it would kill it instead of stopping it.
+  ASSERT_OK(AppendEvents(*store, 1, 1).error());
   ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   pid_t last = Spawn(args);
   Status caught_up = WaitForCheckpoint(checkpoint, head, 60s, 5ms);
@@ -216,6 +237,7 @@ TEST_F(PostgresProcessTest, ReadModelEqualsTheFoldAfterSigkills) {
     appender.Stop();
     EXPECT_OK(appender.error());
   }
+  ASSERT_OK(AppendEvents(*store_, 1, 1).error());  // progress of the last child's own (see above)
   ASSERT_OK_AND_ASSIGN(int64_t head, store_->HeadPosition());
   pid_t last = Spawn(args);
   Status caught_up = WaitForCheckpoint(Checkpoint(), head, 60s, 5ms);

@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &term, nullptr);  // every thread inherits it; main waits below
+  // Tell the parent that a SIGTERM from now on means a clean stop.
+  if (write(STDOUT_FILENO, "ready\n", 6) != 6) return 2;
 
   std::string mode = argv[1];
   std::shared_ptr<EventStore> store;
