@@ -135,6 +135,11 @@ Result<std::string> SqliteDatabase::QueryText(std::string_view sql) {
 }
 
 int64_t SqliteDatabase::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+uint32_t SqliteDatabase::DataVersion() const {
+  unsigned int version = 0;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_DATA_VERSION, &version) != SQLITE_OK) return 0;
+  return version;
+}
 int64_t SqliteDatabase::Changes() const { return sqlite3_changes64(db_); }
 bool SqliteDatabase::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 

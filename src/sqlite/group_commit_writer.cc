@@ -9,33 +9,55 @@
 // then either waits, or - when no batch is running - becomes the leader: it
 // takes every queued request (up to max_batch), runs them all in one
 // BEGIN IMMEDIATE ... COMMIT transaction (one WAL fsync with synchronous=FULL),
-// publishes the outcomes and wakes the followers; a follower whose request is
-// still queued becomes the next leader. While one batch is syncing, the next
-// one accumulates, so N concurrent appenders pay far fewer than N flushes; a
-// lone appender runs its own batch of one without any thread hand-off.
+// publishes the outcomes and wakes the followers; the thread of the first
+// request still queued is woken to lead the next batch. While one batch is
+// syncing, the next one accumulates, so N concurrent appenders pay far fewer
+// than N flushes; a lone appender runs its own batch of one without any thread
+// hand-off. Each request has its own mutex and condition variable, so a leader
+// wakes exactly the threads it finished (and the next leader), which then do
+// not contend for the queue's mutex.
+//
+// Gathering. Left alone, N appenders that loop settle into alternating half
+// batches (one half appends while the other half's batch syncs). So when the
+// last batch held k > 1 appends, the next leader waits until k requests are
+// queued, at most as long as the last batch took (capped at 1 ms): concurrent
+// appenders then share one flush, and a lone appender never waits.
 //
 // Per-append outcomes. Inside the batch each append, in queue order: looks up
 // caller-chosen event ids (ClassifyStoredIds: AlreadyExists / InvalidArgument),
-// reads the stream's tip (CheckExpectation: Conflict), then writes its events
-// and the new tip inside its own SAVEPOINT, rolled back on any error. The checks
-// read the transaction's own writes, so an append sees the versions and ids
-// written by earlier appends of the same batch, and a failed append never
-// fails its neighbours. If the COMMIT itself fails, every append of the batch
-// fails with that error (nothing was written).
+// finds the stream's tip (CheckExpectation: Conflict), then writes its rows.
+// The checks see the transaction's own writes, so an append sees the versions
+// and ids written by earlier appends of the same batch, and a failed append
+// never fails its neighbours: an append that writes several rows (a new
+// stream, several events) does so inside its own SAVEPOINT, rolled back on any
+// error; one that writes a single row needs none, since a failed statement
+// undoes itself. If the COMMIT itself fails, every append of the batch fails
+// with that error (nothing was written). A batch of one append never uses a
+// savepoint (the transaction is its savepoint).
 //
-// Global positions. The leader reads the head (the highest position ever
-// assigned: max(estoria_position_floor, max(position))) inside the write
-// transaction, so other processes' commits are seen, and numbers the batch's
-// events head+1, head+2, ... (the INTEGER PRIMARY KEY of estoria_events).
-// Positions are therefore gap-free and in commit order; a rolled-back append
-// releases its numbers to the next append. Deleting events leaves gaps; the
-// floor, raised to the head before any deletion, keeps positions from ever
-// being reused.
+// Known state. The writer remembers the head and the key and tip of the
+// streams it wrote, so that a steady append runs no query before its INSERT.
+// What it remembers is valid while the database's data version
+// (SQLITE_FCNTL_DATA_VERSION, read inside the write lock at the start of each
+// batch) equals the one recorded after this writer's last commit: a commit by
+// another process, or a delete or import through the same connection, changes
+// it, and the writer then forgets everything and reads the head again (stream
+// tips are read as streams are met). A failed batch forgets too.
+//
+// Global positions. The leader takes the head (the highest position ever
+// assigned: max(estoria_position_floor, max(position)), read inside the write
+// transaction unless known as above, so other processes' commits are seen) and
+// numbers the batch's events head+1, head+2, ... (the INTEGER PRIMARY KEY of
+// estoria_events). Positions are therefore gap-free and in commit order; a
+// rolled-back append releases its numbers to the next append. Deleting events
+// leaves gaps; the floor, raised to the head before any deletion, keeps
+// positions from ever being reused.
 //
 // Cost of a commit: a one-event append writes one row of estoria_events and
 // its two index entries (plus a estoria_streams row for a new stream); stream
 // tips are derived from the events (see event_sql.h), not rewritten per append.
-// A batch of one append skips the SAVEPOINT (the transaction is its savepoint).
+// Each B-tree page a commit touches is one WAL frame, so a one-event commit
+// writes three frames (the table, the two indexes).
 #include "group_commit_writer.h"
 
 #include <algorithm>
@@ -64,13 +86,20 @@ Status RunCached(SqliteDatabase& db, const char* sql) {
 }  // namespace
 
 struct GroupCommitWriter::Request {
-  const TypeId* stream_id;
+  const TypeId* stream_id = nullptr;
   std::string stream_name;
   std::span<const WritableEvent> events;
-  const AppendOptions* options;
+  const AppendOptions* options = nullptr;
   std::vector<std::string> metadata_json;
   Result<std::vector<Event>> result{Status::Internal("append not run")};
-  bool done = false;
+  // Set under `mu` (and signalled on `wake`) by a leader: kDone when the
+  // request has run, kLead when its thread should lead the next batch.
+  enum State { kWaiting, kLead, kDone };
+  State state = kWaiting;
+  std::mutex mu;
+  std::condition_variable wake;
+  int64_t stream_key = 0;  // set by a successful InsertAppend, with the new tip
+  int64_t tip = 0;
 };
 
 GroupCommitWriter::GroupCommitWriter(ConnectionPool* pool, size_t max_batch, std::function<void(int64_t)> on_commit,
@@ -87,7 +116,11 @@ SqliteStats GroupCommitWriter::stats() const {
 
 Result<std::vector<Event>> GroupCommitWriter::Append(const TypeId& stream_id, std::span<const WritableEvent> events,
                                                      const AppendOptions& options) {
-  Request req{&stream_id, stream_id.ToString(), events, &options, {}, Status::Internal("append not run"), false};
+  Request req;
+  req.stream_id = &stream_id;
+  req.stream_name = stream_id.ToString();
+  req.events = events;
+  req.options = &options;
   req.metadata_json.reserve(events.size());
   for (const WritableEvent& e : events) {
     auto json = EncodeMetadata(e.metadata);
@@ -97,22 +130,48 @@ Result<std::vector<Event>> GroupCommitWriter::Append(const TypeId& stream_id, st
 
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&req);
-  while (!req.done) {
+  if (gathering_ && queue_.size() >= gather_target_) gathered_.notify_one();
+  for (;;) {
     if (leader_active_) {
-      cv_.wait(lock);
+      // Follow: sleep on this request's own mutex and condition variable until
+      // a leader finished it or hands the lead over.
+      lock.unlock();
+      {
+        std::unique_lock<std::mutex> own(req.mu);
+        req.wake.wait(own, [&] { return req.state != Request::kWaiting; });
+        if (req.state == Request::kDone) return std::move(req.result);
+        req.state = Request::kWaiting;  // asked to lead
+      }
+      lock.lock();
       continue;
     }
     leader_active_ = true;
+    // Gathering: when the last batch held several appends, their threads are
+    // about to append again; wait (at most as long as the last batch took) until
+    // as many requests are queued, so that concurrent appenders share one
+    // commit instead of splitting into alternating smaller batches.
+    gather_target_ = std::min(last_batch_size_, max_batch_);
+    if (gather_target_ > 1 && queue_.size() < gather_target_) {
+      gathering_ = true;
+      gathered_.wait_for(lock, last_batch_time_, [&] { return queue_.size() >= gather_target_; });
+      gathering_ = false;
+    }
     std::vector<Request*> batch;
     while (!queue_.empty() && batch.size() < max_batch_) {
       batch.push_back(queue_.front());
       queue_.pop_front();
     }
+    last_batch_size_ = batch.size();
     lock.unlock();
+
+    auto started = std::chrono::steady_clock::now();
     int64_t head = 0;
     bool committed = RunBatch(batch, &head);
+    auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
     if (committed && on_commit_) on_commit_(head);
+
     lock.lock();
+    last_batch_time_ = std::min(took, kMaxGather);
     ++stats_.batches;
     if (committed) ++stats_.commits;
     stats_.max_batch = std::max<int64_t>(stats_.max_batch, static_cast<int64_t>(batch.size()));
@@ -121,12 +180,34 @@ Result<std::vector<Event>> GroupCommitWriter::Append(const TypeId& stream_id, st
         ++stats_.appends;
         stats_.events += static_cast<int64_t>(r->result->size());
       }
-      r->done = true;
     }
     leader_active_ = false;
-    cv_.notify_all();
+    // The thread of the first queued request (only it: no thundering herd)
+    // leads the next batch. Signalled under mu_, while that request is still
+    // queued and so still alive.
+    if (!queue_.empty()) {
+      Request* next = queue_.front();
+      std::lock_guard<std::mutex> own(next->mu);
+      if (next->state == Request::kWaiting) next->state = Request::kLead;
+      next->wake.notify_one();
+    }
+    lock.unlock();
+    // The batch's requests belong to this leader until marked done; each
+    // follower returns (and destroys its request) only after taking its own
+    // mutex, so nothing here touches a dead request.
+    bool mine = false;
+    for (Request* r : batch) {
+      if (r == &req) {
+        mine = true;
+        continue;
+      }
+      std::lock_guard<std::mutex> own(r->mu);
+      r->state = Request::kDone;
+      r->wake.notify_one();
+    }
+    if (mine) return std::move(req.result);
+    lock.lock();
   }
-  return std::move(req.result);
 }
 
 bool GroupCommitWriter::RunBatch(const std::vector<Request*>& batch, int64_t* head) {
@@ -141,28 +222,42 @@ bool GroupCommitWriter::RunBatch(const std::vector<Request*>& batch, int64_t* he
   SqliteDatabase& db = **lease;
   auto tx = SqliteTransaction::Begin(db, SqliteTransaction::Mode::kImmediate);
   if (!tx) return fail_all(tx.error().WithContext("append"));
-  auto start = ReadHead(db);
-  if (!start) return fail_all(start.error());
-  int64_t first_head = *start;
-  *head = first_head;
+  // The head and stream tips known from this writer's last commit hold while
+  // nobody else wrote since (the data version is read inside the write lock).
+  uint32_t data_version = db.DataVersion();
+  if (!known_.valid || data_version == 0 || data_version != known_.data_version) {
+    known_.Forget();
+    auto start = ReadHead(db);
+    if (!start) return fail_all(start.error());
+    known_.head = *start;
+  }
+  *head = known_.head;
+  auto fail_all_forget = [&](const Status& st) {
+    known_.Forget();
+    return fail_all(st);
+  };
 
   Timestamp ts = std::max(Now(), last_ts_);
   bool any_ok = false;
   for (Request* r : batch) {
     r->result = ApplyOne(db, *r, head, ts, /*savepoint=*/batch.size() > 1);
     any_ok = any_ok || r->result.has_value();
+    if (r->result.has_value() && r->stream_key > 0) Learn(r->stream_name, r->stream_key, r->tip);
     if (!r->result.has_value() && !db.InTransaction()) {
       // SQLite rolled the whole transaction back (I/O error, disk full, ...):
       // nothing of the batch is written, and nothing more may run outside it.
-      return fail_all(r->result.error().WithContext("batch rolled back"));
+      return fail_all_forget(r->result.error().WithContext("batch rolled back"));
     }
   }
   if (!any_ok) {
-    (void)tx->Rollback();
+    // Nothing was written and no stream tip was learnt from a write; keep what
+    // is known only if the rollback worked.
+    if (!tx->Rollback().ok()) known_.Forget();
     return false;
   }
   Status st = tx->Commit();
   if (!st.ok()) {
+    known_.Forget();
     logger_->Log(LogLevel::kWarning, "sqlite: commit of a batch of " + std::to_string(batch.size()) +
                                          " append(s) failed: " + st.ToString());
     for (Request* r : batch) {
@@ -171,6 +266,9 @@ bool GroupCommitWriter::RunBatch(const std::vector<Request*>& batch, int64_t* he
     return false;
   }
   last_ts_ = ts;
+  known_.head = *head;
+  known_.data_version = db.DataVersion();
+  known_.valid = true;
   return true;
 }
 
@@ -194,14 +292,34 @@ Result<std::vector<Event>> GroupCommitWriter::ApplyOne(SqliteDatabase& db, Reque
   }
   if (any_id) ESTORIA_RETURN_IF_ERROR(ClassifyStoredIds(*r.stream_id, r.events, *r.options, stored));
 
+  // The stream's key and tip: known from an earlier commit of this writer, or
+  // read (both see the writes of earlier appends in this transaction).
+  bool exists = false;
+  int64_t key = 0, version = 0;
+  if (auto known = known_.streams.find(r.stream_name); known != known_.streams.end()) {
+    exists = true;
+    key = known->second.key;
+    version = known->second.tip;
+  } else {
+    ESTORIA_ASSIGN_OR_RETURN(std::optional<StreamRow> stream, FindStream(db, r.stream_name));
+    exists = stream.has_value();
+    key = exists ? stream->key : 0;
+    version = exists ? stream->tip : 0;
+  }
+  ESTORIA_RETURN_IF_ERROR(CheckExpectation(*r.stream_id, *r.options, exists, version));
+
+  // A failed statement undoes itself, so an append that writes one row (one
+  // event to an existing stream) needs no savepoint; one that writes several
+  // rows does, when it shares the transaction with other appends.
   int64_t saved_head = *head;
-  if (!savepoint) {
-    auto out = InsertAppend(db, r, head, ts);
-    if (!out) *head = saved_head;  // the caller rolls the transaction back
+  bool use_savepoint = savepoint && (!exists || r.events.size() > 1);
+  if (!use_savepoint) {
+    auto out = InsertAppend(db, r, exists, key, version, head, ts);
+    if (!out) *head = saved_head;  // with several rows: the caller rolls the transaction back
     return out;
   }
   ESTORIA_RETURN_IF_ERROR(RunCached(db, kSavepoint));
-  auto out = InsertAppend(db, r, head, ts);
+  auto out = InsertAppend(db, r, exists, key, version, head, ts);
   if (!out) {
     *head = saved_head;
     if (!db.InTransaction()) return out;  // SQLite already rolled everything back
@@ -214,14 +332,8 @@ Result<std::vector<Event>> GroupCommitWriter::ApplyOne(SqliteDatabase& db, Reque
   return out;
 }
 
-Result<std::vector<Event>> GroupCommitWriter::InsertAppend(SqliteDatabase& db, Request& r, int64_t* head,
-                                                           Timestamp ts) {
-  ESTORIA_ASSIGN_OR_RETURN(std::optional<StreamRow> stream, FindStream(db, r.stream_name));
-  bool exists = stream.has_value();
-  int64_t key = exists ? stream->key : 0;
-  int64_t version = exists ? stream->tip : 0;
-  ESTORIA_RETURN_IF_ERROR(CheckExpectation(*r.stream_id, *r.options, exists, version));
-
+Result<std::vector<Event>> GroupCommitWriter::InsertAppend(SqliteDatabase& db, Request& r, bool exists, int64_t key,
+                                                           int64_t version, int64_t* head, Timestamp ts) {
   int64_t ts_us = ts.time_since_epoch().count();
   if (!exists) {
     ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * add, db.PrepareCached(kNewStream));
@@ -262,7 +374,14 @@ Result<std::vector<Event>> GroupCommitWriter::InsertAppend(SqliteDatabase& db, R
     ESTORIA_RETURN_IF_ERROR(ins->Run());
     out.push_back(std::move(e));
   }
+  r.stream_key = key;
+  r.tip = version;
   return out;
+}
+
+void GroupCommitWriter::Learn(const std::string& stream_name, int64_t key, int64_t tip) {
+  if (known_.streams.size() >= kMaxKnownStreams && !known_.streams.contains(stream_name)) known_.streams.clear();
+  known_.streams[stream_name] = StreamTip{key, tip};
 }
 
 }  // namespace estoria::sqlite::internal

@@ -4,6 +4,7 @@
 // Thread safety: Append may be called from many threads at once.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "connection_pool.h"
@@ -42,17 +44,51 @@ class GroupCommitWriter {
   // Checks and writes one append. With `savepoint`, a failure rolls back only
   // this append; without, the caller must roll back the transaction.
   Result<std::vector<Event>> ApplyOne(SqliteDatabase& db, Request& r, int64_t* head, Timestamp ts, bool savepoint);
-  Result<std::vector<Event>> InsertAppend(SqliteDatabase& db, Request& r, int64_t* head, Timestamp ts);
+  // Writes the append's rows (a new stream's row first unless `exists`).
+  Result<std::vector<Event>> InsertAppend(SqliteDatabase& db, Request& r, bool exists, int64_t key, int64_t version,
+                                          int64_t* head, Timestamp ts);
+  // Records a stream's key and tip after a successful append (in known_).
+  void Learn(const std::string& stream_name, int64_t key, int64_t tip);
+
+  // What the writer knows of the stored state, so that an append needs no
+  // query before its INSERT: the head and the key and tip of recently written
+  // streams. Valid only while the database's data version is the one recorded
+  // after this writer's last commit (any other write, by another process or by
+  // another user of the write connection, changes it); touched by the current
+  // leader only, which holds the write connection.
+  struct StreamTip {
+    int64_t key = 0;
+    int64_t tip = 0;
+  };
+  struct Known {
+    bool valid = false;
+    uint32_t data_version = 0;
+    int64_t head = 0;
+    std::unordered_map<std::string, StreamTip> streams;
+    void Forget() {
+      valid = false;
+      streams.clear();
+    }
+  };
+  static constexpr size_t kMaxKnownStreams = 65536;
 
   ConnectionPool* pool_;
+  Known known_;
   size_t max_batch_;
   std::function<void(int64_t)> on_commit_;
   std::shared_ptr<Logger> logger_;
   Timestamp last_ts_{};  // touched by the current leader only
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Request*> queue_;
+  // Gathering (see Append): the size and duration of the last batch, and the
+  // leader's wait for the queue to reach gather_target_.
+  static constexpr std::chrono::microseconds kMaxGather{1000};
+  size_t last_batch_size_ = 1;
+  std::chrono::microseconds last_batch_time_{0};
+  size_t gather_target_ = 0;
+  bool gathering_ = false;
+  std::condition_variable gathered_;
   bool leader_active_ = false;
   SqliteStats stats_;
 };

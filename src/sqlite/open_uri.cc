@@ -8,6 +8,7 @@
 //     durability=strict|relaxed   default strict (synchronous FULL / NORMAL)
 //     busy_timeout_ms=N           default 5000
 //     mode=rw|ro                  default rw; ro opens read-only
+//     wal_autocheckpoint=N        pages (SqliteOptions::wal_autocheckpoint_pages)
 #include <charconv>
 
 #include "estoria/internal/backend_open.h"
@@ -38,7 +39,7 @@ Result<SqliteOptions> SqliteEventStore::ParseUri(std::string_view uri) {
     std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     auto bad = [&] {
       return Status::InvalidArgument("sqlite: URI option " + std::string(pair) +
-                                     " is not valid (durability=strict|relaxed, busy_timeout_ms=N, mode=rw|ro)");
+                                     " is not valid (durability=strict|relaxed, busy_timeout_ms=N, mode=rw|ro, wal_autocheckpoint=N)");
     };
     if (key == "durability") {
       if (value == "strict") {
@@ -53,6 +54,11 @@ Result<SqliteOptions> SqliteEventStore::ParseUri(std::string_view uri) {
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
       if (ec != std::errc() || p != value.data() + value.size() || ms < 0) return bad();
       o.busy_timeout = std::chrono::milliseconds(ms);
+    } else if (key == "wal_autocheckpoint") {
+      int pages = -1;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), pages);
+      if (ec != std::errc() || p != value.data() + value.size() || pages < 0) return bad();
+      o.wal_autocheckpoint_pages = pages;
     } else if (key == "mode") {
       if (value == "ro") {
         o.read_only = true;

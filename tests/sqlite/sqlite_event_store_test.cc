@@ -140,6 +140,48 @@ TEST(SqliteEventStoreTest, ConcurrentAppendsShareCommits) {
   EXPECT_EQ(versions[shared], shared_ok.load());
 }
 
+// The writer remembers the head and stream tips between its commits (see
+// group_commit_writer.cc); a write by another connection, or a delete through
+// its own, must make it read them again.
+TEST(SqliteEventStoreTest, WriterSeesWritesItDidNotMake) {
+  TempDir dir;
+  std::string path = dir.File("two.db");
+  auto a = OpenFile(path, Durability::kRelaxed), b = OpenFile(path, Durability::kRelaxed);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  TypeId s = TypeId::New("account").value(), t = TypeId::New("account").value();
+  ASSERT_OK_AND_ASSIGN(auto a1, a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "1")}));
+  ASSERT_OK_AND_ASSIGN(auto b1, b->AppendStream(s, std::vector<WritableEvent>{Ev("x", "2")},
+                                                AppendOptions::ExpectVersion(1)));
+  EXPECT_EQ(b1[0].global_position, 2);
+  // a knew s at version 1: it must now see version 2, and head 2.
+  auto stale = a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(1));
+  EXPECT_THAT(stale.error(), StatusIs(StatusCode::kConflict));
+  ASSERT_OK_AND_ASSIGN(auto a2, a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "3")},
+                                                AppendOptions::ExpectVersion(2)));
+  EXPECT_EQ(a2[0].stream_version, 3);
+  EXPECT_EQ(a2[0].global_position, 3);
+  // A stream created by b is appended to by a at the right version.
+  ASSERT_OK(b->AppendStream(t, std::vector<WritableEvent>{Ev("y", "1"), Ev("y", "2")}).error());
+  ASSERT_OK_AND_ASSIGN(auto a3, a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "3")},
+                                                AppendOptions::ExpectVersion(2)));
+  EXPECT_EQ(a3[0].stream_version, 3);
+  EXPECT_EQ(a3[0].global_position, 6);
+  // Deleting through a's own connection: the stream restarts at version 1.
+  ASSERT_OK(a->DeleteStream(t));
+  ASSERT_OK_AND_ASSIGN(auto a4, a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "new")},
+                                                AppendOptions::MustNotExist()));
+  EXPECT_EQ(a4[0].stream_version, 1);
+  EXPECT_EQ(a4[0].global_position, 7);
+  // Deleting through b: a must not append at a version it remembers.
+  ASSERT_OK(b->DeleteStream(t));
+  auto gone = a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "z")}, AppendOptions::MustExist());
+  EXPECT_THAT(gone.error(), StatusIs(StatusCode::kConflict));
+  auto all = ReadAllOf(*b);
+  ASSERT_EQ(all.size(), 3u);  // s: 1, 2, 3
+  EXPECT_EQ(all[2].global_position, 3);
+}
+
 TEST(SqliteEventStoreTest, DeletedPositionsAreNeverReused) {
   TempDir dir;
   std::string path = dir.File("gaps.db");

@@ -138,6 +138,11 @@ class SqliteDatabase {
   Result<std::string> QueryText(std::string_view sql);
 
   int64_t LastInsertRowId() const;
+  // SQLite's data version of the main database (SQLITE_FCNTL_DATA_VERSION): it
+  // changes whenever the database content changes, by this connection or any
+  // other (seen by another connection when it next starts a transaction). Used
+  // to validate caches of stored state. 0 when SQLite cannot report it.
+  uint32_t DataVersion() const;
   int64_t Changes() const;
   bool InTransaction() const;
   bool read_only() const { return read_only_; }

@@ -60,10 +60,13 @@ struct SqliteOptions {
   // Most appends run in one group-commit transaction. Default 1024.
   int max_batch_appends = 1024;
   // The writer checkpoints the WAL into the database file once it holds this
-  // many pages (PRAGMA wal_autocheckpoint; SQLite's default is 1000). A larger
-  // value means fewer checkpoint flushes per append; the WAL file grows to
-  // about pages x 4 KiB. Default 8192.
-  int wal_autocheckpoint_pages = 8192;
+  // many pages (PRAGMA wal_autocheckpoint), after which the WAL is rewritten
+  // from its start. A larger value means fewer checkpoints but a longer WAL
+  // file, and a WAL that is still growing makes each commit's flush costlier
+  // (the file size changes too): bench/RESULTS.md measured 1000 faster than
+  // 8192 for strict appends. URI option wal_autocheckpoint=N. Default 1000
+  // (SQLite's default).
+  int wal_autocheckpoint_pages = 1000;
   // Upper bound on the database file size in pages (PRAGMA max_page_count);
   // appends that would grow the file beyond it fail with Unavailable ("database
   // or disk is full") and write nothing. 0 = SQLite's default (no practical
