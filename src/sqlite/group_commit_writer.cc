@@ -130,84 +130,94 @@ Result<std::vector<Event>> GroupCommitWriter::Append(const TypeId& stream_id, st
 
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&req);
-  if (gathering_ && queue_.size() >= gather_target_) gathered_.notify_one();
   for (;;) {
-    if (leader_active_) {
-      // Follow: sleep on this request's own mutex and condition variable until
-      // a leader finished it or hands the lead over.
-      lock.unlock();
-      {
-        std::unique_lock<std::mutex> own(req.mu);
-        req.wake.wait(own, [&] { return req.state != Request::kWaiting; });
-        if (req.state == Request::kDone) return std::move(req.result);
-        req.state = Request::kWaiting;  // asked to lead
-      }
-      lock.lock();
-      continue;
+    // Lead when no batch runs and the gathering is over: as many requests are
+    // queued as the last batch held, or its deadline passed. The arrival that
+    // completes a gathering thus leads at once, without waking anyone.
+    if (!leader_active_ && !queue_.empty() &&
+        (queue_.size() >= gather_target_ || std::chrono::steady_clock::now() >= gather_deadline_)) {
+      if (Lead(lock, &req)) return std::move(req.result);
+      continue;  // this thread's request did not fit in the batch (max_batch)
     }
-    leader_active_ = true;
-    // Gathering: when the last batch held several appends, their threads are
-    // about to append again; wait (at most as long as the last batch took) until
-    // as many requests are queued, so that concurrent appenders share one
-    // commit instead of splitting into alternating smaller batches.
-    gather_target_ = std::min(last_batch_size_, max_batch_);
-    if (gather_target_ > 1 && queue_.size() < gather_target_) {
-      gathering_ = true;
-      gathered_.wait_for(lock, last_batch_time_, [&] { return queue_.size() >= gather_target_; });
-      gathering_ = false;
-    }
-    std::vector<Request*> batch;
-    while (!queue_.empty() && batch.size() < max_batch_) {
-      batch.push_back(queue_.front());
-      queue_.pop_front();
-    }
-    last_batch_size_ = batch.size();
+    // Follow: sleep on this request's own mutex and condition variable until a
+    // leader finished it or asks it to look again. The first queued request
+    // of a gathering sleeps only until the gathering's deadline.
+    bool timed = !leader_active_ && queue_.front() == &req;
+    auto deadline = gather_deadline_;
     lock.unlock();
-
-    auto started = std::chrono::steady_clock::now();
-    int64_t head = 0;
-    bool committed = RunBatch(batch, &head);
-    auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-    if (committed && on_commit_) on_commit_(head);
-
-    lock.lock();
-    last_batch_time_ = std::min(took, kMaxGather);
-    ++stats_.batches;
-    if (committed) ++stats_.commits;
-    stats_.max_batch = std::max<int64_t>(stats_.max_batch, static_cast<int64_t>(batch.size()));
-    for (Request* r : batch) {
-      if (r->result.has_value()) {
-        ++stats_.appends;
-        stats_.events += static_cast<int64_t>(r->result->size());
+    {
+      std::unique_lock<std::mutex> own(req.mu);
+      auto woken = [&] { return req.state != Request::kWaiting; };
+      if (timed) {
+        req.wake.wait_until(own, deadline, woken);
+      } else {
+        req.wake.wait(own, woken);
       }
+      if (req.state == Request::kDone) return std::move(req.result);
+      req.state = Request::kWaiting;
     }
-    leader_active_ = false;
-    // The thread of the first queued request (only it: no thundering herd)
-    // leads the next batch. Signalled under mu_, while that request is still
-    // queued and so still alive.
-    if (!queue_.empty()) {
-      Request* next = queue_.front();
-      std::lock_guard<std::mutex> own(next->mu);
-      if (next->state == Request::kWaiting) next->state = Request::kLead;
-      next->wake.notify_one();
-    }
-    lock.unlock();
-    // The batch's requests belong to this leader until marked done; each
-    // follower returns (and destroys its request) only after taking its own
-    // mutex, so nothing here touches a dead request.
-    bool mine = false;
-    for (Request* r : batch) {
-      if (r == &req) {
-        mine = true;
-        continue;
-      }
-      std::lock_guard<std::mutex> own(r->mu);
-      r->state = Request::kDone;
-      r->wake.notify_one();
-    }
-    if (mine) return std::move(req.result);
     lock.lock();
   }
+}
+
+bool GroupCommitWriter::Lead(std::unique_lock<std::mutex>& lock, Request* self) {
+  leader_active_ = true;
+  std::vector<Request*> batch;
+  while (!queue_.empty() && batch.size() < max_batch_) {
+    batch.push_back(queue_.front());
+    queue_.pop_front();
+  }
+  lock.unlock();
+
+  auto started = std::chrono::steady_clock::now();
+  int64_t head = 0;
+  bool committed = RunBatch(batch, &head);
+  auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+  if (committed && on_commit_) on_commit_(head);
+
+  lock.lock();
+  // Gathering: when this batch held k > 1 appends, their threads are about to
+  // append again; the next batch starts once k requests are queued, or after
+  // as long as this batch took (capped), so that concurrent appenders share
+  // one commit instead of splitting into alternating smaller batches.
+  gather_target_ = batch.size();
+  gather_deadline_ = std::chrono::steady_clock::now() + std::min(took, kMaxGather);
+  ++stats_.batches;
+  if (committed) ++stats_.commits;
+  stats_.max_batch = std::max<int64_t>(stats_.max_batch, static_cast<int64_t>(batch.size()));
+  for (Request* r : batch) {
+    if (r->result.has_value()) {
+      ++stats_.appends;
+      stats_.events += static_cast<int64_t>(r->result->size());
+    }
+  }
+  leader_active_ = false;
+  // The thread of the first queued request (only it: no thundering herd)
+  // looks again: it leads the next batch, or waits for the gathering's
+  // deadline. Signalled under mu_, while that request is still queued and so
+  // still alive.
+  if (!queue_.empty() && queue_.front() != self) {
+    Request* next = queue_.front();
+    std::lock_guard<std::mutex> own(next->mu);
+    if (next->state == Request::kWaiting) next->state = Request::kLead;
+    next->wake.notify_one();
+  }
+  lock.unlock();
+  // The batch's requests belong to this leader until marked done; each
+  // follower returns (and destroys its request) only after taking its own
+  // mutex, so nothing here touches a dead request.
+  bool mine = false;
+  for (Request* r : batch) {
+    if (r == self) {
+      mine = true;
+      continue;
+    }
+    std::lock_guard<std::mutex> own(r->mu);
+    r->state = Request::kDone;
+    r->wake.notify_one();
+  }
+  if (!mine) lock.lock();
+  return mine;
 }
 
 bool GroupCommitWriter::RunBatch(const std::vector<Request*>& batch, int64_t* head) {

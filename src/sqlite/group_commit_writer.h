@@ -38,6 +38,10 @@ class GroupCommitWriter {
 
  private:
   struct Request;
+  // Runs the queued requests (up to max_batch) as one batch and finishes them.
+  // Called and returns with `lock` (on mu_) held, unless it returns true:
+  // `self` was in the batch and is finished.
+  bool Lead(std::unique_lock<std::mutex>& lock, Request* self);
   // Runs `batch` in one transaction and sets each request's result. Returns
   // the head position after the batch and whether it committed.
   bool RunBatch(const std::vector<Request*>& batch, int64_t* head);
@@ -81,14 +85,11 @@ class GroupCommitWriter {
 
   mutable std::mutex mu_;
   std::deque<Request*> queue_;
-  // Gathering (see Append): the size and duration of the last batch, and the
-  // leader's wait for the queue to reach gather_target_.
+  // Gathering (see Lead): the next batch starts once gather_target_ requests
+  // are queued or at gather_deadline_.
   static constexpr std::chrono::microseconds kMaxGather{1000};
-  size_t last_batch_size_ = 1;
-  std::chrono::microseconds last_batch_time_{0};
-  size_t gather_target_ = 0;
-  bool gathering_ = false;
-  std::condition_variable gathered_;
+  size_t gather_target_ = 1;
+  std::chrono::steady_clock::time_point gather_deadline_{};
   bool leader_active_ = false;
   SqliteStats stats_;
 };

@@ -182,6 +182,38 @@ TEST(SqliteEventStoreTest, WriterSeesWritesItDidNotMake) {
   EXPECT_EQ(all[2].global_position, 3);
 }
 
+// With a small max_batch_appends, most leaders find more requests queued than
+// fit, and some leave their own request for a later batch.
+TEST(SqliteEventStoreTest, SmallBatchLimitStillFinishesEveryAppend) {
+  TempDir dir;
+  SqliteOptions o;
+  o.path = dir.File("small.db");
+  o.durability = Durability::kRelaxed;
+  o.max_batch_appends = 3;
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
+  constexpr int kThreads = 8, kPerThread = 150;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      TypeId own = TypeId::New("own").value();
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = store->AppendStream(own, std::vector<WritableEvent>{Ev("tick", std::to_string(i))},
+                                     AppendOptions::ExpectVersion(i));
+        ASSERT_TRUE(r.has_value()) << r.error();
+        ASSERT_EQ(r->front().stream_version, i + 1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  SqliteStats stats = store->stats();
+  EXPECT_EQ(stats.appends, kThreads * kPerThread);
+  EXPECT_LE(stats.max_batch, 3);
+  EXPECT_GE(stats.batches, kThreads * kPerThread / 3);
+  auto all = ReadAllOf(*store);
+  ASSERT_EQ(static_cast<int>(all.size()), kThreads * kPerThread);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].global_position, static_cast<int64_t>(i) + 1);
+}
+
 TEST(SqliteEventStoreTest, DeletedPositionsAreNeverReused) {
   TempDir dir;
   std::string path = dir.File("gaps.db");
