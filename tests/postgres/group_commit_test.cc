@@ -221,5 +221,34 @@ TEST(PostgresGroupCommitTest, PredictedBatchesFallBackWhenAnotherWriterIntervene
   for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].stream_version, static_cast<int64_t>(i) + 1);
 }
 
+// A small batch limit: the writer gathers at most max_batch_appends appends
+// per transaction and every append still finishes, gap-free.
+TEST(PostgresGroupCommitTest, SmallBatchLimitStillFinishesEveryAppend) {
+  ScopedSchema schema("smallbatch");
+  PostgresOptions o = TestOptions(schema.name());
+  o.max_batch_appends = 3;
+  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
+  constexpr int kThreads = 8, kPerThread = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      TypeId own = TypeId::New("account").value();
+      for (int i = 0; i < kPerThread; ++i) {
+        std::vector<WritableEvent> one{Ev()};
+        auto r = store->AppendStream(own, one, AppendOptions::ExpectVersion(i));
+        if (!r || r->front().stream_version != i + 1) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto stats = store->stats();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(stats.appends, kThreads * kPerThread);
+  EXPECT_GE(stats.commits, kThreads * kPerThread / 3) << "a transaction held more than 3 appends";
+  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  EXPECT_EQ(head, kThreads * kPerThread);
+}
+
 }  // namespace
 }  // namespace estoria::postgres
