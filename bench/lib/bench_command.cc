@@ -29,6 +29,9 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("--durability", o.durability, "strict (default) or relaxed")
       ->check(CLI::IsMember({"strict", "relaxed"}));
   cmd.add_option("--rate", o.rate, "tail-latency: appends per second (default 1000)")->check(CLI::PositiveNumber);
+  cmd.add_flag("--raw-indexes", o.raw_indexes,
+               "raw-sqlite: give the raw table the two unique indexes the SQLite event store keeps "
+               "((stream, version) and event id), so that the ratio shows the store's own overhead");
   cmd.add_option("--raw-path", o.raw_path, "raw-sqlite: database file (default: beside the store file, or /tmp)");
   cmd.add_option("--pgbench", o.pgbench, "raw-pgbench: the pgbench binary (default /usr/bin/pgbench)");
   cmd.add_option("--history", o.history, "load: comma-separated history lengths (default 10,100,1000,10000)");

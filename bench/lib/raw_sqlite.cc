@@ -22,7 +22,7 @@ class RawConnection {
     if (insert_) sqlite3_finalize(insert_);
     if (db_) sqlite3_close(db_);
   }
-  Status Open(const std::string& path, const char* synchronous) {
+  Status Open(const std::string& path, const char* synchronous, bool indexes) {
     if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) return Error("open");
     sqlite3_busy_timeout(db_, 60000);
     ESTORIA_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
@@ -31,6 +31,10 @@ class RawConnection {
         Exec("CREATE TABLE IF NOT EXISTS raw_events (position INTEGER PRIMARY KEY, id BLOB NOT NULL, "
              "stream TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL, "
              "ts INTEGER NOT NULL)"));
+    if (indexes) {  // the two unique indexes the SQLite event store keeps besides the position
+      ESTORIA_RETURN_IF_ERROR(Exec("CREATE UNIQUE INDEX IF NOT EXISTS raw_by_stream ON raw_events (stream, version)"));
+      ESTORIA_RETURN_IF_ERROR(Exec("CREATE UNIQUE INDEX IF NOT EXISTS raw_by_id ON raw_events (id)"));
+    }
     if (sqlite3_prepare_v2(db_,
                            "INSERT INTO raw_events (id, stream, version, type, data, ts) VALUES (?1, ?2, ?3, "
                            "'deposited', ?4, ?5)",
@@ -92,12 +96,12 @@ Result<BenchResult> RunRawSqlite(const BenchOptions& o) {
   RemoveDb(path);
   {
     RawConnection setup;  // creates the file, WAL mode and the table once
-    ESTORIA_RETURN_IF_ERROR(setup.Open(path, synchronous));
+    ESTORIA_RETURN_IF_ERROR(setup.Open(path, synchronous, o.raw_indexes));
   }
   std::vector<std::unique_ptr<RawConnection>> conns;
   for (int w = 0; w < writers; ++w) {
     conns.push_back(std::make_unique<RawConnection>());
-    ESTORIA_RETURN_IF_ERROR(conns.back()->Open(path, synchronous));
+    ESTORIA_RETURN_IF_ERROR(conns.back()->Open(path, synchronous, o.raw_indexes));
   }
   const std::string payload = MakePayload(o.payload, 1);
   std::vector<LatencyRecorder> lat(writers);
@@ -107,13 +111,20 @@ Result<BenchResult> RunRawSqlite(const BenchOptions& o) {
   std::vector<std::thread> threads;
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
-      std::string stream = "bench_" + std::to_string(w);
+      // Like the append workload, each writer spreads its inserts over its
+      // share of the streams (round robin), each stream's versions counting up.
+      const int own_streams = std::max(1, o.streams / writers);
+      std::vector<std::string> streams;
+      for (int k = 0; k < own_streams; ++k) streams.push_back("bench_" + std::to_string(w) + "_" + std::to_string(k));
+      std::vector<int64_t> versions(own_streams, 0);
+      int64_t next = 0;
       RawConnection& c = *conns[w];
       while (!go.load()) std::this_thread::yield();
       for (int64_t i = 0; i < txns_per_writer; ++i) {
         auto t0 = Clock::now();
         Status st = c.Exec("BEGIN IMMEDIATE");
-        for (int k = 0; st.ok() && k < batch; ++k) st = c.Insert(stream, i * batch + k + 1, payload);
+        const int stream = static_cast<int>(next++ % own_streams);
+        for (int k = 0; st.ok() && k < batch; ++k) st = c.Insert(streams[stream], ++versions[stream], payload);
         if (st.ok()) st = c.Exec("COMMIT");
         lat[w].Add(Clock::now() - t0);
         if (!st.ok()) {
@@ -146,6 +157,7 @@ Result<BenchResult> RunRawSqlite(const BenchOptions& o) {
   r.SetLatency(all);
   r.extra["synchronous"] = synchronous;
   r.extra["journal_mode"] = "WAL";
+  r.extra["indexes"] = o.raw_indexes ? "stream+version, id (as the event store)" : "none";
   return r;
 }
 
