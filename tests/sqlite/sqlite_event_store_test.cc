@@ -286,6 +286,11 @@ TEST(SqliteEventStoreTest, UriOptions) {
   EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?durability=sometimes"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?colour=red"), StatusIs(StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(o, SqliteEventStore::ParseUri("sqlite:x.db?wal_autocheckpoint=4000"));
+  EXPECT_EQ(o.wal_autocheckpoint_pages, 4000);
+  EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?wal_autocheckpoint=-1"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?wal_autocheckpoint=many"),
+              StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(SqliteEventStoreTest, OpenEventStoreBySqliteUri) {
