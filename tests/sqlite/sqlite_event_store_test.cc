@@ -214,6 +214,31 @@ TEST(SqliteEventStoreTest, SmallBatchLimitStillFinishesEveryAppend) {
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].global_position, static_cast<int64_t>(i) + 1);
 }
 
+// An import through the store's own write connection moves the head and a
+// stream's tip behind the writer's back: the next append must see both.
+TEST(SqliteEventStoreTest, WriterSeesImportsThroughItsOwnConnection) {
+  TempDir dir;
+  auto store = OpenFile(dir.File("import.db"), Durability::kRelaxed);
+  ASSERT_NE(store, nullptr);
+  TypeId a = TypeId::New("account").value();
+  ASSERT_OK(store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "1")}).error());
+  Event imported;
+  imported.id = TypeId("x", Uuid::NewV7());
+  imported.stream_id = a;
+  imported.stream_version = 2;
+  imported.timestamp = Now();
+  imported.content_type = "application/json";
+  imported.data = "2";
+  ASSERT_OK_AND_ASSIGN(auto positions, store->ImportEvents(std::vector<Event>{imported}));
+  EXPECT_EQ(positions, (std::vector<int64_t>{2}));
+  EXPECT_THAT(store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(1)).error(),
+              StatusIs(StatusCode::kConflict));
+  ASSERT_OK_AND_ASSIGN(auto next, store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "3")},
+                                                      AppendOptions::ExpectVersion(2)));
+  EXPECT_EQ(next[0].stream_version, 3);
+  EXPECT_EQ(next[0].global_position, 3);
+}
+
 TEST(SqliteEventStoreTest, DeletedPositionsAreNeverReused) {
   TempDir dir;
   std::string path = dir.File("gaps.db");
