@@ -97,6 +97,17 @@ Status ProcessorRun::FlushCheckpoint(bool force) {
   return CommitUnit(position_);
 }
 
+void ProcessorRun::RestoreCheckpoint() {
+  // A lock that does not fence the sink (a plain handler's checkpoint store):
+  // a former holder whose session died may still save an older position after
+  // this holder saved a newer one. Each renew looks, and saves ours again.
+  if (p_.sink_->transactional() || checkpoint_ == 0) return;
+  auto stored = p_.sink_->LoadPosition(p_.options_.name);
+  if (!stored.ok() || *stored >= checkpoint_) return;
+  Status s = p_.sink_->Commit(p_.options_.name, checkpoint_);
+  if (!s.ok()) RecordError(s, "restoring the checkpoint");
+}
+
 void ProcessorRun::WaitTail() {
   auto deadline = Clock::now() + p_.options_.poll_interval;
   if (position_ != checkpoint_) deadline = std::min(deadline, last_save_ + p_.options_.checkpoint_interval);
@@ -267,6 +278,7 @@ ProcessorRun::Outcome ProcessorRun::Process() {
         return Outcome::kLockLost;
       }
       last_renew_ = Clock::now();
+      RestoreCheckpoint();
     }
     auto head = reader.HeadPosition();
     if (!head.ok()) {

@@ -31,6 +31,9 @@ class ProcessorRun {
   Outcome TransientOrLockLost(const Status& s) const;
   // Waits in the tail until an append may be visible, poll_interval passes, a
   // periodic duty is due, or Stop.
+  // Non-transactional sinks: saves checkpoint_ again when the stored
+  // checkpoint is lower (written late by a former holder of a non-fencing lock).
+  void RestoreCheckpoint();
   void WaitTail();
 
   Status BeginUnit();

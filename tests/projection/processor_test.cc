@@ -320,6 +320,30 @@ TEST(ProcessorTest, OnlyTheLockHolderProcesses) {
   ASSERT_OK(b->Stop());
 }
 
+// A lock that does not fence the checkpoint store: a former holder whose
+// session died may save an older checkpoint after the new holder saved its
+// own. The active processor must put its checkpoint back (at its next renew),
+// or read-your-writes waits on the checkpoint would never finish.
+TEST(ProcessorTest, ActiveHolderRestoresACheckpointALateFormerHolderLowered) {
+  auto store = MemoryEventStore::Create();
+  auto owner = std::make_shared<std::atomic<int>>(0);
+  auto checkpoints = NewMemoryCheckpointStore();
+  ProcessorOptions o{.name = "p",
+                     .checkpoint_every_events = 1,
+                     .poll_interval = 1h,
+                     .lock = std::make_shared<TestLock>(owner, 1),
+                     .lock_retry_interval = 5ms};
+  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>(), checkpoints), o));
+  ASSERT_OK(p->Start());
+  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 10));
+  ASSERT_OK(WaitForCheckpoint(*checkpoints, "p", last, 30s));
+  ASSERT_OK(checkpoints->Save("p", last - 3));  // the late save of a former holder
+  ASSERT_OK(WaitForCheckpoint(*checkpoints, "p", last, 30s));
+  EXPECT_EQ(p->state().position, last);
+  ASSERT_OK(p->Stop());
+  EXPECT_EQ(checkpoints->Load("p").value(), last);
+}
+
 TEST(ProcessorTest, StopInterruptsAStandbyWait) {
   auto store = MemoryEventStore::Create();
   auto owner = std::make_shared<std::atomic<int>>(99);  // held by someone else forever

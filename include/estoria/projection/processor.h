@@ -105,7 +105,10 @@ struct ProcessorOptions {
   FailurePolicy failure_policy{};
   // When set, the processor handles events only while it holds this lock
   // (one active processor per projection across processes); until then it is
-  // kStandby and retries every lock_retry_interval. Default: none.
+  // kStandby and retries every lock_retry_interval. With a plain sink, whose
+  // checkpoint store the lock does not fence, a former holder may save an older
+  // checkpoint after this one's; the active processor then saves its own again
+  // at its next renew. Default: none.
   std::shared_ptr<ProjectionLock> lock{};
   // Default 250 ms.
   std::chrono::milliseconds lock_retry_interval{250};
