@@ -56,52 +56,68 @@ BatchPlan PlanBatch(std::span<const BatchItem> items, int64_t head, std::map<std
   return plan;
 }
 
+void AddLogWrites(postgres::PgPipeline& pipeline, const Statements& s, std::span<const Event* const> events,
+                  std::span<const int64_t> positions, std::span<const StreamRowWrite> streams, int64_t head) {
+  using namespace postgres;  // the type OIDs and binary encoders
+  std::vector<std::string> pos, sid, ver, eid, etype, ts, ctype, data, meta, stype;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = *events[i];
+    pos.push_back(PgBinaryInt64(positions[i]));
+    sid.push_back(e.stream_id.ToString());
+    ver.push_back(PgBinaryInt64(e.stream_version));
+    eid.push_back(PgBinaryUuid(e.id.uuid()));
+    etype.push_back(e.id.type());
+    ts.push_back(PgBinaryTimestamp(e.timestamp));
+    ctype.push_back(e.content_type);
+    data.push_back(e.data);
+    meta.push_back(PgBinaryJsonb(EncodeMetadata(e.metadata)));
+    stype.push_back(e.stream_id.type());
+  }
+  std::vector<std::string> skey, stname, sver, sfirst, slast;
+  for (const StreamRowWrite& st : streams) {
+    skey.push_back(st.key);
+    stname.push_back(st.key.substr(0, st.key.rfind('_')));
+    sver.push_back(PgBinaryInt64(st.version));
+    sfirst.push_back(PgBinaryInt64(st.first_position));
+    slast.push_back(PgBinaryTimestamp(st.last));
+  }
+  pipeline
+      .Add(s.insert_events, PgParams()
+                                .BinaryArray(kInt8Oid, kInt8ArrayOid, pos)
+                                .BinaryArray(kTextOid, kTextArrayOid, sid)
+                                .BinaryArray(kInt8Oid, kInt8ArrayOid, ver)
+                                .BinaryArray(kUuidOid, kUuidArrayOid, eid)
+                                .BinaryArray(kTextOid, kTextArrayOid, etype)
+                                .BinaryArray(kTimestamptzOid, kTimestamptzArrayOid, ts)
+                                .BinaryArray(kTextOid, kTextArrayOid, ctype)
+                                .BinaryArray(kByteaOid, kByteaArrayOid, data)
+                                .BinaryArray(kJsonbOid, kJsonbArrayOid, meta)
+                                .BinaryArray(kTextOid, kTextArrayOid, stype))
+      .Add(s.upsert_streams, PgParams()
+                                 .BinaryArray(kTextOid, kTextArrayOid, skey)
+                                 .BinaryArray(kTextOid, kTextArrayOid, stname)
+                                 .BinaryArray(kInt8Oid, kInt8ArrayOid, sver)
+                                 .BinaryArray(kInt8Oid, kInt8ArrayOid, sfirst)
+                                 .BinaryArray(kTimestamptzOid, kTimestamptzArrayOid, slast))
+      .Add(s.set_head, PgParams().Int64(head))
+      .Add(s.notify, PgParams().Text(s.notify_channel).Text(std::to_string(head)));
+}
+
 void AddWrites(postgres::PgPipeline& pipeline, const Statements& s, const BatchPlan& plan) {
-  using postgres::kByteaArrayOid, postgres::kByteaOid, postgres::kInt8ArrayOid, postgres::kInt8Oid,
-      postgres::kJsonbArrayOid, postgres::kJsonbOid, postgres::kTextArrayOid, postgres::kTextOid,
-      postgres::kUuidArrayOid, postgres::kUuidOid;
-  std::vector<std::string> pos, sid, ver, eid, etype, ctype, data, meta, stype;
+  std::vector<const Event*> events;
+  std::vector<int64_t> positions;
   for (const auto& o : plan.outcomes) {
     if (!o->has_value()) continue;
     for (const Event& e : **o) {
-      pos.push_back(postgres::PgBinaryInt64(e.global_position));
-      sid.push_back(e.stream_id.ToString());
-      ver.push_back(postgres::PgBinaryInt64(e.stream_version));
-      eid.push_back(postgres::PgBinaryUuid(e.id.uuid()));
-      etype.push_back(e.id.type());
-      ctype.push_back(e.content_type);
-      data.push_back(e.data);
-      meta.push_back(postgres::PgBinaryJsonb(EncodeMetadata(e.metadata)));
-      stype.push_back(e.stream_id.type());
+      events.push_back(&e);
+      positions.push_back(e.global_position);
     }
   }
-  std::vector<std::string> skey, stname, sver, sfirst;
+  std::vector<StreamRowWrite> streams;
   for (const auto& [key, st] : plan.streams) {
-    if (!st.touched) continue;
-    skey.push_back(key);
-    stname.push_back(key.substr(0, key.rfind('_')));
-    sver.push_back(postgres::PgBinaryInt64(st.version));
-    sfirst.push_back(postgres::PgBinaryInt64(st.first_position));
+    if (st.touched) streams.push_back(StreamRowWrite{key, st.version, st.first_position, plan.timestamp});
   }
-  pipeline.Add(s.insert_events, PgParams()
-                                    .BinaryArray(kInt8Oid, kInt8ArrayOid, pos)
-                                    .BinaryArray(kTextOid, kTextArrayOid, sid)
-                                    .BinaryArray(kInt8Oid, kInt8ArrayOid, ver)
-                                    .BinaryArray(kUuidOid, kUuidArrayOid, eid)
-                                    .BinaryArray(kTextOid, kTextArrayOid, etype)
-                                    .TimestampValue(plan.timestamp)
-                                    .BinaryArray(kTextOid, kTextArrayOid, ctype)
-                                    .BinaryArray(kByteaOid, kByteaArrayOid, data)
-                                    .BinaryArray(kJsonbOid, kJsonbArrayOid, meta)
-                                    .BinaryArray(kTextOid, kTextArrayOid, stype));
-  pipeline.Add(s.upsert_streams, PgParams()
-                                     .BinaryArray(kTextOid, kTextArrayOid, skey)
-                                     .BinaryArray(kTextOid, kTextArrayOid, stname)
-                                     .BinaryArray(kInt8Oid, kInt8ArrayOid, sver)
-                                     .BinaryArray(kInt8Oid, kInt8ArrayOid, sfirst)
-                                     .TimestampValue(plan.timestamp));
-  pipeline.Add(s.set_head, PgParams().Int64(plan.position))
-      .Add(s.notify, PgParams().Text(s.notify_channel).Text(std::to_string(plan.position)));
+  AddLogWrites(pipeline, s, events, positions, streams, plan.position);
 }
 
 }  // namespace estoria::postgres_internal

@@ -4,7 +4,7 @@
 // decides each append in order with the shared helpers ClassifyStoredIds and
 // CheckExpectation, letting later appends see the versions of earlier ones, and
 // assigns versions, positions (head+1, ...), ids and one commit timestamp.
-// AddWrites turns the accepted appends into two statements.
+// AddWrites turns the accepted appends into the batch's writes.
 //
 // Thread safety: plain values and pure functions.
 #pragma once
@@ -50,7 +50,22 @@ struct BatchPlan {
 BatchPlan PlanBatch(std::span<const BatchItem> items, int64_t head, std::map<std::string, PlannedStream> streams,
                     std::unordered_map<Uuid, StoredEventLocation> stored, Timestamp timestamp);
 
-// Adds the INSERT of the accepted events and the upsert of the touched streams.
+// A stream row written by a batch: its new version, the position of its first
+// event (used when the batch creates it) and the timestamp of its last event.
+struct StreamRowWrite {
+  std::string key;
+  int64_t version = 0;
+  int64_t first_position = 0;
+  Timestamp last{};
+};
+
+// The writes of a batch that assigns positions (appends and ImportEvents):
+// the INSERT of `events` at `positions` (parallel), the upsert of `streams`,
+// log_head set to `head` and the NOTIFY.
+void AddLogWrites(postgres::PgPipeline& pipeline, const Statements& statements, std::span<const Event* const> events,
+                  std::span<const int64_t> positions, std::span<const StreamRowWrite> streams, int64_t head);
+
+// AddLogWrites for the accepted appends of `plan`.
 void AddWrites(postgres::PgPipeline& pipeline, const Statements& statements, const BatchPlan& plan);
 
 }  // namespace estoria::postgres_internal

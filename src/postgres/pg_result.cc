@@ -165,8 +165,7 @@ PgParams& PgParams::UuidValue(const Uuid& value) {
 }
 
 PgParams& PgParams::TimestampValue(Timestamp value) {
-  int64_t pg = value.time_since_epoch().count() - kPgEpochOffsetMicros;
-  values_.emplace_back(BigEndian(static_cast<uint64_t>(pg), 8));
+  values_.emplace_back(PgBinaryTimestamp(value));
   formats_.push_back(1);
   types_.push_back(kTimestamptzOid);
   return *this;
@@ -200,6 +199,10 @@ PgParams& PgParams::BinaryArray(Oid element_type, Oid array_type, const std::vec
 }
 
 std::string PgBinaryInt64(int64_t value) { return BigEndian(static_cast<uint64_t>(value), 8); }
+
+std::string PgBinaryTimestamp(Timestamp value) {
+  return PgBinaryInt64(value.time_since_epoch().count() - kPgEpochOffsetMicros);
+}
 
 std::string PgBinaryUuid(const Uuid& value) {
   return std::string(reinterpret_cast<const char*>(value.bytes().data()), value.bytes().size());

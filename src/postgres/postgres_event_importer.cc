@@ -15,6 +15,7 @@
 #include <map>
 #include <unordered_set>
 
+#include "batch_plan.h"
 #include "estoria/postgres/postgres_event_store.h"
 #include "event_codec.h"
 #include "event_store_core.h"
@@ -25,9 +26,6 @@ using postgres_internal::StoreCore;
 
 namespace {
 
-constexpr Oid kTimestamptzArrayOid = 1185;
-// PostgreSQL's binary timestamptz counts microseconds from 2000-01-01 UTC.
-constexpr int64_t kPgEpochOffsetUs = 946684800LL * 1000000LL;
 
 Status ValidateImported(std::span<const Event> events) {
   for (const Event& e : events) {
@@ -144,51 +142,15 @@ Result<std::vector<int64_t>> PostgresEventStore::ImportEvents(std::span<const Ev
     }
 
     // Round trip 2: write, advance the head, notify, commit.
-    std::vector<std::string> pos, sid, ver, eid, etype, ts, ctype, data, meta, stype;
-    for (size_t i = 0; i < events.size(); ++i) {
-      const Event& e = events[i];
-      pos.push_back(PgBinaryInt64(out[i]));
-      sid.push_back(e.stream_id.ToString());
-      ver.push_back(PgBinaryInt64(e.stream_version));
-      eid.push_back(PgBinaryUuid(e.id.uuid()));
-      etype.push_back(e.type());
-      ts.push_back(PgBinaryInt64(e.timestamp.time_since_epoch().count() - kPgEpochOffsetUs));
-      ctype.push_back(e.content_type);
-      data.push_back(e.data);
-      meta.push_back(PgBinaryJsonb(postgres_internal::EncodeMetadata(e.metadata)));
-      stype.push_back(e.stream_id.type());
-    }
-    std::vector<std::string> skey, stname, sver, sfirst, slast;
+    std::vector<const Event*> rows;
+    for (const Event& e : events) rows.push_back(&e);
+    std::vector<postgres_internal::StreamRowWrite> stream_rows;
     for (const auto& [key, st] : streams) {
-      if (!st.touched) continue;
-      skey.push_back(key);
-      stname.push_back(key.substr(0, key.rfind('_')));
-      sver.push_back(PgBinaryInt64(st.version));
-      sfirst.push_back(PgBinaryInt64(st.first_position));
-      slast.push_back(PgBinaryInt64(st.last.time_since_epoch().count() - kPgEpochOffsetUs));
+      if (st.touched) stream_rows.push_back({key, st.version, st.first_position, st.last});
     }
     PgPipeline write;
-    write
-        .Add(s.import_events, PgParams()
-                                  .BinaryArray(kInt8Oid, kInt8ArrayOid, pos)
-                                  .BinaryArray(kTextOid, kTextArrayOid, sid)
-                                  .BinaryArray(kInt8Oid, kInt8ArrayOid, ver)
-                                  .BinaryArray(kUuidOid, kUuidArrayOid, eid)
-                                  .BinaryArray(kTextOid, kTextArrayOid, etype)
-                                  .BinaryArray(kTimestamptzOid, kTimestamptzArrayOid, ts)
-                                  .BinaryArray(kTextOid, kTextArrayOid, ctype)
-                                  .BinaryArray(kByteaOid, kByteaArrayOid, data)
-                                  .BinaryArray(kJsonbOid, kJsonbArrayOid, meta)
-                                  .BinaryArray(kTextOid, kTextArrayOid, stype))
-        .Add(s.import_streams, PgParams()
-                                   .BinaryArray(kTextOid, kTextArrayOid, skey)
-                                   .BinaryArray(kTextOid, kTextArrayOid, stname)
-                                   .BinaryArray(kInt8Oid, kInt8ArrayOid, sver)
-                                   .BinaryArray(kInt8Oid, kInt8ArrayOid, sfirst)
-                                   .BinaryArray(kTimestamptzOid, kTimestamptzArrayOid, slast))
-        .Add(s.set_head, PgParams().Int64(last))
-        .Add(s.notify, PgParams().Text(s.notify_channel).Text(std::to_string(last)))
-        .Add(s.commit);
+    postgres_internal::AddLogWrites(write, s, rows, out, stream_rows, last);
+    write.Add(s.commit);
     Status st = c.RunPipeline(write).error();
     if (!st.ok()) {
       if (!c.broken()) {

@@ -146,16 +146,18 @@ Statements::Statements(std::string_view schema_name)
       s("stream_versions", "SELECT stream_id, version FROM " + q + ".streams WHERE stream_id = ANY($1::text[])");
   stored_ids =
       s("stored_ids", "SELECT event_id, stream_id, stream_version FROM " + ev + " WHERE event_id = ANY($1::uuid[])");
-  // One statement per batch: the events and stream rows arrive as arrays.
+  // One statement per batch: the events and stream rows arrive as arrays
+  // (appends and ImportEvents alike; see AddLogWrites).
   insert_events = s("insert_events", "INSERT INTO " + ev + " (" + cols +
-                                         ", stream_type) SELECT u.p, u.s, u.v, u.i, u.t, $6, u.c, u.d, u.m, u.st"
+                                         ", stream_type) SELECT u.p, u.s, u.v, u.i, u.t, u.ts, u.c, u.d, u.m, u.st"
                                          " FROM unnest($1::int8[], $2::text[], $3::int8[], $4::uuid[], $5::text[],"
-                                         " $7::text[], $8::bytea[], $9::jsonb[], $10::text[])"
-                                         " AS u(p, s, v, i, t, c, d, m, st)");
+                                         " $6::timestamptz[], $7::text[], $8::bytea[], $9::jsonb[], $10::text[])"
+                                         " AS u(p, s, v, i, t, ts, c, d, m, st)");
   upsert_streams = s("upsert_streams", "INSERT INTO " + q +
                                            ".streams (stream_id, stream_type, version, first_position, last_timestamp)"
-                                           " SELECT u.s, u.t, u.v, u.f, $5 FROM unnest($1::text[], $2::text[],"
-                                           " $3::int8[], $4::int8[]) AS u(s, t, v, f) ON CONFLICT (stream_id) DO UPDATE"
+                                           " SELECT u.s, u.t, u.v, u.f, u.l FROM unnest($1::text[], $2::text[],"
+                                           " $3::int8[], $4::int8[], $5::timestamptz[]) AS u(s, t, v, f, l)"
+                                           " ON CONFLICT (stream_id) DO UPDATE"
                                            " SET version = EXCLUDED.version, last_timestamp = EXCLUDED.last_timestamp");
   // Fails (division by zero) unless the head and the batch's streams are as
   // the writer predicted: $2 = the streams (sorted), $3 = "id:version" of those
@@ -166,18 +168,6 @@ Statements::Statements(std::string_view schema_name)
                          q + ".streams WHERE stream_id = ANY($2::text[])) = $3::text[] THEN 1 ELSE 0 END)");
   set_head = s("set_head", "UPDATE " + q + ".log_head SET position = $1 WHERE id = 1");
   notify = s("notify", "SELECT pg_notify($1, $2)");
-
-  import_events = s("import_events", "INSERT INTO " + ev + " (" + cols +
-                                         ", stream_type) SELECT u.p, u.s, u.v, u.i, u.t, u.ts, u.c, u.d, u.m, u.st"
-                                         " FROM unnest($1::int8[], $2::text[], $3::int8[], $4::uuid[], $5::text[],"
-                                         " $6::timestamptz[], $7::text[], $8::bytea[], $9::jsonb[], $10::text[])"
-                                         " AS u(p, s, v, i, t, ts, c, d, m, st)");
-  import_streams = s("import_streams", "INSERT INTO " + q +
-                                           ".streams (stream_id, stream_type, version, first_position, last_timestamp)"
-                                           " SELECT u.s, u.t, u.v, u.f, u.l FROM unnest($1::text[], $2::text[],"
-                                           " $3::int8[], $4::int8[], $5::timestamptz[]) AS u(s, t, v, f, l)"
-                                           " ON CONFLICT (stream_id) DO UPDATE"
-                                           " SET version = EXCLUDED.version, last_timestamp = EXCLUDED.last_timestamp");
 
   stream_range = s("stream_range", "SELECT s.version, h.position FROM " + q + ".streams s, " + q +
                                        ".log_head h WHERE s.stream_id = $1 AND h.id = 1");

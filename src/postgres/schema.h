@@ -55,9 +55,6 @@ struct Statements {
   // Reads (pool connections).
   PgStatement stream_range, read_stream_forward, read_stream_backward, read_all, read_all_by_stream_type,
       read_all_by_event_type, read_all_by_both, list_streams, list_streams_by_type, event_ids_exist;
-  // ImportEvents (pool connection, under the append lock): events with their
-  // own timestamps, stream rows with their own last timestamps.
-  PgStatement import_events, import_streams;
   // Deletes.
   PgStatement stream_version_for_delete, delete_events, truncate_events, delete_stream_row;
   // Snapshots.

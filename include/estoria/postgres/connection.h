@@ -58,11 +58,13 @@ inline constexpr Oid kTextArrayOid = 1009;
 inline constexpr Oid kByteaArrayOid = 1001;
 inline constexpr Oid kUuidArrayOid = 2951;
 inline constexpr Oid kJsonbArrayOid = 3807;
+inline constexpr Oid kTimestamptzArrayOid = 1185;
 
 // Binary wire forms of single values, e.g. for PgParams::BinaryArray elements.
 std::string PgBinaryInt64(int64_t value);
 std::string PgBinaryUuid(const Uuid& value);
 std::string PgBinaryJsonb(std::string_view json_text);  // version byte + text
+std::string PgBinaryTimestamp(Timestamp value);         // timestamptz (microseconds)
 
 enum class PgFormat : int { kText = 0, kBinary = 1 };
 
