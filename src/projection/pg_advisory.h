@@ -34,4 +34,37 @@ inline void AdvisoryUnlock(PgConnection& conn, const std::string& key) {
                         PgParams().Int32(kProjectionLockClass).Text(key));
 }
 
+// The bookkeeping of a session-level lock, shared by PostgresAdvisoryLock and
+// PostgresReadModel: `held_pid` is the backend pid of the session that took the
+// lock (0 = not held), so a new session after a reconnect never counts as
+// holding it. Errors: those of EnsureConnected and the queries.
+inline Result<bool> AcquireSessionLock(PgConnection& conn, const std::string& key, int& held_pid) {
+  ESTORIA_RETURN_IF_ERROR(conn.EnsureConnected());
+  int pid = PQbackendPID(conn.raw());
+  if (held_pid != 0 && held_pid == pid) return true;
+  ESTORIA_ASSIGN_OR_RETURN(bool got, TryAdvisoryLock(conn, key));
+  held_pid = got ? pid : 0;
+  return got;
+}
+
+inline Result<bool> RenewSessionLock(PgConnection& conn, const std::string& key, int& held_pid) {
+  if (held_pid == 0) return false;
+  ESTORIA_RETURN_IF_ERROR(conn.EnsureConnected());
+  if (PQbackendPID(conn.raw()) != held_pid) {
+    held_pid = 0;
+    return false;
+  }
+  ESTORIA_ASSIGN_OR_RETURN(bool held, HoldsAdvisoryLock(conn, key));
+  if (!held) held_pid = 0;
+  return held;
+}
+
+// Forgets the lock, and unlocks it when `unlock` and conn is still the session
+// that took it.
+inline void ReleaseSessionLock(PgConnection& conn, const std::string& key, int& held_pid, bool unlock) {
+  bool same_session = held_pid != 0 && !conn.broken() && PQbackendPID(conn.raw()) == held_pid;
+  held_pid = 0;
+  if (same_session && unlock) AdvisoryUnlock(conn, key);
+}
+
 }  // namespace estoria::postgres::internal

@@ -19,32 +19,17 @@ Result<std::shared_ptr<PostgresAdvisoryLock>> PostgresAdvisoryLock::Open(Postgre
 
 Result<bool> PostgresAdvisoryLock::TryAcquire(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
-  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
-  int pid = PQbackendPID(conn_->raw());
-  if (held_pid_ != 0 && held_pid_ == pid) return true;
-  ESTORIA_ASSIGN_OR_RETURN(bool got, internal::TryAdvisoryLock(*conn_, Key(name)));
-  held_pid_ = got ? pid : 0;
-  return got;
+  return internal::AcquireSessionLock(*conn_, Key(name), held_pid_);
 }
 
 Result<bool> PostgresAdvisoryLock::Renew(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (held_pid_ == 0) return false;
-  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
-  if (PQbackendPID(conn_->raw()) != held_pid_) {
-    held_pid_ = 0;
-    return false;
-  }
-  ESTORIA_ASSIGN_OR_RETURN(bool held, internal::HoldsAdvisoryLock(*conn_, Key(name)));
-  if (!held) held_pid_ = 0;
-  return held;
+  return internal::RenewSessionLock(*conn_, Key(name), held_pid_);
 }
 
 void PostgresAdvisoryLock::Release(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
-  bool same_session = held_pid_ != 0 && !conn_->broken() && PQbackendPID(conn_->raw()) == held_pid_;
-  held_pid_ = 0;
-  if (same_session) internal::AdvisoryUnlock(*conn_, Key(name));
+  internal::ReleaseSessionLock(*conn_, Key(name), held_pid_, /*unlock=*/true);
 }
 
 int PostgresAdvisoryLock::backend_pid() const {

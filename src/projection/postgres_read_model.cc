@@ -124,34 +124,19 @@ Status PostgresReadModel::Replay(std::string_view name, int64_t global_position)
 Result<bool> PostgresReadModel::TryAcquire(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   if (tx_) return Status::FailedPrecondition("PostgresReadModel: TryAcquire while a batch is open");
-  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
-  if (lock_backend_pid_ != 0 && PQbackendPID(conn_->raw()) == lock_backend_pid_) return true;
-  ESTORIA_ASSIGN_OR_RETURN(bool got, internal::TryAdvisoryLock(*conn_, LockKey(name)));
-  lock_backend_pid_ = got ? PQbackendPID(conn_->raw()) : 0;
-  return got;
+  return internal::AcquireSessionLock(*conn_, LockKey(name), lock_backend_pid_);
 }
 
 Result<bool> PostgresReadModel::Renew(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   if (tx_) return Status::FailedPrecondition("PostgresReadModel: Renew while a batch is open");
-  if (lock_backend_pid_ == 0) return false;
-  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
-  if (PQbackendPID(conn_->raw()) != lock_backend_pid_) {
-    lock_backend_pid_ = 0;
-    return false;
-  }
-  ESTORIA_ASSIGN_OR_RETURN(bool held, internal::HoldsAdvisoryLock(*conn_, LockKey(name)));
-  if (!held) lock_backend_pid_ = 0;
-  return held;
+  return internal::RenewSessionLock(*conn_, LockKey(name), lock_backend_pid_);
 }
 
 void PostgresReadModel::Release(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (lock_backend_pid_ == 0) return;
-  bool same_session = !conn_->broken() && PQbackendPID(conn_->raw()) == lock_backend_pid_;
-  lock_backend_pid_ = 0;
-  if (!same_session || tx_) return;
-  internal::AdvisoryUnlock(*conn_, LockKey(name));
+  // Inside an open batch the unlock would run in its transaction: only forget.
+  internal::ReleaseSessionLock(*conn_, LockKey(name), lock_backend_pid_, /*unlock=*/!tx_);
 }
 
 Status PostgresReadModel::Read(const std::function<Status(PgConnection& conn)>& fn) {
