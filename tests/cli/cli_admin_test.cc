@@ -15,13 +15,6 @@
 namespace estoria_cli_test {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string MaskTimestamps(const std::string& text) {
   static const std::regex kTs(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)");
   return std::regex_replace(text, kTs, "<ts>");

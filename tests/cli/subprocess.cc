@@ -15,7 +15,6 @@
 extern char** environ;
 
 namespace estoria_cli_test {
-namespace {
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -23,6 +22,8 @@ std::string ReadFile(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+namespace {
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& dir, const std::string& stdin_path) {
   posix_spawn_file_actions_t actions;

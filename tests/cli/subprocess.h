@@ -14,6 +14,9 @@ struct RunResult {
   std::string err;
 };
 
+// The whole content of a file ("" when it cannot be read).
+std::string ReadFile(const std::string& path);
+
 // Runs argv[0] (a path) with the arguments and waits for it.
 RunResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 
