@@ -2,9 +2,13 @@
 //
 // Mechanism. Each store object has one writer thread with its own connection.
 // Appends submitted concurrently are queued; the writer takes everything queued
-// (up to max_batch_appends) and runs ONE short transaction for the batch. Each
-// appender sleeps on its own condition variable and is woken when its batch is
-// done. The transaction runs in two pipelined round trips:
+// (up to max_batch_appends) and runs ONE short transaction for the batch. When
+// the last batch held k > 1 appends, the writer first waits (at most as long as
+// that batch took, capped at 2 ms) until k requests are queued: otherwise N
+// looping appenders settle into alternating half batches, one half queueing
+// while the other half's transaction runs. Each appender sleeps on its own
+// condition variable and is woken when its batch is done. The transaction runs
+// in two pipelined round trips:
 //   1. BEGIN; set synchronous_commit for this transaction (strict: on,
 //      relaxed: off); pg_advisory_xact_lock(K) where K is derived from the
 //      schema name; read log_head (the highest position ever assigned); read
@@ -115,7 +119,7 @@ Result<std::vector<Event>> AppendWriter::Append(const TypeId& stream_id, std::sp
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return Status::Unavailable("PostgreSQL event store is closing");
     queue_.push_back(&req);
-    wake_writer = idle_;
+    wake_writer = idle_ || (gathering_ && queue_.size() >= gather_target_);
   }
   if (wake_writer) queued_.notify_one();
   std::unique_lock<std::mutex> own(req.mu);
@@ -132,12 +136,26 @@ void AppendWriter::Run() {
       queued_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       idle_ = false;
       if (queue_.empty()) return;  // stopping
+      // Gathering: when the last batch held k > 1 appends, their threads are
+      // about to append again; wait (at most as long as the last batch took)
+      // until k requests are queued, so that concurrent appenders share one
+      // transaction instead of splitting into alternating smaller batches.
+      gather_target_ = std::min(last_batch_size_, static_cast<size_t>(max_batch_));
+      if (gather_target_ > 1 && queue_.size() < gather_target_ && !stop_) {
+        gathering_ = true;
+        queued_.wait_for(lock, last_batch_time_, [&] { return stop_ || queue_.size() >= gather_target_; });
+        gathering_ = false;
+      }
       while (!queue_.empty() && static_cast<int>(batch.size()) < max_batch_) {
         batch.push_back(queue_.front());
         queue_.pop_front();
       }
     }
+    last_batch_size_ = batch.size();
+    auto started = std::chrono::steady_clock::now();
     Process(batch);
+    last_batch_time_ = std::min(
+        kMaxGather, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started));
     // Each appender returns (destroying its request) only after taking its
     // own mutex, so nothing here touches a finished request.
     for (Request* r : batch) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -103,7 +104,14 @@ class AppendWriter {
   std::condition_variable queued_;
   std::deque<Request*> queue_;
   bool stop_ = false;
-  bool idle_ = false;  // the writer waits for work (under mu_)
+  // Gathering (see Run): the writer waits for the queue to reach the size of
+  // the last batch, at most as long as that batch took.
+  static constexpr std::chrono::microseconds kMaxGather{2000};
+  bool idle_ = false;       // the writer waits for work (under mu_)
+  bool gathering_ = false;  // the writer waits for gather_target_ requests (under mu_)
+  size_t gather_target_ = 0;
+  size_t last_batch_size_ = 1;                 // writer thread only
+  std::chrono::microseconds last_batch_time_{0};  // writer thread only
   std::thread thread_;
 
   std::atomic<int64_t> transactions_{0}, commits_{0}, appends_{0}, events_{0}, conflicts_{0}, mispredictions_{0};
