@@ -17,6 +17,14 @@
 // wakes exactly the threads it finished (and the next leader), which then do
 // not contend for the queue's mutex.
 //
+// Followers spin before they sleep. When the last batch held at least three
+// appends, a waiting thread first yields the CPU in a loop for up to twice the
+// last batch's duration (capped at 1 ms), checking its request's state, and
+// only then sleeps on its condition variable; a follower that sees its outcome
+// while spinning needs no futex wake-up (see estoria/internal/yield_wait.h for
+// the measurements and bounds). With two appenders (one follower per batch)
+// spinning measured 10-20 % slower than sleeping, hence the threshold.
+//
 // Gathering. Left alone, N appenders that loop settle into alternating half
 // batches (one half appends while the other half's batch syncs). So when the
 // last batch held k > 1 appends, the next batch starts once k requests are
@@ -97,7 +105,8 @@ struct GroupCommitWriter::Request {
   // Set under `mu` (and signalled on `wake`) by a leader: kDone when the
   // request has run, kLead when its thread should lead the next batch.
   enum State { kWaiting, kLead, kDone };
-  State state = kWaiting;
+  // Atomic so that a follower can spin on it (YieldWait) before sleeping.
+  std::atomic<State> state{kWaiting};
   std::mutex mu;
   std::condition_variable wake;
   int64_t stream_key = 0;  // set by a successful InsertAppend, with the new tip
@@ -146,7 +155,17 @@ Result<std::vector<Event>> GroupCommitWriter::Append(const TypeId& stream_id, st
     // of a gathering sleeps only until the gathering's deadline.
     bool timed = !leader_active_ && queue_.front() == &req;
     auto deadline = gather_deadline_;
+    // Spinning pays off when a batch has several followers to wake; with one
+    // (two appenders) it measured slower than sleeping at once.
+    auto budget = gather_target_ >= kMinSpinBatch ? spin_budget_ : std::chrono::microseconds(0);
+    if (timed) {
+      budget = std::min(budget, std::chrono::duration_cast<std::chrono::microseconds>(
+                                    deadline - std::chrono::steady_clock::now()));
+    }
     lock.unlock();
+    // Spin first (see yield_wait.h): the outcome usually arrives within a
+    // batch time or two, and then no wake-up is needed.
+    spin_.Spin([&] { return req.state.load(std::memory_order_acquire) != Request::kWaiting; }, budget);
     {
       std::unique_lock<std::mutex> own(req.mu);
       auto woken = [&] { return req.state != Request::kWaiting; };
@@ -184,6 +203,7 @@ bool GroupCommitWriter::Lead(std::unique_lock<std::mutex>& lock, Request* self) 
   // share one commit instead of splitting into alternating smaller batches.
   gather_target_ = batch.size();
   gather_deadline_ = std::chrono::steady_clock::now() + std::min(2 * took, kMaxGather);
+  spin_budget_ = std::min(2 * took, kMaxGather);
   ++stats_.batches;
   if (committed) ++stats_.commits;
   stats_.max_batch = std::max<int64_t>(stats_.max_batch, static_cast<int64_t>(batch.size()));

@@ -17,6 +17,7 @@
 
 #include "connection_pool.h"
 #include "estoria/event_store.h"
+#include "estoria/internal/yield_wait.h"
 #include "estoria/logger.h"
 #include "estoria/sqlite/sqlite_event_store.h"
 
@@ -89,6 +90,11 @@ class GroupCommitWriter {
   // are queued or at gather_deadline_.
   static constexpr std::chrono::microseconds kMaxGather{1000};
   size_t gather_target_ = 1;
+  // How long a follower spins before it sleeps, when the last batch held at
+  // least kMinSpinBatch appends (see Append).
+  static constexpr size_t kMinSpinBatch = 3;
+  std::chrono::microseconds spin_budget_{0};
+  ::estoria::internal::YieldWait spin_;
   std::chrono::steady_clock::time_point gather_deadline_{};
   bool leader_active_ = false;
   SqliteStats stats_;
