@@ -35,6 +35,28 @@ Result<BenchResult> RunTailLatency(const BenchOptions& o) {
   // Per event (by position): when the append started, was acknowledged, was read.
   std::mutex mu;
   std::unordered_map<int64_t, Clock::time_point> started, acked, read_at, handled_at;
+
+  // The Processor path: its handler records when each event of the stream arrives.
+  auto checkpoints = NewMemoryCheckpointStore();
+  ESTORIA_RETURN_IF_ERROR(checkpoints->Save("bench_tail_latency", start_pos));
+  auto sink = std::make_shared<HandlerSink>(
+      [&](const Event& e) {
+        auto now = Clock::now();
+        if (e.stream_id == stream) {
+          std::lock_guard<std::mutex> lock(mu);
+          handled_at[e.global_position] = now;
+        }
+        return Status::Ok();
+      },
+      checkpoints);
+  ProcessorOptions po;
+  po.name = "bench_tail_latency";
+  po.stream_types = {"bench"};
+  po.checkpoint_every_events = 1000;
+  po.poll_interval = std::chrono::milliseconds(100);
+  ESTORIA_ASSIGN_OR_RETURN(auto processor, Processor::Create(store, sink, po));
+  ESTORIA_RETURN_IF_ERROR(processor->Start());
+
   std::atomic<bool> abort{false};
   Status reader_error;
   std::thread subscriber([&] {
@@ -76,36 +98,6 @@ Result<BenchResult> RunTailLatency(const BenchOptions& o) {
     }
   });
 
-  // The Processor path: its handler records when each event of the stream arrives.
-  auto checkpoints = NewMemoryCheckpointStore();
-  ESTORIA_RETURN_IF_ERROR(checkpoints->Save("bench_tail_latency", start_pos));
-  auto sink = std::make_shared<HandlerSink>(
-      [&](const Event& e) {
-        auto now = Clock::now();
-        if (e.stream_id == stream) {
-          std::lock_guard<std::mutex> lock(mu);
-          handled_at[e.global_position] = now;
-        }
-        return Status::Ok();
-      },
-      checkpoints);
-  ProcessorOptions po;
-  po.name = "bench_tail_latency";
-  po.stream_types = {"bench"};
-  po.checkpoint_every_events = 1000;
-  po.poll_interval = std::chrono::milliseconds(100);
-  auto processor = Processor::Create(store, sink, po);
-  if (!processor) {
-    abort.store(true);
-    subscriber.join();
-    return processor.error();
-  }
-  if (Status st = (*processor)->Start(); !st.ok()) {
-    abort.store(true);
-    subscriber.join();
-    return st;
-  }
-
   WritableEvent proto = MakeEvent("deposited", MakePayload(o.payload, 1));
   Status writer_error;
   auto t_start = Clock::now();
@@ -127,7 +119,7 @@ Result<BenchResult> RunTailLatency(const BenchOptions& o) {
   if (!writer_error.ok()) {
     abort.store(true);
     subscriber.join();
-    (void)(*processor)->Stop();
+    (void)processor->Stop();
     return writer_error;
   }
   subscriber.join();
@@ -136,8 +128,8 @@ Result<BenchResult> RunTailLatency(const BenchOptions& o) {
     std::lock_guard<std::mutex> lock(mu);
     for (const auto& [pos, t] : acked) last_position = std::max(last_position, pos);
   }
-  Status waited = (*processor)->WaitForPosition(last_position, std::chrono::seconds(30));
-  Status stopped = (*processor)->Stop();
+  Status waited = processor->WaitForPosition(last_position, std::chrono::seconds(30));
+  Status stopped = processor->Stop();
   ESTORIA_RETURN_IF_ERROR(reader_error);
   ESTORIA_RETURN_IF_ERROR(waited.WithContext("tail-latency: processor"));
   ESTORIA_RETURN_IF_ERROR(stopped.WithContext("tail-latency: processor stop"));

@@ -203,7 +203,9 @@ void AddProjectionCommands(CLI::App& app, const GlobalFlags& flags, Action* acti
     if (*action) return;  // `projections reset` already chose its action
     *action = [=, &flags] { return RunList(flags, *args); };
   });
-  auto* reset = p->add_subcommand("reset", "Move a projection's checkpoint (rebuild from --to, default 0); stop the projection's processors first, a running one saves its own position over it");
+  auto* reset = p->add_subcommand("reset",
+                                  "Move a projection's checkpoint (rebuild from --to, default 0); stop the "
+                                  "projection's processors first, a running one saves its own position over it");
   reset->add_option("NAME", args->name, "Projection name")->required();
   reset->add_option("--to", args->to, "New checkpoint position (default 0)")->check(CLI::NonNegativeNumber);
   reset->add_option("--checkpoints", args->checkpoints, "Where checkpoints are kept (default: --store)");

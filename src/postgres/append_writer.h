@@ -110,7 +110,7 @@ class AppendWriter {
   bool idle_ = false;       // the writer waits for work (under mu_)
   bool gathering_ = false;  // the writer waits for gather_target_ requests (under mu_)
   size_t gather_target_ = 0;
-  size_t last_batch_size_ = 1;                 // writer thread only
+  size_t last_batch_size_ = 1;                    // writer thread only
   std::chrono::microseconds last_batch_time_{0};  // writer thread only
   std::thread thread_;
 

@@ -26,7 +26,6 @@ using postgres_internal::StoreCore;
 
 namespace {
 
-
 Status ValidateImported(std::span<const Event> events) {
   for (const Event& e : events) {
     ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.stream_id.type()).WithContext("ImportEvents: stream id"));

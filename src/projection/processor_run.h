@@ -29,11 +29,11 @@ class ProcessorRun {
   std::optional<Outcome> HandleBatch(const std::vector<Event>& events, bool short_batch);
   EventOutcome HandleEvent(const Event& event);
   Outcome TransientOrLockLost(const Status& s) const;
-  // Waits in the tail until an append may be visible, poll_interval passes, a
-  // periodic duty is due, or Stop.
   // Non-transactional sinks: saves checkpoint_ again when the stored
   // checkpoint is lower (written late by a former holder of a non-fencing lock).
   void RestoreCheckpoint();
+  // Waits in the tail until an append may be visible, poll_interval passes, a
+  // periodic duty is due, or Stop.
   void WaitTail();
 
   Status BeginUnit();

@@ -157,10 +157,10 @@ Result<std::vector<Event>> GroupCommitWriter::Append(const TypeId& stream_id, st
     auto deadline = gather_deadline_;
     // Spinning pays off when a batch has several followers to wake; with one
     // (two appenders) it measured slower than sleeping at once.
-    auto budget = gather_target_ >= kMinSpinBatch ? spin_budget_ : std::chrono::microseconds(0);
+    auto budget = gather_target_ >= kMinSpinBatch ? gather_window_ : std::chrono::microseconds(0);
     if (timed) {
-      budget = std::min(budget, std::chrono::duration_cast<std::chrono::microseconds>(
-                                    deadline - std::chrono::steady_clock::now()));
+      budget = std::min(
+          budget, std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now()));
     }
     lock.unlock();
     // Spin first (see yield_wait.h): the outcome usually arrives within a
@@ -202,8 +202,8 @@ bool GroupCommitWriter::Lead(std::unique_lock<std::mutex>& lock, Request* self) 
   // twice as long as this batch took (capped), so that concurrent appenders
   // share one commit instead of splitting into alternating smaller batches.
   gather_target_ = batch.size();
-  gather_deadline_ = std::chrono::steady_clock::now() + std::min(2 * took, kMaxGather);
-  spin_budget_ = std::min(2 * took, kMaxGather);
+  gather_window_ = std::min(2 * took, kMaxGather);
+  gather_deadline_ = std::chrono::steady_clock::now() + gather_window_;
   ++stats_.batches;
   if (committed) ++stats_.commits;
   stats_.max_batch = std::max<int64_t>(stats_.max_batch, static_cast<int64_t>(batch.size()));

@@ -10,11 +10,24 @@
 //     mode=rw|ro                  default rw; ro opens read-only
 //     wal_autocheckpoint=N        pages (SqliteOptions::wal_autocheckpoint_pages)
 #include <charconv>
+#include <optional>
 
 #include "estoria/internal/backend_open.h"
 #include "estoria/sqlite/sqlite_event_store.h"
 
 namespace estoria::sqlite {
+namespace {
+
+// The whole of `text` as a non-negative integer, or nullopt.
+template <typename Int>
+std::optional<Int> NonNegative(std::string_view text) {
+  Int v = -1;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+}  // namespace
 
 Result<SqliteOptions> SqliteEventStore::ParseUri(std::string_view uri) {
   constexpr std::string_view kScheme = "sqlite:";
@@ -38,8 +51,9 @@ Result<SqliteOptions> SqliteEventStore::ParseUri(std::string_view uri) {
     std::string_view key = pair.substr(0, eq);
     std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     auto bad = [&] {
-      return Status::InvalidArgument("sqlite: URI option " + std::string(pair) +
-                                     " is not valid (durability=strict|relaxed, busy_timeout_ms=N, mode=rw|ro, wal_autocheckpoint=N)");
+      return Status::InvalidArgument(
+          "sqlite: URI option " + std::string(pair) +
+          " is not valid (durability=strict|relaxed, busy_timeout_ms=N, mode=rw|ro, wal_autocheckpoint=N)");
     };
     if (key == "durability") {
       if (value == "strict") {
@@ -50,15 +64,13 @@ Result<SqliteOptions> SqliteEventStore::ParseUri(std::string_view uri) {
         return bad();
       }
     } else if (key == "busy_timeout_ms") {
-      int64_t ms = -1;
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
-      if (ec != std::errc() || p != value.data() + value.size() || ms < 0) return bad();
-      o.busy_timeout = std::chrono::milliseconds(ms);
+      auto ms = NonNegative<int64_t>(value);
+      if (!ms) return bad();
+      o.busy_timeout = std::chrono::milliseconds(*ms);
     } else if (key == "wal_autocheckpoint") {
-      int pages = -1;
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), pages);
-      if (ec != std::errc() || p != value.data() + value.size() || pages < 0) return bad();
-      o.wal_autocheckpoint_pages = pages;
+      auto pages = NonNegative<int>(value);
+      if (!pages) return bad();
+      o.wal_autocheckpoint_pages = *pages;
     } else if (key == "mode") {
       if (value == "ro") {
         o.read_only = true;

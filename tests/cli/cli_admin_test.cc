@@ -3,9 +3,6 @@
 // export/import when ESTORIA_TEST_POSTGRES is set).
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "cli_test_util.h"
 #include "estoria/projection/sqlite_projection_stores.h"
 #include "estoria/sqlite/sqlite_checkpoint_store.h"

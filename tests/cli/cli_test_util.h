@@ -14,9 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "subprocess.h"
-
 #include "estoria/testing/temp_dir.h"
+#include "subprocess.h"
 
 namespace estoria_cli_test {
 

@@ -151,26 +151,26 @@ TEST(SqliteEventStoreTest, WriterSeesWritesItDidNotMake) {
   ASSERT_NE(b, nullptr);
   TypeId s = TypeId::New("account").value(), t = TypeId::New("account").value();
   ASSERT_OK_AND_ASSIGN(auto a1, a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "1")}));
-  ASSERT_OK_AND_ASSIGN(auto b1, b->AppendStream(s, std::vector<WritableEvent>{Ev("x", "2")},
-                                                AppendOptions::ExpectVersion(1)));
+  ASSERT_OK_AND_ASSIGN(auto b1,
+                       b->AppendStream(s, std::vector<WritableEvent>{Ev("x", "2")}, AppendOptions::ExpectVersion(1)));
   EXPECT_EQ(b1[0].global_position, 2);
   // a knew s at version 1: it must now see version 2, and head 2.
   auto stale = a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(1));
   EXPECT_THAT(stale.error(), StatusIs(StatusCode::kConflict));
-  ASSERT_OK_AND_ASSIGN(auto a2, a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "3")},
-                                                AppendOptions::ExpectVersion(2)));
+  ASSERT_OK_AND_ASSIGN(auto a2,
+                       a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(2)));
   EXPECT_EQ(a2[0].stream_version, 3);
   EXPECT_EQ(a2[0].global_position, 3);
   // A stream created by b is appended to by a at the right version.
   ASSERT_OK(b->AppendStream(t, std::vector<WritableEvent>{Ev("y", "1"), Ev("y", "2")}).error());
-  ASSERT_OK_AND_ASSIGN(auto a3, a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "3")},
-                                                AppendOptions::ExpectVersion(2)));
+  ASSERT_OK_AND_ASSIGN(auto a3,
+                       a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "3")}, AppendOptions::ExpectVersion(2)));
   EXPECT_EQ(a3[0].stream_version, 3);
   EXPECT_EQ(a3[0].global_position, 6);
   // Deleting through a's own connection: the stream restarts at version 1.
   ASSERT_OK(a->DeleteStream(t));
-  ASSERT_OK_AND_ASSIGN(auto a4, a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "new")},
-                                                AppendOptions::MustNotExist()));
+  ASSERT_OK_AND_ASSIGN(auto a4,
+                       a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "new")}, AppendOptions::MustNotExist()));
   EXPECT_EQ(a4[0].stream_version, 1);
   EXPECT_EQ(a4[0].global_position, 7);
   // Deleting through b: a must not append at a version it remembers.
@@ -233,8 +233,8 @@ TEST(SqliteEventStoreTest, WriterSeesImportsThroughItsOwnConnection) {
   EXPECT_EQ(positions, (std::vector<int64_t>{2}));
   EXPECT_THAT(store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(1)).error(),
               StatusIs(StatusCode::kConflict));
-  ASSERT_OK_AND_ASSIGN(auto next, store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "3")},
-                                                      AppendOptions::ExpectVersion(2)));
+  ASSERT_OK_AND_ASSIGN(
+      auto next, store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(2)));
   EXPECT_EQ(next[0].stream_version, 3);
   EXPECT_EQ(next[0].global_position, 3);
 }
