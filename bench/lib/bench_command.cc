@@ -67,17 +67,4 @@ Status RunBench(const BenchOptions& o, bool json, std::ostream& out) {
   return Status::Ok();
 }
 
-void AddBenchCommand(CLI::App& app, const std::string& store, const bool& json, std::function<Status()>* action) {
-  auto options = std::make_shared<BenchOptions>();
-  auto* cmd = app.add_subcommand("bench", "Run a benchmark workload against --store (default memory:)");
-  AddBenchOptions(*cmd, *options);
-  cmd->callback([options, &store, &json, action] {
-    *action = [options, &store, &json] {
-      BenchOptions o = *options;
-      if (!store.empty()) o.store = store;
-      return RunBench(o, json, std::cout);
-    };
-  });
-}
-
 }  // namespace estoria::bench

@@ -26,8 +26,4 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& options);
 // needs, else the store's errors.
 Status RunBench(const BenchOptions& o, bool json, std::ostream& out);
 
-// Adds the `bench` subcommand to the estoria CLI; `store` and `json` are the
-// global flags (read when the action runs).
-void AddBenchCommand(CLI::App& app, const std::string& store, const bool& json, std::function<Status()>* action);
-
 }  // namespace estoria::bench

@@ -18,6 +18,7 @@
 #include "estoria/sqlite/sqlite_snapshot_store.h"
 #endif
 #ifdef ESTORIA_BENCH_POSTGRES
+#include "estoria/memory/memory_stores.h"
 #include "estoria/postgres/postgres_options.h"
 #include "estoria/postgres/postgres_snapshot_store.h"
 #endif
@@ -49,7 +50,7 @@ Result<std::shared_ptr<SnapshotStore>> OpenSnapshots(const BenchOptions& o) {
   if (backend == "sqlite") {
     ESTORIA_ASSIGN_OR_RETURN(sqlite::SqliteOptions so, sqlite::SqliteEventStore::ParseUri(o.store));
     if (so.path != ":memory:") {
-      sqlite::SqliteSnapshotStoreOptions options;
+      sqlite::SqliteStoreOptions options;
       options.path = so.path;
       options.durability = o.durability == "relaxed" ? Durability::kRelaxed : Durability::kStrict;
       ESTORIA_ASSIGN_OR_RETURN(auto store, sqlite::SqliteSnapshotStore::Open(options));
@@ -64,7 +65,7 @@ Result<std::shared_ptr<SnapshotStore>> OpenSnapshots(const BenchOptions& o) {
     return std::shared_ptr<SnapshotStore>(std::move(store));
   }
 #endif
-  return NewMemorySnapshotStore();
+  return estoria::memory::MemorySnapshotStore::Open().value();
 }
 
 std::vector<int64_t> ParseHistory(const std::string& text) {

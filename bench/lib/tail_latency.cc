@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "estoria/checkpoint_store.h"
+#include "estoria/memory/memory_stores.h"
 #include "estoria/projection/processor.h"
 #include "estoria/projection/projection_sink.h"
 #include "workloads.h"
@@ -37,7 +38,7 @@ Result<BenchResult> RunTailLatency(const BenchOptions& o) {
   std::unordered_map<int64_t, Clock::time_point> started, acked, read_at, handled_at;
 
   // The Processor path: its handler records when each event of the stream arrives.
-  auto checkpoints = NewMemoryCheckpointStore();
+  auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   ESTORIA_RETURN_IF_ERROR(checkpoints->Save("bench_tail_latency", start_pos));
   auto sink = std::make_shared<HandlerSink>(
       [&](const Event& e) {
@@ -48,7 +49,7 @@ Result<BenchResult> RunTailLatency(const BenchOptions& o) {
         }
         return Status::Ok();
       },
-      checkpoints);
+      checkpoints, estoria::memory::MemoryDeadLetterStore::Open().value());
   ProcessorOptions po;
   po.name = "bench_tail_latency";
   po.stream_types = {"bench"};

@@ -7,7 +7,7 @@
 #include "estoria/aggregate.h"
 #include "estoria/codec.h"
 #include "estoria/event_sourced_store.h"
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
 
 namespace {
 
@@ -48,7 +48,7 @@ void BM_ApplyEvent(benchmark::State& state) {
 BENCHMARK(BM_ApplyEvent);
 
 void BM_HydrateFromMemory(benchmark::State& state) {
-  auto events = estoria::MemoryEventStore::Create();
+  auto events = estoria::memory::MemoryEventStore::Open().value();
   auto store = estoria::EventSourcedStore<MicroAccount, MicroDeposited>::Create(events, "account");
   auto a = store->New().value();
   for (int64_t i = 0; i < state.range(0); ++i) a.Append(MicroDeposited{1});

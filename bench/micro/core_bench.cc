@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "estoria/event.h"
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
 #include "estoria/type_id.h"
 
 namespace {
@@ -59,7 +59,7 @@ void BM_FormatTimestamp(benchmark::State& state) {
 BENCHMARK(BM_FormatTimestamp);
 
 void BM_MemoryAppend(benchmark::State& state) {
-  auto store = estoria::MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   const int batch = static_cast<int>(state.range(0));
   std::vector<estoria::WritableEvent> events(batch, Deposit());
   std::vector<estoria::TypeId> streams;
@@ -77,7 +77,7 @@ void BM_MemoryAppend(benchmark::State& state) {
 BENCHMARK(BM_MemoryAppend)->Arg(1)->Arg(10)->Arg(100);
 
 void BM_MemoryReadStream(benchmark::State& state) {
-  auto store = estoria::MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   estoria::TypeId id("account", estoria::Uuid::NewV7());
   std::vector<estoria::WritableEvent> events(state.range(0), Deposit());
   (void)store->AppendStream(id, events);

@@ -5,12 +5,13 @@
 #include "estoria/open.h"
 #include "memory_accounts.h"
 #ifdef BANK_WITH_SQLITE
-#include "estoria/projection/sqlite_read_model.h"
+#include "estoria/sqlite/sqlite_read_model.h"
 #include "sqlite_accounts.h"
 #endif
 #ifdef BANK_WITH_POSTGRES
+#include "estoria/memory/memory_stores.h"
 #include "estoria/postgres/postgres_options.h"
-#include "estoria/projection/postgres_read_model.h"
+#include "estoria/postgres/postgres_read_model.h"
 #include "postgres_accounts.h"
 #endif
 
@@ -74,7 +75,7 @@ estoria::Result<std::unique_ptr<AccountReadModel>> OpenReadModel(const std::stri
     auto accounts = std::make_shared<MemoryAccounts>();
     auto sink = std::make_shared<estoria::HandlerSink>(
         [accounts](const estoria::Event& event) { return accounts->Apply(event); },
-        estoria::NewMemoryCheckpointStore());
+        estoria::memory::MemoryCheckpointStore::Open().value(), estoria::memory::MemoryDeadLetterStore::Open().value());
     return StartReadModel(std::move(store), std::move(sink), accounts, std::move(options));
   }
 #ifdef BANK_WITH_SQLITE

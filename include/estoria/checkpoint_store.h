@@ -37,9 +37,4 @@ class CheckpointStore {
   virtual Status Delete(std::string_view name) = 0;
 };
 
-std::shared_ptr<CheckpointStore> NewMemoryCheckpointStore();
-
-// Validation shared by the built-in checkpoint stores: OK or InvalidArgument.
-Status ValidateCheckpoint(std::string_view name, int64_t position);
-
 }  // namespace estoria

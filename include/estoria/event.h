@@ -49,10 +49,6 @@ struct WritableEvent {
   std::string content_type = std::string(kJsonContentType);
   // Keys starting with "estoria." are rejected with InvalidArgument.
   Metadata metadata{};
-  // Internal: set only by Estoria's own layers (EventSourcedStore writes
-  // "estoria.schema_version") to let ValidateAppend accept reserved metadata
-  // keys. Backends store metadata verbatim either way. Default false.
-  bool allow_reserved_metadata = false;
 };
 
 struct Event {

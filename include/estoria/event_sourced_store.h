@@ -54,6 +54,10 @@ Status CheckAggregateId(const TypeId& id, std::string_view aggregate_type);
 Result<WritableEvent> MakeWritableEvent(const TypeId& stream, std::string type, int schema_version,
                                         const Metadata& metadata, const std::optional<Uuid>& id,
                                         EncodedPayload payload);
+// Appends the pending events (which carry the reserved estoria.schema_version
+// key) through the library's internal append path.
+Result<std::vector<Event>> AppendPending(EventStore& events, const TypeId& stream, std::span<const WritableEvent> out,
+                                         int64_t expect_version);
 Status VersionGap(const TypeId& stream, int64_t expected, int64_t got);
 Status UnknownEventType(const TypeId& stream, int64_t version, std::string_view type);
 Status EventContext(const Status& st, const Event& event);
@@ -141,7 +145,7 @@ class EventSourcedStore final : public AggregateStore<S> {
                                                            std::move(payload).value()));
       out.push_back(std::move(w));
     }
-    auto appended = events_->AppendStream(aggregate.id(), out, AppendOptions::ExpectVersion(aggregate.version()));
+    auto appended = internal::AppendPending(*events_, aggregate.id(), out, aggregate.version());
     if (!appended) return appended.error();  // nothing written: the aggregate is unchanged
     S next = aggregate.state();
     for (size_t i = 0; i < pending.size(); ++i) {

@@ -82,8 +82,7 @@ class StreamWriter {
   //                   stream (idempotent retry); nothing is written
   //  Unavailable      the backend is unreachable or busy past its timeout
   //  Internal         anything else
-  virtual Result<std::vector<Event>> AppendStream(const TypeId& stream_id,
-                                                  std::span<const WritableEvent> events,
+  virtual Result<std::vector<Event>> AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
                                                   const AppendOptions& options = {}) = 0;
 };
 
@@ -161,7 +160,7 @@ class StreamDeleter {
 
 struct StreamInfo {
   TypeId stream_id{};
-  int64_t version = 0;        // the tip version (survives truncation)
+  int64_t version = 0;         // the tip version (survives truncation)
   Timestamp last_timestamp{};  // timestamp of the last append
   friend bool operator==(const StreamInfo&, const StreamInfo&) = default;
 };
@@ -240,34 +239,5 @@ class EventStore : public StreamReader, public StreamWriter {
   virtual AppendWatcher* append_watcher() { return nullptr; }
   virtual EventImporter* event_importer() { return nullptr; }
 };
-
-// Validates an append's arguments the way every backend must (shared by all
-// built-in backends). OK or InvalidArgument naming the problem.
-Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> events,
-                      const AppendOptions& options);
-// Validates read options. OK or InvalidArgument.
-Status ValidateReadStream(const TypeId& stream_id, const ReadStreamOptions& options);
-Status ValidateReadAll(const ReadAllOptions& options);
-
-// Checks an expectation against the stream's current state; OK or a Conflict
-// carrying ConflictDetails. `exists` is false for a stream never written or fully
-// deleted; `version` is its tip version (0 when it does not exist).
-Status CheckExpectation(const TypeId& stream_id, const AppendOptions& options, bool exists,
-                        int64_t version);
-
-// Where an event id is already stored.
-struct StoredEventLocation {
-  TypeId stream_id{};
-  int64_t stream_version = 0;
-};
-
-// Classifies an append whose events carry caller-chosen ids, given where each id
-// is already stored (nullopt = not stored). Returns OK when none is stored (go
-// ahead), AlreadyExists when all are stored in this stream at consecutive
-// versions in this order and any expect_version names the version before the
-// first of them (an idempotent retry), InvalidArgument otherwise (an id reused).
-Status ClassifyStoredIds(const TypeId& stream_id, std::span<const WritableEvent> events,
-                         const AppendOptions& options,
-                         std::span<const std::optional<StoredEventLocation>> stored);
 
 }  // namespace estoria

@@ -19,11 +19,11 @@ namespace estoria {
 
 struct Snapshot {
   TypeId aggregate_id{};
-  int64_t version = 0;        // the aggregate version the state corresponds to (>= 1)
-  Timestamp timestamp{};      // when the snapshot was taken
-  int schema_version = 1;     // the state schema version that wrote it
+  int64_t version = 0;     // the aggregate version the state corresponds to (>= 1)
+  Timestamp timestamp{};   // when the snapshot was taken
+  int schema_version = 1;  // the state schema version that wrote it
   std::string content_type = std::string(kJsonContentType);
-  std::string data{};         // encoded state, stored verbatim
+  std::string data{};  // encoded state, stored verbatim
   friend bool operator==(const Snapshot&, const Snapshot&) = default;
 };
 
@@ -51,15 +51,5 @@ class SnapshotStore {
   // below_version is 0). OK even when nothing matched. Unavailable, Internal.
   virtual Status DeleteBelow(const TypeId& aggregate_id, int64_t below_version) = 0;
 };
-
-struct MemorySnapshotStoreOptions {
-  SnapshotRetention retention;  // Default: keep all.
-};
-
-// Thread safe; one mutex.
-std::shared_ptr<SnapshotStore> NewMemorySnapshotStore(MemorySnapshotStoreOptions options = {});
-
-// Validation shared by the built-in snapshot stores: OK or InvalidArgument.
-Status ValidateSnapshot(const Snapshot& snapshot);
 
 }  // namespace estoria

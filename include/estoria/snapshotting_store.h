@@ -33,7 +33,6 @@
 
 #include "estoria/aggregate_store.h"
 #include "estoria/codec.h"
-#include "estoria/internal/background_worker.h"
 #include "estoria/logger.h"
 #include "estoria/snapshot_store.h"
 
@@ -101,6 +100,17 @@ void LogSnapshotWriteFailure(Logger& logger, const TypeId& id, int64_t version, 
 // (e.g. truncated).
 Timestamp EventTime(StreamReader& reader, const TypeId& stream, int64_t version);
 Status WriteSnapshot(SnapshotStore& store, Snapshot snapshot, std::optional<int64_t> keep_within_versions);
+// The background thread of SnapshottingStore (defined in src/core): jobs run in
+// order; Submit is false (job dropped) when max_queued jobs wait; Flush blocks
+// until every job submitted before it ran; destruction runs the queued jobs.
+class BackgroundWorker;
+struct BackgroundWorkerDeleter {
+  void operator()(BackgroundWorker* worker) const;
+};
+using BackgroundWorkerPtr = std::unique_ptr<BackgroundWorker, BackgroundWorkerDeleter>;
+BackgroundWorkerPtr NewBackgroundWorker(size_t max_queued);
+bool SubmitBackground(BackgroundWorker& worker, std::function<void()> job);
+void FlushBackground(BackgroundWorker& worker);
 }  // namespace internal
 
 template <typename S>
@@ -109,7 +119,7 @@ class SnapshottingStore final : public AggregateStoreDecorator<S> {
   SnapshottingStore(std::shared_ptr<AggregateStore<S>> inner, SnapshottingStoreOptions<S> options)
       : AggregateStoreDecorator<S>(std::move(inner)), options_(std::move(options)) {
     if (!options_.logger) options_.logger = StderrLogger();
-    if (options_.background) worker_ = std::make_unique<internal::BackgroundWorker>(options_.max_queued);
+    if (options_.background) worker_ = internal::NewBackgroundWorker(options_.max_queued);
   }
   static std::shared_ptr<SnapshottingStore> Create(std::shared_ptr<AggregateStore<S>> inner,
                                                    SnapshottingStoreOptions<S> options) {
@@ -166,7 +176,7 @@ class SnapshottingStore final : public AggregateStoreDecorator<S> {
       auto job = [this, id = aggregate.id(), version = aggregate.version(), state = aggregate.state()]() mutable {
         (void)Write(id, version, state);  // failures are logged and counted
       };
-      if (!worker_->Submit(std::move(job))) {
+      if (!internal::SubmitBackground(*worker_, std::move(job))) {
         stats_failed_.fetch_add(1, std::memory_order_relaxed);
         internal::LogSnapshotWriteFailure(*options_.logger, aggregate.id(), aggregate.version(),
                                           Status::Unavailable("background snapshot queue is full; dropped"));
@@ -181,7 +191,7 @@ class SnapshottingStore final : public AggregateStoreDecorator<S> {
   // Waits until the snapshots queued by earlier saves are written (no-op when
   // writing synchronously).
   void Flush() {
-    if (worker_) worker_->Flush();
+    if (worker_) internal::FlushBackground(*worker_);
   }
 
   // Deletes the aggregate's snapshots below `version` (all when 0). Errors:
@@ -260,7 +270,7 @@ class SnapshottingStore final : public AggregateStoreDecorator<S> {
   std::atomic<int64_t> stats_used_{0};
   std::atomic<int64_t> stats_ignored_{0};
   std::atomic<int64_t> stats_failed_{0};
-  std::unique_ptr<internal::BackgroundWorker> worker_;  // last: destroyed (drained) first
+  internal::BackgroundWorkerPtr worker_;  // last: destroyed (drained) first
 };
 
 }  // namespace estoria

@@ -1,5 +1,7 @@
 #include "event_sink.h"
 
+#include "reserved_metadata.h"
+
 namespace estoria::cli {
 
 Result<EventSink> EventSink::Make(EventStore& target, bool preserve_positions, bool allow_append) {
@@ -42,8 +44,10 @@ Status EventSink::Append(std::span<const Event> batch) {
     run.reserve(j - i);
     for (size_t k = i; k < j; ++k) {
       const Event& e = batch[k];
-      run.push_back(WritableEvent{e.type(), e.id.uuid(), e.data, e.content_type, e.metadata, true});
+      run.push_back(WritableEvent{e.type(), e.id.uuid(), e.data, e.content_type, e.metadata});
     }
+    // A copy keeps reserved "estoria." metadata keys: the library's internal append path.
+    internal::AllowReservedMetadata allow;
     auto written =
         target_->AppendStream(batch[i].stream_id, run, AppendOptions::ExpectVersion(batch[i].stream_version - 1));
     if (!written) {

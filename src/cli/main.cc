@@ -6,9 +6,6 @@
 #include <iostream>
 
 #include "commands.h"
-#ifdef ESTORIA_CLI_WITH_BENCH
-#include "bench_command.h"
-#endif
 
 namespace {
 
@@ -34,9 +31,6 @@ int main(int argc, char** argv) {
   estoria::cli::AddStoreCommands(app, flags, &action);
   estoria::cli::AddTransferCommands(app, flags, &action);
   estoria::cli::AddProjectionCommands(app, flags, &action);
-#ifdef ESTORIA_CLI_WITH_BENCH
-  estoria::bench::AddBenchCommand(app, flags.store, flags.json, &action);
-#endif
   // An unknown command word gets its own message (CLI11 would only say that a
   // subcommand is required).
   for (int i = 1; i < argc; ++i) {

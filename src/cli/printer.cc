@@ -2,7 +2,7 @@
 
 #include <iomanip>
 
-#include "base64.h"
+#include "estoria/backend/json_codec.h"
 
 namespace estoria::cli {
 namespace {
@@ -11,10 +11,10 @@ namespace {
 std::string Summary(const Event& e) {
   constexpr size_t kMax = 60;
   std::string text;
-  if (IsJsonContentType(e.content_type) || e.content_type.starts_with("text/")) {
+  if (backend::IsJsonContentType(e.content_type) || e.content_type.starts_with("text/")) {
     text = e.data;
   } else {
-    text = "base64:" + Base64Encode(e.data.substr(0, kMax));
+    text = "base64:" + backend::Base64Encode(e.data.substr(0, kMax));
   }
   for (char& c : text) {
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
@@ -25,9 +25,10 @@ std::string Summary(const Event& e) {
 
 }  // namespace
 
-void Printer::PrintEvent(const Event& e) {
+Status Printer::PrintEvent(const Event& e) {
   if (json_) {
-    out_ << EventToJson(e).dump() << '\n';
+    ESTORIA_ASSIGN_OR_RETURN(std::string line, backend::EventToJsonLine(e));
+    out_ << line << '\n';
   } else {
     if (!event_header_) {
       out_ << std::left << std::setw(9) << "POSITION" << std::setw(48) << "STREAM" << std::setw(8) << "VERSION"
@@ -40,6 +41,7 @@ void Printer::PrintEvent(const Event& e) {
          << '\n';
   }
   if (flush_each_) out_.flush();
+  return Status::Ok();
 }
 
 void Printer::PrintStream(const StreamInfo& s) {

@@ -21,7 +21,9 @@ class Printer {
   // Rows are flushed at once when `flush_each` (used by read-all --follow).
   void set_flush_each(bool f) { flush_each_ = f; }
 
-  void PrintEvent(const Event& e);
+  // InvalidArgument when --json is on and the event has no JSON form
+  // (metadata that is not UTF-8).
+  Status PrintEvent(const Event& e);
   void PrintStream(const StreamInfo& s);
   // A JSON object as one line (--json), or "key: value" lines for humans.
   void PrintObject(const Json& j);

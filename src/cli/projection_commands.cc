@@ -11,14 +11,14 @@
 #include "estoria/projection/dead_letter_store.h"
 #include "printer.h"
 #ifdef ESTORIA_CLI_SQLITE
-#include "estoria/projection/sqlite_projection_stores.h"
 #include "estoria/sqlite/sqlite_checkpoint_store.h"
 #include "estoria/sqlite/sqlite_event_store.h"
+#include "estoria/sqlite/sqlite_projection_stores.h"
 #endif
 #ifdef ESTORIA_CLI_POSTGRES
 #include "estoria/postgres/postgres_checkpoint_store.h"
 #include "estoria/postgres/postgres_options.h"
-#include "estoria/projection/postgres_projection_stores.h"
+#include "estoria/postgres/postgres_projection_stores.h"
 #endif
 
 namespace estoria::cli {
@@ -34,10 +34,10 @@ Result<ProjectionStores> OpenProjectionStores(const std::string& uri) {
 #ifdef ESTORIA_CLI_SQLITE
   if (uri.starts_with("sqlite:")) {
     ESTORIA_ASSIGN_OR_RETURN(sqlite::SqliteOptions so, sqlite::SqliteEventStore::ParseUri(uri));
-    sqlite::SqliteCheckpointStoreOptions co;
+    sqlite::SqliteStoreOptions co;
     co.path = so.path;
     ESTORIA_ASSIGN_OR_RETURN(auto checkpoints, sqlite::SqliteCheckpointStore::Open(co));
-    sqlite::SqliteProjectionStoreOptions po;
+    sqlite::SqliteStoreOptions po;
     po.path = so.path;
     ESTORIA_ASSIGN_OR_RETURN(auto dead, sqlite::SqliteDeadLetterStore::Open(po));
     out.checkpoints = std::move(checkpoints);
@@ -159,7 +159,7 @@ Status RunDeadLetters(const GlobalFlags& flags, const ProjectionArgs& args) {
       j["attempts"] = d.attempts;
       j["parked_at"] = FormatTimestamp(d.parked_at);
       j["replay_requested"] = is_requested(d);
-      j["event"] = EventToJson(d.event);
+      ESTORIA_ASSIGN_OR_RETURN(j["event"], backend::EventToJson(d.event));
       std::cout << j.dump() << '\n';
     }
     return Status::Ok();

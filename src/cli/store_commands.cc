@@ -25,7 +25,7 @@ Status PrintAll(EventIterator& it, Printer& printer, int64_t* last_position = nu
   while (true) {
     ESTORIA_ASSIGN_OR_RETURN(std::optional<Event> e, it.Next());
     if (!e) return Status::Ok();
-    printer.PrintEvent(*e);
+    ESTORIA_RETURN_IF_ERROR(printer.PrintEvent(*e));
     if (last_position) *last_position = e->global_position;
   }
 }
@@ -117,7 +117,7 @@ Status RunReadAll(const GlobalFlags& flags, const ReadAllArgs& args) {
     while (!g_interrupted.load()) {
       ESTORIA_ASSIGN_OR_RETURN(std::optional<Event> e, it->Next());
       if (!e) break;
-      printer.PrintEvent(*e);
+      ESTORIA_RETURN_IF_ERROR(printer.PrintEvent(*e));
       last = e->global_position;
       ++printed;
     }
@@ -153,7 +153,7 @@ Status RunAppend(const GlobalFlags& flags, const AppendArgs& args) {
   WritableEvent event;
   event.type = args.type;
   event.content_type = args.content_type;
-  if (IsJsonContentType(args.content_type)) {
+  if (backend::IsJsonContentType(args.content_type)) {
     ESTORIA_ASSIGN_OR_RETURN(event.data, NormalizeJson(args.data, "--data"));
   } else {
     event.data = args.data;
@@ -167,7 +167,7 @@ Status RunAppend(const GlobalFlags& flags, const AppendArgs& args) {
   ESTORIA_ASSIGN_OR_RETURN(auto store, OpenStore(flags));
   ESTORIA_ASSIGN_OR_RETURN(std::vector<Event> written, store->AppendStream(id, std::span(&event, 1), options));
   Printer printer(std::cout, flags.json);
-  for (const Event& e : written) printer.PrintEvent(e);
+  for (const Event& e : written) ESTORIA_RETURN_IF_ERROR(printer.PrintEvent(e));
   return Status::Ok();
 }
 

@@ -89,7 +89,8 @@ Status RunExport(const GlobalFlags& flags, const ExportArgs& args) {
   while (true) {
     ESTORIA_ASSIGN_OR_RETURN(std::optional<Event> e, it->Next());
     if (!e) break;
-    *out << EventToJson(*e).dump() << '\n';
+    ESTORIA_ASSIGN_OR_RETURN(std::string line, backend::EventToJsonLine(*e));
+    *out << line << '\n';
     ++n;
   }
   out->flush();
@@ -140,7 +141,7 @@ Status RunImport(const GlobalFlags& flags, const ImportArgs& args) {
   while (std::getline(*in, line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto e = EventFromJsonLine(line);
+    auto e = backend::EventFromJsonLine(line);
     if (!e) {
       return e.error().WithContext("line " + std::to_string(line_no) + " (" + std::to_string(imported) +
                                    " events imported before it)");

@@ -1,6 +1,8 @@
-#include "estoria/internal/background_worker.h"
+#include "background_worker.h"
 
 #include <utility>
+
+#include "estoria/snapshotting_store.h"
 
 namespace estoria::internal {
 
@@ -47,5 +49,12 @@ void BackgroundWorker::Run() {
     idle_.notify_all();
   }
 }
+
+void BackgroundWorkerDeleter::operator()(BackgroundWorker* worker) const { delete worker; }
+BackgroundWorkerPtr NewBackgroundWorker(size_t max_queued) {
+  return BackgroundWorkerPtr(new BackgroundWorker(max_queued));
+}
+bool SubmitBackground(BackgroundWorker& worker, std::function<void()> job) { return worker.Submit(std::move(job)); }
+void FlushBackground(BackgroundWorker& worker) { worker.Flush(); }
 
 }  // namespace estoria::internal

@@ -1,6 +1,8 @@
 // Non-template helpers of EventSourcedStore and LoadOptions.
 #include "estoria/event_sourced_store.h"
 
+#include "reserved_metadata.h"
+
 namespace estoria {
 
 Status ValidateLoadOptions(const LoadOptions& options) {
@@ -43,8 +45,13 @@ Result<WritableEvent> MakeWritableEvent(const TypeId& stream, std::string type, 
   w.content_type = std::move(payload.content_type);
   w.metadata = metadata;
   w.metadata[std::string(kSchemaVersionMetadataKey)] = std::to_string(schema_version);
-  w.allow_reserved_metadata = true;
   return w;
+}
+
+Result<std::vector<Event>> AppendPending(EventStore& events, const TypeId& stream, std::span<const WritableEvent> out,
+                                         int64_t expect_version) {
+  AllowReservedMetadata allow;  // the events carry estoria.schema_version
+  return events.AppendStream(stream, out, AppendOptions::ExpectVersion(expect_version));
 }
 
 Status VersionGap(const TypeId& stream, int64_t expected, int64_t got) {

@@ -1,8 +1,8 @@
-#include "estoria/internal/paged_iterator.h"
+#include "estoria/backend/paged_iterator.h"
 
 #include <algorithm>
 
-namespace estoria::internal {
+namespace estoria::backend {
 
 Result<std::optional<Event>> VectorIterator::Next() {
   if (next_ >= events_.size()) return std::optional<Event>();
@@ -34,4 +34,4 @@ Result<std::optional<Event>> PagedIterator::Next() {
   return out;
 }
 
-}  // namespace estoria::internal
+}  // namespace estoria::backend

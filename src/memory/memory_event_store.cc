@@ -1,4 +1,4 @@
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -6,15 +6,17 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "estoria/internal/paged_iterator.h"
+#include "estoria/backend/import.h"
+#include "estoria/backend/paged_iterator.h"
+#include "estoria/backend/validation.h"
 
-namespace estoria {
+namespace estoria::memory {
 
 struct MemoryEventStore::State {
   struct Stream {
-    int64_t version = 0;     // tip version; survives truncation
-    int64_t first = 1;       // first live version
-    uint64_t generation = 0;  // changes when the stream is deleted and recreated
+    int64_t version = 0;             // tip version; survives truncation
+    int64_t first = 1;               // first live version
+    uint64_t generation = 0;         // changes when the stream is deleted and recreated
     std::vector<int64_t> positions;  // positions of versions first..version
     Timestamp last{};
   };
@@ -23,7 +25,7 @@ struct MemoryEventStore::State {
   std::condition_variable appended;
   std::vector<std::shared_ptr<const Event>> log;  // index = position - 1; null = deleted
   std::map<std::string, Stream> streams;          // by stream id text
-  std::unordered_map<Uuid, StoredEventLocation> ids;
+  std::unordered_map<Uuid, backend::StoredEventLocation> ids;
   uint64_t next_generation = 1;
   Timestamp last_timestamp{};
 };
@@ -31,26 +33,30 @@ struct MemoryEventStore::State {
 MemoryEventStore::MemoryEventStore(MemoryEventStoreOptions) : state_(std::make_shared<State>()) {}
 MemoryEventStore::~MemoryEventStore() = default;
 
+Result<std::shared_ptr<MemoryEventStore>> MemoryEventStore::Open(MemoryEventStoreOptions options) {
+  return std::make_shared<MemoryEventStore>(std::move(options));
+}
+
 Result<std::vector<Event>> MemoryEventStore::AppendStream(const TypeId& stream_id,
                                                           std::span<const WritableEvent> events,
                                                           const AppendOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateAppend(stream_id, events, options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options));
   State& st = *state_;
   std::string key = stream_id.ToString();
   std::vector<Event> out;
   {
     std::lock_guard<std::mutex> lock(st.mu);
-    std::vector<std::optional<StoredEventLocation>> stored(events.size());
+    std::vector<std::optional<backend::StoredEventLocation>> stored(events.size());
     for (size_t i = 0; i < events.size(); ++i) {
       if (!events[i].id) continue;
       auto it = st.ids.find(*events[i].id);
       if (it != st.ids.end()) stored[i] = it->second;
     }
-    ESTORIA_RETURN_IF_ERROR(ClassifyStoredIds(stream_id, events, options, stored));
+    ESTORIA_RETURN_IF_ERROR(backend::ClassifyStoredIds(stream_id, events, options, stored));
 
     auto sit = st.streams.find(key);
     bool exists = sit != st.streams.end();
-    ESTORIA_RETURN_IF_ERROR(CheckExpectation(stream_id, options, exists, exists ? sit->second.version : 0));
+    ESTORIA_RETURN_IF_ERROR(backend::CheckExpectation(stream_id, options, exists, exists ? sit->second.version : 0));
     if (!exists) {
       sit = st.streams.emplace(key, State::Stream{}).first;
       sit->second.generation = st.next_generation++;
@@ -71,7 +77,7 @@ Result<std::vector<Event>> MemoryEventStore::AppendStream(const TypeId& stream_i
       e.data = w.data;
       e.metadata = w.metadata;
       stream.positions.push_back(e.global_position);
-      st.ids[e.id.uuid()] = StoredEventLocation{stream_id, e.stream_version};
+      st.ids[e.id.uuid()] = backend::StoredEventLocation{stream_id, e.stream_version};
       st.log.push_back(std::make_shared<const Event>(e));
       out.push_back(std::move(e));
     }
@@ -83,7 +89,7 @@ Result<std::vector<Event>> MemoryEventStore::AppendStream(const TypeId& stream_i
 
 Result<std::unique_ptr<EventIterator>> MemoryEventStore::ReadStream(const TypeId& stream_id,
                                                                     const ReadStreamOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateReadStream(stream_id, options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateReadStream(stream_id, options));
   std::shared_ptr<State> st = state_;
   std::string key = stream_id.ToString();
   uint64_t generation;
@@ -118,11 +124,11 @@ Result<std::unique_ptr<EventIterator>> MemoryEventStore::ReadStream(const TypeId
     }
     return page;
   };
-  return std::unique_ptr<EventIterator>(new internal::PagedIterator(std::move(fetch), options.count, 256));
+  return std::unique_ptr<EventIterator>(new backend::PagedIterator(std::move(fetch), options.count, 256));
 }
 
 Result<std::unique_ptr<EventIterator>> MemoryEventStore::ReadAll(const ReadAllOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateReadAll(options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateReadAll(options));
   std::shared_ptr<State> st = state_;
   int64_t frontier;
   {
@@ -149,7 +155,7 @@ Result<std::unique_ptr<EventIterator>> MemoryEventStore::ReadAll(const ReadAllOp
     }
     return page;
   };
-  return std::unique_ptr<EventIterator>(new internal::PagedIterator(std::move(fetch), options.count, 256));
+  return std::unique_ptr<EventIterator>(new backend::PagedIterator(std::move(fetch), options.count, 256));
 }
 
 Result<int64_t> MemoryEventStore::HeadPosition() {
@@ -200,49 +206,30 @@ Result<std::vector<StreamInfo>> MemoryEventStore::ListStreams(const ListStreamsO
 
 Result<int64_t> MemoryEventStore::WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(state_->mu);
-  state_->appended.wait_for(lock, timeout,
-                            [&] { return static_cast<int64_t>(state_->log.size()) > after_position; });
+  state_->appended.wait_for(lock, timeout, [&] { return static_cast<int64_t>(state_->log.size()) > after_position; });
   return static_cast<int64_t>(state_->log.size());
 }
 
 Result<std::vector<int64_t>> MemoryEventStore::ImportEvents(std::span<const Event> events,
                                                             const ImportOptions& options) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events));
   State& st = *state_;
   std::vector<int64_t> positions;
   positions.reserve(events.size());
   {
     std::lock_guard<std::mutex> lock(st.mu);
-    // Validate the whole batch against the current state first: all or none.
-    std::map<std::string, int64_t> tips;  // stream key -> tip version within the batch
-    std::unordered_map<Uuid, bool> batch_ids;
-    int64_t last_position = static_cast<int64_t>(st.log.size());
-    for (const Event& e : events) {
-      ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.stream_id.type()).WithContext("ImportEvents: stream id"));
-      ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.type()).WithContext("ImportEvents: event type"));
-      if (e.stream_version < 1) return Status::InvalidArgument("ImportEvents: stream version < 1");
-      if (st.ids.contains(e.id.uuid()) || !batch_ids.emplace(e.id.uuid(), true).second) {
-        return Status::AlreadyExists("ImportEvents: event id " + e.id.ToString() + " is already stored");
-      }
-      std::string key = e.stream_id.ToString();
-      auto tip = tips.find(key);
-      if (tip == tips.end()) {
-        auto sit = st.streams.find(key);
-        if (sit != st.streams.end()) tip = tips.emplace(key, sit->second.version).first;
-      }
-      if (tip != tips.end() && e.stream_version != tip->second + 1) {
-        return Status::InvalidArgument("ImportEvents: " + key + " version " + std::to_string(e.stream_version) +
-                                       " does not continue its tip " + std::to_string(tip->second));
-      }
-      tips[key] = e.stream_version;
-      if (options.preserve_positions) {
-        if (e.global_position <= last_position) {
-          return Status::InvalidArgument("ImportEvents: position " + std::to_string(e.global_position) +
-                                         " is not above " + std::to_string(last_position));
-        }
-        last_position = e.global_position;
-      }
-    }
-    for (const Event& e : events) {
+    // Validate and plan the whole batch against the current state: all or none.
+    backend::ImportTarget target;
+    target.head = static_cast<int64_t>(st.log.size());
+    target.stream_tip = [&](const std::string& key) -> Result<std::optional<int64_t>> {
+      auto sit = st.streams.find(key);
+      if (sit == st.streams.end()) return std::optional<int64_t>();
+      return std::optional<int64_t>(sit->second.version);
+    };
+    target.id_stored = [&](const Uuid& id) -> Result<bool> { return st.ids.contains(id); };
+    ESTORIA_ASSIGN_OR_RETURN(backend::ImportPlan plan, backend::PlanImport(events, options, target));
+    for (size_t i = 0; i < events.size(); ++i) {
+      const Event& e = events[i];
       std::string key = e.stream_id.ToString();
       auto sit = st.streams.find(key);
       if (sit == st.streams.end()) {
@@ -253,16 +240,15 @@ Result<std::vector<int64_t>> MemoryEventStore::ImportEvents(std::span<const Even
         sit = st.streams.emplace(key, fresh).first;
       }
       State::Stream& stream = sit->second;
-      if (options.preserve_positions) {
-        while (static_cast<int64_t>(st.log.size()) + 1 < e.global_position) st.log.push_back(nullptr);
-      }
+      // Gaps in preserved positions are kept as empty slots.
+      while (static_cast<int64_t>(st.log.size()) + 1 < plan.positions[i]) st.log.push_back(nullptr);
       auto stored = std::make_shared<Event>(e);
-      stored->global_position = static_cast<int64_t>(st.log.size()) + 1;
+      stored->global_position = plan.positions[i];
       stream.version = e.stream_version;
       stream.positions.push_back(stored->global_position);
       stream.last = e.timestamp;
       st.last_timestamp = std::max(st.last_timestamp, e.timestamp);
-      st.ids[e.id.uuid()] = StoredEventLocation{e.stream_id, e.stream_version};
+      st.ids[e.id.uuid()] = backend::StoredEventLocation{e.stream_id, e.stream_version};
       positions.push_back(stored->global_position);
       st.log.push_back(std::move(stored));
     }
@@ -271,4 +257,4 @@ Result<std::vector<int64_t>> MemoryEventStore::ImportEvents(std::span<const Even
   return positions;
 }
 
-}  // namespace estoria
+}  // namespace estoria::memory

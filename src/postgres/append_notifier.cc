@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-namespace estoria::postgres_internal {
+namespace estoria::postgres::internal {
 
 using postgres::PgConnection;
 using postgres::PgResult;
@@ -136,4 +136,4 @@ void AppendNotifier::Run() {
   }
 }
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

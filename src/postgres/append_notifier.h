@@ -22,7 +22,7 @@
 #include "estoria/postgres/connection.h"
 #include "schema.h"
 
-namespace estoria::postgres_internal {
+namespace estoria::postgres::internal {
 
 class AppendNotifier {
  public:
@@ -59,4 +59,4 @@ class AppendNotifier {
   std::thread thread_;
 };
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

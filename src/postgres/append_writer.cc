@@ -19,7 +19,7 @@
 //      upsert their streams' rows (one statement); UPDATE log_head;
 //      pg_notify(channel, new head); COMMIT.
 // Each append keeps its own outcome: the writer checks, in batch order, the
-// idempotency ids (ClassifyStoredIds) and the expectation (CheckExpectation)
+// idempotency ids (backend::ClassifyStoredIds) and the expectation (backend::CheckExpectation)
 // against the versions read under the lock plus the effect of the earlier
 // appends of the same batch. A refused append (Conflict, AlreadyExists,
 // InvalidArgument) is simply left out of the inserts, so it never fails its
@@ -67,9 +67,11 @@
 #include <unordered_map>
 
 #include "batch_plan.h"
+#include "estoria/backend/validation.h"
 #include "event_codec.h"
+#include "pg_wire.h"
 
-namespace estoria::postgres_internal {
+namespace estoria::postgres::internal {
 
 using postgres::PgConnection;
 using postgres::PgParams;
@@ -136,14 +138,12 @@ void AppendWriter::Run() {
       queued_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       idle_ = false;
       if (queue_.empty()) return;  // stopping
-      // Gathering: when the last batch held k > 1 appends, their threads are
-      // about to append again; wait (at most as long as the last batch took)
-      // until k requests are queued, so that concurrent appenders share one
-      // transaction instead of splitting into alternating smaller batches.
-      gather_target_ = std::min(last_batch_size_, static_cast<size_t>(max_batch_));
+      // Gathering (estoria/backend/group_commit.h): wait until as many
+      // requests are queued as the last batch held, within the window.
+      gather_target_ = std::min(gather_.target(), static_cast<size_t>(max_batch_));
       if (gather_target_ > 1 && queue_.size() < gather_target_ && !stop_) {
         gathering_ = true;
-        queued_.wait_for(lock, last_batch_time_, [&] { return stop_ || queue_.size() >= gather_target_; });
+        queued_.wait_until(lock, gather_.deadline(), [&] { return stop_ || queue_.size() >= gather_target_; });
         gathering_ = false;
       }
       while (!queue_.empty() && static_cast<int>(batch.size()) < max_batch_) {
@@ -151,11 +151,13 @@ void AppendWriter::Run() {
         queue_.pop_front();
       }
     }
-    last_batch_size_ = batch.size();
     auto started = std::chrono::steady_clock::now();
     Process(batch);
-    last_batch_time_ = std::min(
-        kMaxGather, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started));
+    {
+      auto now = std::chrono::steady_clock::now();
+      std::lock_guard<std::mutex> lock(mu_);
+      gather_.BatchDone(batch.size(), now - started, now);
+    }
     // Each appender returns (destroying its request) only after taking its
     // own mutex, so nothing here touches a finished request.
     for (Request* r : batch) {
@@ -241,7 +243,7 @@ std::optional<Status> AppendWriter::AttemptPredicted(const std::vector<Request*>
       .Add(s.set_sync_commit, PgParams().Text(strict_ ? "on" : "off"))
       .Add(s.lock, PgParams().Int64(s.append_lock_key))
       .Add(s.guard, PgParams().Int64(cached_head_).Text(TextArray(keys)).Text(TextArray(expected)));
-  AddWrites(p, s, plan);
+  ESTORIA_RETURN_IF_ERROR(AddWrites(p, s, plan));  // nothing was sent yet
   p.Add(s.commit);
   ++transactions_;
   Status st = conn_->RunPipeline(p).error();
@@ -313,11 +315,11 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
   std::map<std::string, PlannedStream> streams;
   for (const auto& key : keys) streams[key] = PlannedStream{};
   for (int i = 0; i < r1[4].rows(); ++i) streams[r1[4].String(i, 0)] = PlannedStream{true, r1[4].Int64(i, 1), 0, false};
-  std::unordered_map<Uuid, StoredEventLocation> stored;
+  std::unordered_map<Uuid, backend::StoredEventLocation> stored;
   if (any_ids) {
     for (int i = 0; i < r1[5].rows(); ++i) {
       auto sid = TypeId::Parse(r1[5].String(i, 1));
-      if (sid) stored[r1[5].UuidAt(i, 0)] = StoredEventLocation{*sid, r1[5].Int64(i, 2)};
+      if (sid) stored[r1[5].UuidAt(i, 0)] = backend::StoredEventLocation{*sid, r1[5].Int64(i, 2)};
     }
   }
   std::vector<BatchItem> items = Items(batch);
@@ -326,7 +328,10 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
   if (plan.accepted > 0) {
     // Round trip 2: write, advance the head, notify, commit.
     PgPipeline write;
-    AddWrites(write, s, plan);
+    if (Status w = AddWrites(write, s, plan); !w.ok()) {
+      Rollback();
+      return w;
+    }
     if (!hook) write.Add(s.commit);
     Status st = conn_->RunPipeline(write).error();
     if (st.ok() && hook) {
@@ -347,4 +352,4 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
   return Status::Ok();
 }
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

@@ -21,12 +21,13 @@
 
 #include "append_notifier.h"
 #include "batch_plan.h"
+#include "estoria/backend/group_commit.h"
 #include "estoria/event_store.h"
 #include "estoria/postgres/connection.h"
 #include "estoria/postgres/postgres_options.h"
 #include "schema.h"
 
-namespace estoria::postgres_internal {
+namespace estoria::postgres::internal {
 
 using postgres::PostgresOptions;
 
@@ -104,17 +105,14 @@ class AppendWriter {
   std::condition_variable queued_;
   std::deque<Request*> queue_;
   bool stop_ = false;
-  // Gathering (see Run): the writer waits for the queue to reach the size of
-  // the last batch, at most as long as that batch took.
-  static constexpr std::chrono::microseconds kMaxGather{2000};
+  // Gathering (see Run): the backend SDK's policy, under mu_.
+  backend::GatherPolicy gather_;
   bool idle_ = false;       // the writer waits for work (under mu_)
   bool gathering_ = false;  // the writer waits for gather_target_ requests (under mu_)
   size_t gather_target_ = 0;
-  size_t last_batch_size_ = 1;                    // writer thread only
-  std::chrono::microseconds last_batch_time_{0};  // writer thread only
   std::thread thread_;
 
   std::atomic<int64_t> transactions_{0}, commits_{0}, appends_{0}, events_{0}, conflicts_{0}, mispredictions_{0};
 };
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

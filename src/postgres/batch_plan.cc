@@ -1,14 +1,17 @@
 // PlanBatch and AddWrites (see batch_plan.h).
 #include "batch_plan.h"
 
+#include "estoria/backend/json_codec.h"
+#include "estoria/backend/validation.h"
 #include "event_codec.h"
+#include "pg_wire.h"
 
-namespace estoria::postgres_internal {
+namespace estoria::postgres::internal {
 
 using postgres::PgParams;
 
 BatchPlan PlanBatch(std::span<const BatchItem> items, int64_t head, std::map<std::string, PlannedStream> streams,
-                    std::unordered_map<Uuid, StoredEventLocation> stored, Timestamp timestamp) {
+                    std::unordered_map<Uuid, backend::StoredEventLocation> stored, Timestamp timestamp) {
   BatchPlan plan;
   plan.head = head;
   plan.position = head;
@@ -16,15 +19,15 @@ BatchPlan PlanBatch(std::span<const BatchItem> items, int64_t head, std::map<std
   plan.outcomes.resize(items.size());
   for (size_t b = 0; b < items.size(); ++b) {
     const BatchItem& req = items[b];
-    std::vector<std::optional<StoredEventLocation>> where(req.events.size());
+    std::vector<std::optional<backend::StoredEventLocation>> where(req.events.size());
     for (size_t i = 0; i < req.events.size(); ++i) {
       if (!req.events[i].id) continue;
       auto it = stored.find(*req.events[i].id);
       if (it != stored.end()) where[i] = it->second;
     }
-    Status st = ClassifyStoredIds(*req.stream_id, req.events, *req.options, where);
+    Status st = backend::ClassifyStoredIds(*req.stream_id, req.events, *req.options, where);
     PlannedStream& stream = streams[*req.stream_key];
-    if (st.ok()) st = CheckExpectation(*req.stream_id, *req.options, stream.exists, stream.version);
+    if (st.ok()) st = backend::CheckExpectation(*req.stream_id, *req.options, stream.exists, stream.version);
     if (!st.ok()) {
       if (st.IsConflict()) ++plan.conflicts;
       plan.outcomes[b] = st;
@@ -42,7 +45,7 @@ BatchPlan PlanBatch(std::span<const BatchItem> items, int64_t head, std::map<std
       e.content_type = w.content_type;
       e.data = w.data;
       e.metadata = w.metadata;
-      stored[e.id.uuid()] = StoredEventLocation{*req.stream_id, e.stream_version};
+      stored[e.id.uuid()] = backend::StoredEventLocation{*req.stream_id, e.stream_version};
       out.push_back(std::move(e));
     }
     if (!stream.exists) stream.first_position = out.front().global_position;
@@ -56,8 +59,8 @@ BatchPlan PlanBatch(std::span<const BatchItem> items, int64_t head, std::map<std
   return plan;
 }
 
-void AddLogWrites(postgres::PgPipeline& pipeline, const Statements& s, std::span<const Event* const> events,
-                  std::span<const int64_t> positions, std::span<const StreamRowWrite> streams, int64_t head) {
+Status AddLogWrites(postgres::PgPipeline& pipeline, const Statements& s, std::span<const Event* const> events,
+                    std::span<const int64_t> positions, std::span<const StreamRowWrite> streams, int64_t head) {
   using namespace postgres;  // the type OIDs and binary encoders
   std::vector<std::string> pos, sid, ver, eid, etype, ts, ctype, data, meta, stype;
   for (size_t i = 0; i < events.size(); ++i) {
@@ -70,7 +73,8 @@ void AddLogWrites(postgres::PgPipeline& pipeline, const Statements& s, std::span
     ts.push_back(PgBinaryTimestamp(e.timestamp));
     ctype.push_back(e.content_type);
     data.push_back(e.data);
-    meta.push_back(PgBinaryJsonb(EncodeMetadata(e.metadata)));
+    ESTORIA_ASSIGN_OR_RETURN(std::string json, backend::EncodeMetadataJson(e.metadata));
+    meta.push_back(PgBinaryJsonb(json));
     stype.push_back(e.stream_id.type());
   }
   std::vector<std::string> skey, stname, sver, sfirst, slast;
@@ -83,27 +87,28 @@ void AddLogWrites(postgres::PgPipeline& pipeline, const Statements& s, std::span
   }
   pipeline
       .Add(s.insert_events, PgParams()
-                                .BinaryArray(kInt8Oid, kInt8ArrayOid, pos)
-                                .BinaryArray(kTextOid, kTextArrayOid, sid)
-                                .BinaryArray(kInt8Oid, kInt8ArrayOid, ver)
-                                .BinaryArray(kUuidOid, kUuidArrayOid, eid)
-                                .BinaryArray(kTextOid, kTextArrayOid, etype)
-                                .BinaryArray(kTimestamptzOid, kTimestamptzArrayOid, ts)
-                                .BinaryArray(kTextOid, kTextArrayOid, ctype)
-                                .BinaryArray(kByteaOid, kByteaArrayOid, data)
-                                .BinaryArray(kJsonbOid, kJsonbArrayOid, meta)
-                                .BinaryArray(kTextOid, kTextArrayOid, stype))
+                                .Binary(PgBinaryArray(kInt8Oid, pos), kInt8ArrayOid)
+                                .Binary(PgBinaryArray(kTextOid, sid), kTextArrayOid)
+                                .Binary(PgBinaryArray(kInt8Oid, ver), kInt8ArrayOid)
+                                .Binary(PgBinaryArray(kUuidOid, eid), kUuidArrayOid)
+                                .Binary(PgBinaryArray(kTextOid, etype), kTextArrayOid)
+                                .Binary(PgBinaryArray(kTimestamptzOid, ts), kTimestamptzArrayOid)
+                                .Binary(PgBinaryArray(kTextOid, ctype), kTextArrayOid)
+                                .Binary(PgBinaryArray(kByteaOid, data), kByteaArrayOid)
+                                .Binary(PgBinaryArray(kJsonbOid, meta), kJsonbArrayOid)
+                                .Binary(PgBinaryArray(kTextOid, stype), kTextArrayOid))
       .Add(s.upsert_streams, PgParams()
-                                 .BinaryArray(kTextOid, kTextArrayOid, skey)
-                                 .BinaryArray(kTextOid, kTextArrayOid, stname)
-                                 .BinaryArray(kInt8Oid, kInt8ArrayOid, sver)
-                                 .BinaryArray(kInt8Oid, kInt8ArrayOid, sfirst)
-                                 .BinaryArray(kTimestamptzOid, kTimestamptzArrayOid, slast))
+                                 .Binary(PgBinaryArray(kTextOid, skey), kTextArrayOid)
+                                 .Binary(PgBinaryArray(kTextOid, stname), kTextArrayOid)
+                                 .Binary(PgBinaryArray(kInt8Oid, sver), kInt8ArrayOid)
+                                 .Binary(PgBinaryArray(kInt8Oid, sfirst), kInt8ArrayOid)
+                                 .Binary(PgBinaryArray(kTimestamptzOid, slast), kTimestamptzArrayOid))
       .Add(s.set_head, PgParams().Int64(head))
       .Add(s.notify, PgParams().Text(s.notify_channel).Text(std::to_string(head)));
+  return Status::Ok();
 }
 
-void AddWrites(postgres::PgPipeline& pipeline, const Statements& s, const BatchPlan& plan) {
+Status AddWrites(postgres::PgPipeline& pipeline, const Statements& s, const BatchPlan& plan) {
   std::vector<const Event*> events;
   std::vector<int64_t> positions;
   for (const auto& o : plan.outcomes) {
@@ -117,7 +122,7 @@ void AddWrites(postgres::PgPipeline& pipeline, const Statements& s, const BatchP
   for (const auto& [key, st] : plan.streams) {
     if (st.touched) streams.push_back(StreamRowWrite{key, st.version, st.first_position, plan.timestamp});
   }
-  AddLogWrites(pipeline, s, events, positions, streams, plan.position);
+  return AddLogWrites(pipeline, s, events, positions, streams, plan.position);
 }
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

@@ -1,8 +1,8 @@
 // batch_plan.h (internal): the decisions of one group-commit batch. Given the
 // state read (or predicted) under the append lock - the log head, the tip of
 // each stream of the batch, where caller-chosen ids are stored - PlanBatch
-// decides each append in order with the shared helpers ClassifyStoredIds and
-// CheckExpectation, letting later appends see the versions of earlier ones, and
+// decides each append in order with the shared helpers backend::ClassifyStoredIds and
+// backend::CheckExpectation, letting later appends see the versions of earlier ones, and
 // assigns versions, positions (head+1, ...), ids and one commit timestamp.
 // AddWrites turns the accepted appends into the batch's writes.
 //
@@ -16,11 +16,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "estoria/backend/validation.h"
 #include "estoria/event_store.h"
 #include "estoria/postgres/connection.h"
+#include "pg_wire.h"
 #include "schema.h"
 
-namespace estoria::postgres_internal {
+namespace estoria::postgres::internal {
 
 struct PlannedStream {
   bool exists = false;
@@ -48,7 +50,7 @@ struct BatchPlan {
 };
 
 BatchPlan PlanBatch(std::span<const BatchItem> items, int64_t head, std::map<std::string, PlannedStream> streams,
-                    std::unordered_map<Uuid, StoredEventLocation> stored, Timestamp timestamp);
+                    std::unordered_map<Uuid, backend::StoredEventLocation> stored, Timestamp timestamp);
 
 // A stream row written by a batch: its new version, the position of its first
 // event (used when the batch creates it) and the timestamp of its last event.
@@ -61,11 +63,12 @@ struct StreamRowWrite {
 
 // The writes of a batch that assigns positions (appends and ImportEvents):
 // the INSERT of `events` at `positions` (parallel), the upsert of `streams`,
-// log_head set to `head` and the NOTIFY.
-void AddLogWrites(postgres::PgPipeline& pipeline, const Statements& statements, std::span<const Event* const> events,
-                  std::span<const int64_t> positions, std::span<const StreamRowWrite> streams, int64_t head);
+// log_head set to `head` and the NOTIFY. InvalidArgument when an event's
+// metadata has no JSON form (nothing is added then).
+Status AddLogWrites(postgres::PgPipeline& pipeline, const Statements& statements, std::span<const Event* const> events,
+                    std::span<const int64_t> positions, std::span<const StreamRowWrite> streams, int64_t head);
 
 // AddLogWrites for the accepted appends of `plan`.
-void AddWrites(postgres::PgPipeline& pipeline, const Statements& statements, const BatchPlan& plan);
+Status AddWrites(postgres::PgPipeline& pipeline, const Statements& statements, const BatchPlan& plan);
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

@@ -1,49 +1,28 @@
-// connection_pool.h (internal): a small pool of PgConnections for reads,
-// deletes, listing and the snapshot/checkpoint stores.
+// connection_pool.h (internal): the PostgreSQL backend's pool of PgConnections
+// for reads, deletes, listing and the snapshot/checkpoint stores: the backend
+// SDK's pool (estoria/backend/connection_pool.h) with at most `size`
+// connections, a wait of at most connect_timeout, idle connections checked
+// (and re-established when the server closed them) before use, and connections
+// returned broken or inside a transaction closed.
 //
-// Acquire() hands out an idle connection (checked, and re-established when the
-// server closed it), opens a new one while fewer than `size` exist, or waits up
-// to connect_timeout for one to be returned (then Unavailable). A connection
-// returned broken or inside a transaction is discarded.
-//
-// Thread safety: Acquire may be called from many threads; a Lease is used by
-// one thread. The pool must outlive its leases (holders keep it in a
-// shared_ptr).
+// Thread safety: Acquire, Run and RunStatus may be called from many threads; a
+// Lease is used by one thread. The pool must outlive its leases (holders keep
+// it in a shared_ptr).
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <memory>
-#include <mutex>
-#include <vector>
 
+#include "estoria/backend/connection_pool.h"
 #include "estoria/postgres/connection.h"
 
-namespace estoria::postgres_internal {
+namespace estoria::postgres::internal {
 
 using postgres::PgConnection;
 using postgres::PgConnectOptions;
 
-class ConnectionPool {
+class ConnectionPool : public backend::ConnectionPool<PgConnection> {
  public:
   ConnectionPool(PgConnectOptions options, int size);
-
-  class Lease {
-   public:
-    Lease(ConnectionPool* pool, std::unique_ptr<PgConnection> conn) : pool_(pool), conn_(std::move(conn)) {}
-    Lease(Lease&&) = default;
-    Lease& operator=(Lease&&) = delete;
-    ~Lease();
-    PgConnection& operator*() { return *conn_; }
-    PgConnection* operator->() { return conn_.get(); }
-
-   private:
-    ConnectionPool* pool_;
-    std::unique_ptr<PgConnection> conn_;
-  };
-
-  // Unavailable when no connection can be had within connect_timeout.
-  Result<Lease> Acquire();
 
   // Runs `fn` on a pooled connection. When it fails with Unavailable because
   // the connection was lost, runs it once more on a fresh connection: use only
@@ -58,17 +37,10 @@ class ConnectionPool {
   }
   Status RunStatus(const std::function<Status(PgConnection&)>& fn);
 
-  const PgConnectOptions& options() const { return options_; }
+  const PgConnectOptions& connect_options() const { return connect_; }
 
  private:
-  void Release(std::unique_ptr<PgConnection> conn);
-
-  const PgConnectOptions options_;
-  const int size_;
-  std::mutex mu_;
-  std::condition_variable returned_;
-  std::vector<std::unique_ptr<PgConnection>> idle_;
-  int open_ = 0;  // connections handed out or idle
+  const PgConnectOptions connect_;
 };
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

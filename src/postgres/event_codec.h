@@ -12,12 +12,7 @@
 #include "estoria/event_store.h"
 #include "estoria/postgres/connection.h"
 
-namespace estoria::postgres_internal {
-
-// Metadata as a jsonb object of strings.
-std::string EncodeMetadata(const Metadata& metadata);
-// Corruption when the text is not a JSON object of strings.
-Result<Metadata> DecodeMetadata(std::string_view json);
+namespace estoria::postgres::internal {
 
 // PostgreSQL text and jsonb values must be valid UTF-8 without NUL bytes.
 // Checks content types and metadata of an append: OK or InvalidArgument.
@@ -31,4 +26,4 @@ Result<Event> EventFromRow(const postgres::PgResult& res, int row);
 // backslashes escaped.
 std::string TextArray(std::span<const std::string> values);
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

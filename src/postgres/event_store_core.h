@@ -16,9 +16,9 @@ namespace estoria::postgres {
 
 struct PostgresEventStore::Core {
   PostgresOptions options;
-  std::shared_ptr<postgres_internal::StoreCore> store;
-  std::unique_ptr<postgres_internal::AppendNotifier> notifier;
-  std::unique_ptr<postgres_internal::AppendWriter> writer;  // destroyed before notifier
+  std::shared_ptr<postgres::internal::StoreCore> store;
+  std::unique_ptr<postgres::internal::AppendNotifier> notifier;
+  std::unique_ptr<postgres::internal::AppendWriter> writer;  // destroyed before notifier
 };
 
 }  // namespace estoria::postgres

@@ -1,12 +1,17 @@
-// OpenPostgresEventStoreUri: the postgres:// entry point of OpenEventStore.
-#include "estoria/internal/backend_open.h"
+// The postgres:// and postgresql:// schemes of OpenEventStore.
+#include "estoria/backend/registry.h"
 #include "estoria/postgres/postgres_event_store.h"
 
-namespace estoria::internal {
+namespace estoria::postgres {
 
-Result<std::shared_ptr<EventStore>> OpenPostgresEventStoreUri(std::string_view uri) {
-  ESTORIA_ASSIGN_OR_RETURN(auto store, postgres::PostgresEventStore::OpenUri(uri));
-  return std::shared_ptr<EventStore>(std::move(store));
+// Called by estoria::estoria.
+void RegisterUriSchemes() {
+  auto open = [](std::string_view uri) -> Result<std::shared_ptr<EventStore>> {
+    ESTORIA_ASSIGN_OR_RETURN(auto store, PostgresEventStore::OpenUri(uri));
+    return std::shared_ptr<EventStore>(std::move(store));
+  };
+  (void)backend::RegisterEventStoreScheme("postgres", open);
+  (void)backend::RegisterEventStoreScheme("postgresql", open);
 }
 
-}  // namespace estoria::internal
+}  // namespace estoria::postgres

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "estoria/postgres/connection.h"
+#include "pg_wire.h"
 
 namespace estoria::postgres {
 namespace {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "estoria/postgres/connection.h"
+#include "pg_wire.h"
 
 namespace estoria::postgres {
 namespace {
@@ -178,7 +179,14 @@ PgParams& PgParams::Null(Oid type) {
   return *this;
 }
 
-PgParams& PgParams::BinaryArray(Oid element_type, Oid array_type, const std::vector<std::string>& elements) {
+PgParams& PgParams::Binary(std::string_view bytes, Oid type) {
+  values_.emplace_back(std::string(bytes));
+  formats_.push_back(1);
+  types_.push_back(type);
+  return *this;
+}
+
+std::string PgBinaryArray(Oid element_type, const std::vector<std::string>& elements) {
   std::string out;
   size_t total = 20;
   for (const auto& e : elements) total += 4 + e.size();
@@ -192,10 +200,7 @@ PgParams& PgParams::BinaryArray(Oid element_type, Oid array_type, const std::vec
     out += BigEndian(e.size(), 4);
     out += e;
   }
-  values_.emplace_back(std::move(out));
-  formats_.push_back(1);
-  types_.push_back(array_type);
-  return *this;
+  return out;
 }
 
 std::string PgBinaryInt64(int64_t value) { return BigEndian(static_cast<uint64_t>(value), 8); }

@@ -1,6 +1,7 @@
 // PostgresCheckpointStore (see postgres_checkpoint_store.h).
 #include "estoria/postgres/postgres_checkpoint_store.h"
 
+#include "estoria/backend/validation.h"
 #include "store_core.h"
 
 namespace estoria::postgres {
@@ -11,19 +12,19 @@ using postgres::PgParams;
 using postgres::PgResult;
 
 struct PostgresCheckpointStore::Core {
-  std::shared_ptr<postgres_internal::StoreCore> store;
+  std::shared_ptr<postgres::internal::StoreCore> store;
 };
 
 Result<std::shared_ptr<PostgresCheckpointStore>> PostgresCheckpointStore::Open(PostgresOptions options) {
   auto core = std::make_shared<Core>();
-  ESTORIA_ASSIGN_OR_RETURN(core->store, postgres_internal::OpenStoreCore(options));
+  ESTORIA_ASSIGN_OR_RETURN(core->store, postgres::internal::OpenStoreCore(options));
   return std::shared_ptr<PostgresCheckpointStore>(new PostgresCheckpointStore(std::move(core)));
 }
 
 PostgresCheckpointStore::~PostgresCheckpointStore() = default;
 
 Result<int64_t> PostgresCheckpointStore::Load(std::string_view name) {
-  ESTORIA_RETURN_IF_ERROR(ValidateCheckpoint(name, 0));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateCheckpoint(name, 0));
   const auto& s = core_->store->statements;
   ESTORIA_ASSIGN_OR_RETURN(PgResult res, core_->store->pool.Run<PgResult>([&](PgConnection& c) {
     return c.ExecPrepared(s.checkpoint_load, PgParams().Text(name), PgFormat::kBinary);
@@ -32,7 +33,7 @@ Result<int64_t> PostgresCheckpointStore::Load(std::string_view name) {
 }
 
 Status PostgresCheckpointStore::Save(std::string_view name, int64_t position) {
-  ESTORIA_RETURN_IF_ERROR(ValidateCheckpoint(name, position));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateCheckpoint(name, position));
   const auto& s = core_->store->statements;
   return core_->store->pool.RunStatus([&](PgConnection& c) {
     return c.ExecPrepared(s.checkpoint_save, PgParams().Text(name).Int64(position).TimestampValue(Now())).error();
@@ -51,7 +52,7 @@ Result<std::vector<Checkpoint>> PostgresCheckpointStore::List() {
 }
 
 Status PostgresCheckpointStore::Delete(std::string_view name) {
-  ESTORIA_RETURN_IF_ERROR(ValidateCheckpoint(name, 0));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateCheckpoint(name, 0));
   const auto& s = core_->store->statements;
   ESTORIA_ASSIGN_OR_RETURN(PgResult res, core_->store->pool.Run<PgResult>([&](PgConnection& c) {
     return c.ExecPrepared(s.checkpoint_delete, PgParams().Text(name));
@@ -62,8 +63,8 @@ Status PostgresCheckpointStore::Delete(std::string_view name) {
 
 Status PostgresCheckpointStore::SaveInTransaction(PgConnection& conn, std::string_view schema, std::string_view name,
                                                   int64_t position) {
-  ESTORIA_RETURN_IF_ERROR(ValidateCheckpoint(name, position));
-  ESTORIA_RETURN_IF_ERROR(postgres_internal::ValidateSchemaName(schema));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateCheckpoint(name, position));
+  ESTORIA_RETURN_IF_ERROR(postgres::internal::ValidateSchemaName(schema));
   return conn
       .ExecParams(
           "INSERT INTO " + postgres::QuoteIdentifier(schema) +
@@ -75,8 +76,8 @@ Status PostgresCheckpointStore::SaveInTransaction(PgConnection& conn, std::strin
 
 Result<int64_t> PostgresCheckpointStore::LoadInTransaction(PgConnection& conn, std::string_view schema,
                                                            std::string_view name) {
-  ESTORIA_RETURN_IF_ERROR(ValidateCheckpoint(name, 0));
-  ESTORIA_RETURN_IF_ERROR(postgres_internal::ValidateSchemaName(schema));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateCheckpoint(name, 0));
+  ESTORIA_RETURN_IF_ERROR(postgres::internal::ValidateSchemaName(schema));
   ESTORIA_ASSIGN_OR_RETURN(PgResult res, conn.ExecParams("SELECT position FROM " + postgres::QuoteIdentifier(schema) +
                                                              ".checkpoints WHERE name = $1",
                                                          PgParams().Text(name), PgFormat::kBinary));

@@ -16,26 +16,26 @@
 #include <unordered_set>
 
 #include "batch_plan.h"
+#include "estoria/backend/import.h"
 #include "estoria/postgres/postgres_event_store.h"
 #include "event_codec.h"
 #include "event_store_core.h"
+#include "pg_wire.h"
 
 namespace estoria::postgres {
 
-using postgres_internal::StoreCore;
+using postgres::internal::StoreCore;
 
 namespace {
 
 Status ValidateImported(std::span<const Event> events) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events));
   for (const Event& e : events) {
-    ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.stream_id.type()).WithContext("ImportEvents: stream id"));
-    ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.type()).WithContext("ImportEvents: event type"));
-    if (e.stream_version < 1) return Status::InvalidArgument("ImportEvents: stream version < 1");
     WritableEvent w;
     w.type = e.type();
     w.content_type = e.content_type;
     w.metadata = e.metadata;
-    ESTORIA_RETURN_IF_ERROR(postgres_internal::ValidateStorable(e.stream_id, std::span<const WritableEvent>(&w, 1))
+    ESTORIA_RETURN_IF_ERROR(postgres::internal::ValidateStorable(e.stream_id, std::span<const WritableEvent>(&w, 1))
                                 .WithContext("ImportEvents"));
   }
   return Status::Ok();
@@ -82,7 +82,7 @@ Result<std::vector<int64_t>> PostgresEventStore::ImportEvents(std::span<const Ev
         .Add(s.set_sync_commit, PgParams().Text(strict ? "on" : "off"))
         .Add(s.lock, PgParams().Int64(s.append_lock_key))
         .Add(s.head)
-        .Add(s.stream_versions, PgParams().Text(postgres_internal::TextArray(keys)))
+        .Add(s.stream_versions, PgParams().Text(postgres::internal::TextArray(keys)))
         .Add(s.stored_ids, PgParams().Text(ids_literal));
     auto first = c.RunPipeline(read);
     if (!first && c.broken()) {
@@ -102,53 +102,42 @@ Result<std::vector<int64_t>> PostgresEventStore::ImportEvents(std::span<const Ev
     for (int i = 0; i < r1[5].rows(); ++i) stored.insert(r1[5].UuidAt(i, 0));
 
     // Validate and plan the whole batch in order: all or none.
-    std::vector<int64_t> out;
-    out.reserve(events.size());
-    std::unordered_set<Uuid> batch_ids;
-    int64_t last = head;
-    Status bad;
-    for (const Event& e : events) {
-      if (stored.contains(e.id.uuid()) || !batch_ids.insert(e.id.uuid()).second) {
-        bad = Status::AlreadyExists("ImportEvents: event id " + e.id.ToString() + " is already stored");
-        break;
-      }
-      std::string key = e.stream_id.ToString();
-      StreamState& st = streams[key];
-      if ((st.exists || st.touched) && e.stream_version != st.version + 1) {
-        bad = Status::InvalidArgument("ImportEvents: " + key + " version " + std::to_string(e.stream_version) +
-                                      " does not continue its tip " + std::to_string(st.version));
-        break;
-      }
-      if (options.preserve_positions) {
-        if (e.global_position <= last) {
-          bad = Status::InvalidArgument("ImportEvents: position " + std::to_string(e.global_position) +
-                                        " is not above " + std::to_string(last));
-          break;
-        }
-        last = e.global_position;
-      } else {
-        ++last;
-      }
-      if (!st.exists && !st.touched) st.first_position = last;
+    backend::ImportTarget target;
+    target.head = head;
+    target.stream_tip = [&](const std::string& key) -> Result<std::optional<int64_t>> {
+      auto it = streams.find(key);
+      if (it == streams.end()) return std::optional<int64_t>();
+      return std::optional<int64_t>(it->second.version);
+    };
+    target.id_stored = [&](const Uuid& id) -> Result<bool> { return stored.contains(id); };
+    auto plan = backend::PlanImport(events, options, target);
+    if (!plan) {
+      RollbackQuietly(c);
+      return plan.error();
+    }
+    std::vector<int64_t> out = plan->positions;
+    int64_t last = plan->head;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const Event& e = events[i];
+      StreamState& st = streams[e.stream_id.ToString()];
+      if (plan->new_stream[i]) st.first_position = out[i];
       st.touched = true;
       st.version = e.stream_version;
       st.last = e.timestamp;
-      out.push_back(last);
-    }
-    if (!bad.ok()) {
-      RollbackQuietly(c);
-      return bad;
     }
 
     // Round trip 2: write, advance the head, notify, commit.
     std::vector<const Event*> rows;
     for (const Event& e : events) rows.push_back(&e);
-    std::vector<postgres_internal::StreamRowWrite> stream_rows;
+    std::vector<postgres::internal::StreamRowWrite> stream_rows;
     for (const auto& [key, st] : streams) {
       if (st.touched) stream_rows.push_back({key, st.version, st.first_position, st.last});
     }
     PgPipeline write;
-    postgres_internal::AddLogWrites(write, s, rows, out, stream_rows, last);
+    if (Status w = postgres::internal::AddLogWrites(write, s, rows, out, stream_rows, last); !w.ok()) {
+      RollbackQuietly(c);
+      return w;
+    }
     write.Add(s.commit);
     Status st = c.RunPipeline(write).error();
     if (!st.ok()) {

@@ -6,9 +6,11 @@
 
 #include "append_notifier.h"
 #include "append_writer.h"
-#include "event_store_core.h"
-#include "estoria/internal/paged_iterator.h"
+#include "estoria/backend/paged_iterator.h"
+#include "estoria/backend/validation.h"
 #include "event_codec.h"
+#include "event_store_core.h"
+#include "pg_wire.h"
 #include "store_core.h"
 
 namespace estoria::postgres {
@@ -18,7 +20,7 @@ using postgres::PgFormat;
 using postgres::PgParams;
 using postgres::PgPipeline;
 using postgres::PgResult;
-using postgres_internal::StoreCore;
+using postgres::internal::StoreCore;
 
 namespace {
 
@@ -34,7 +36,7 @@ Result<std::vector<Event>> Events(const PgResult& res) {
   std::vector<Event> out;
   out.reserve(static_cast<size_t>(res.rows()));
   for (int i = 0; i < res.rows(); ++i) {
-    ESTORIA_ASSIGN_OR_RETURN(Event e, postgres_internal::EventFromRow(res, i));
+    ESTORIA_ASSIGN_OR_RETURN(Event e, postgres::internal::EventFromRow(res, i));
     out.push_back(std::move(e));
   }
   return out;
@@ -44,13 +46,13 @@ Result<std::vector<Event>> Events(const PgResult& res) {
 
 Result<std::shared_ptr<PostgresEventStore>> PostgresEventStore::Open(PostgresOptions options) {
   auto core = std::make_shared<Core>();
-  ESTORIA_ASSIGN_OR_RETURN(core->store, postgres_internal::OpenStoreCore(options));
+  ESTORIA_ASSIGN_OR_RETURN(core->store, postgres::internal::OpenStoreCore(options));
   core->options = options;
-  auto connect = postgres_internal::ConnectOptionsOf(options);
+  auto connect = postgres::internal::ConnectOptionsOf(options);
   core->notifier =
-      std::make_unique<postgres_internal::AppendNotifier>(connect, &core->store->statements, options.logger);
-  core->writer = std::make_unique<postgres_internal::AppendWriter>(connect, &core->store->statements, core->options,
-                                                                   core->notifier.get());
+      std::make_unique<postgres::internal::AppendNotifier>(connect, &core->store->statements, options.logger);
+  core->writer = std::make_unique<postgres::internal::AppendWriter>(connect, &core->store->statements, core->options,
+                                                                    core->notifier.get());
   return std::shared_ptr<PostgresEventStore>(new PostgresEventStore(std::move(core)));
 }
 
@@ -63,23 +65,23 @@ PostgresEventStore::~PostgresEventStore() = default;
 
 const PostgresOptions& PostgresEventStore::options() const { return core_->options; }
 
-PostgresEventStore::Stats PostgresEventStore::stats() const {
-  postgres_internal::WriterStats w = core_->writer->stats();
-  return Stats{w.transactions, w.commits,       w.appends, w.events, w.conflicts, core_->notifier->connects(),
-               w.queued,       w.mispredictions};
+PostgresStats PostgresEventStore::stats() const {
+  postgres::internal::WriterStats w = core_->writer->stats();
+  return PostgresStats{w.transactions, w.commits,       w.appends, w.events, w.conflicts, core_->notifier->connects(),
+                       w.queued,       w.mispredictions};
 }
 
 Result<std::vector<Event>> PostgresEventStore::AppendStream(const TypeId& stream_id,
                                                             std::span<const WritableEvent> events,
                                                             const AppendOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateAppend(stream_id, events, options));
-  ESTORIA_RETURN_IF_ERROR(postgres_internal::ValidateStorable(stream_id, events));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options));
+  ESTORIA_RETURN_IF_ERROR(postgres::internal::ValidateStorable(stream_id, events));
   return core_->writer->Append(stream_id, events, options);
 }
 
 Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadStream(const TypeId& stream_id,
                                                                       const ReadStreamOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateReadStream(stream_id, options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateReadStream(stream_id, options));
   std::shared_ptr<StoreCore> core = core_->store;
   std::string key = stream_id.ToString();
   ESTORIA_ASSIGN_OR_RETURN(PgResult range, Query(*core, core->statements.stream_range, PgParams().Text(key)));
@@ -107,17 +109,17 @@ Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadStream(const Type
     if (!page.empty()) cursor = forward ? page.back().stream_version : page.back().stream_version - 1;
     return page;
   };
-  return std::unique_ptr<EventIterator>(new internal::PagedIterator(std::move(fetch), options.count, kPageSize));
+  return std::unique_ptr<EventIterator>(new backend::PagedIterator(std::move(fetch), options.count, kPageSize));
 }
 
 Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadAll(const ReadAllOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateReadAll(options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateReadAll(options));
   std::shared_ptr<StoreCore> core = core_->store;
   ESTORIA_ASSIGN_OR_RETURN(int64_t frontier, HeadPosition());
   const auto& s = core->statements;
   const postgres::PgStatement* stmt = &s.read_all;
-  std::string stream_types = postgres_internal::TextArray(options.stream_types);
-  std::string event_types = postgres_internal::TextArray(options.event_types);
+  std::string stream_types = postgres::internal::TextArray(options.stream_types);
+  std::string event_types = postgres::internal::TextArray(options.event_types);
   if (!options.stream_types.empty() && !options.event_types.empty()) {
     stmt = &s.read_all_by_both;
   } else if (!options.stream_types.empty()) {
@@ -140,7 +142,7 @@ Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadAll(const ReadAll
     cursor = page.empty() ? frontier : page.back().global_position;
     return page;
   };
-  return std::unique_ptr<EventIterator>(new internal::PagedIterator(std::move(fetch), options.count, kPageSize));
+  return std::unique_ptr<EventIterator>(new backend::PagedIterator(std::move(fetch), options.count, kPageSize));
 }
 
 Result<int64_t> PostgresEventStore::HeadPosition() {

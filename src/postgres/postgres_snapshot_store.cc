@@ -1,6 +1,8 @@
 // PostgresSnapshotStore (see postgres_snapshot_store.h).
 #include "estoria/postgres/postgres_snapshot_store.h"
 
+#include "estoria/backend/validation.h"
+#include "pg_wire.h"
 #include "store_core.h"
 
 namespace estoria::postgres {
@@ -12,7 +14,7 @@ using postgres::PgPipeline;
 using postgres::PgResult;
 
 struct PostgresSnapshotStore::Core {
-  std::shared_ptr<postgres_internal::StoreCore> store;
+  std::shared_ptr<postgres::internal::StoreCore> store;
   SnapshotRetention retention;
 };
 
@@ -20,7 +22,7 @@ Result<std::shared_ptr<PostgresSnapshotStore>> PostgresSnapshotStore::Open(Postg
                                                                            SnapshotRetention retention) {
   if (retention.keep_last < 0) return Status::InvalidArgument("SnapshotRetention.keep_last must not be negative");
   auto core = std::make_shared<Core>();
-  ESTORIA_ASSIGN_OR_RETURN(core->store, postgres_internal::OpenStoreCore(options));
+  ESTORIA_ASSIGN_OR_RETURN(core->store, postgres::internal::OpenStoreCore(options));
   core->retention = retention;
   return std::shared_ptr<PostgresSnapshotStore>(new PostgresSnapshotStore(std::move(core)));
 }
@@ -28,7 +30,7 @@ Result<std::shared_ptr<PostgresSnapshotStore>> PostgresSnapshotStore::Open(Postg
 PostgresSnapshotStore::~PostgresSnapshotStore() = default;
 
 Status PostgresSnapshotStore::Save(const Snapshot& snapshot) {
-  ESTORIA_RETURN_IF_ERROR(ValidateSnapshot(snapshot));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateSnapshot(snapshot));
   const auto& s = core_->store->statements;
   std::string key = snapshot.aggregate_id.ToString();
   return core_->store->pool.RunStatus([&](PgConnection& c) -> Status {

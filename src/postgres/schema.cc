@@ -3,7 +3,7 @@
 
 #include <cstdio>
 
-namespace estoria::postgres_internal {
+namespace estoria::postgres::internal {
 namespace {
 
 using postgres::PgParams;
@@ -224,4 +224,4 @@ Statements::Statements(std::string_view schema_name)
   checkpoint_delete = s("cp_delete", "DELETE FROM " + cps + " WHERE name = $1");
 }
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

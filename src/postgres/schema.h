@@ -21,7 +21,7 @@
 
 #include "estoria/postgres/connection.h"
 
-namespace estoria::postgres_internal {
+namespace estoria::postgres::internal {
 
 using postgres::PgConnection;
 using postgres::PgStatement;
@@ -67,4 +67,4 @@ struct Statements {
 inline constexpr std::string_view kEventColumns =
     "position, stream_id, stream_version, event_id, event_type, created_at, content_type, data, metadata";
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

@@ -1,11 +1,13 @@
 // OpenStoreCore and ParsePostgresUri.
 #include "store_core.h"
 
-#include <cstdlib>
+#include <limits>
 #include <vector>
 
+#include "estoria/backend/uri.h"
+
 namespace estoria {
-namespace postgres_internal {
+namespace postgres::internal {
 
 postgres::PgConnectOptions ConnectOptionsOf(const PostgresOptions& options) {
   postgres::PgConnectOptions c;
@@ -28,7 +30,7 @@ Result<std::shared_ptr<StoreCore>> OpenStoreCore(PostgresOptions& options) {
   return core;
 }
 
-}  // namespace postgres_internal
+}  // namespace postgres::internal
 
 namespace postgres {
 Result<PostgresOptions> ParsePostgresUri(std::string_view uri) {
@@ -37,55 +39,31 @@ Result<PostgresOptions> ParsePostgresUri(std::string_view uri) {
   if (!uri.starts_with("postgres://") && !uri.starts_with("postgresql://")) {
     return Status::InvalidArgument("not a PostgreSQL URI: \"" + std::string(uri) + "\"");
   }
-  size_t q = uri.find('?');
-  std::string base(uri.substr(0, q));
-  std::vector<std::string> kept;
-  if (q != std::string_view::npos) {
-    std::string_view rest = uri.substr(q + 1);
-    while (!rest.empty()) {
-      size_t amp = rest.find('&');
-      std::string_view param = rest.substr(0, amp);
-      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-      if (param.empty()) continue;
-      size_t eq = param.find('=');
-      std::string_view key = param.substr(0, eq);
-      std::string value(eq == std::string_view::npos ? std::string_view() : param.substr(eq + 1));
-      auto number = [&](int64_t& out) -> Status {
-        char* end = nullptr;
-        long long v = std::strtoll(value.c_str(), &end, 10);
-        if (value.empty() || *end != '\0' || v <= 0) {
-          return Status::InvalidArgument("PostgreSQL URI: " + std::string(key) + " needs a positive integer");
-        }
-        out = v;
-        return Status::Ok();
-      };
-      if (key == "estoria_schema") {
-        options.schema = value;
-      } else if (key == "estoria_pool_size") {
-        int64_t v = 0;
-        ESTORIA_RETURN_IF_ERROR(number(v));
-        options.pool_size = static_cast<int>(v);
-      } else if (key == "estoria_connect_timeout_ms") {
-        int64_t v = 0;
-        ESTORIA_RETURN_IF_ERROR(number(v));
-        options.connect_timeout = std::chrono::milliseconds(v);
-      } else if (key == "estoria_durability") {
-        if (value == "strict") {
-          options.durability = Durability::kStrict;
-        } else if (value == "relaxed") {
-          options.durability = Durability::kRelaxed;
-        } else {
-          return Status::InvalidArgument("PostgreSQL URI: estoria_durability must be strict or relaxed");
-        }
-      } else if (key.starts_with("estoria_")) {
-        return Status::InvalidArgument("PostgreSQL URI: unknown parameter " + std::string(key));
-      } else {
-        kept.emplace_back(param);
-      }
+  ESTORIA_ASSIGN_OR_RETURN(backend::ParsedUri parsed, backend::ParseUri(uri));
+  // estoria_* parameters are Estoria's; every other one is libpq's and stays in
+  // the connection string.
+  options.conninfo = parsed.scheme + ":" + parsed.body;
+  char sep = '?';
+  constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+  for (const backend::UriParam& p : parsed.query) {
+    if (p.key == "estoria_schema") {
+      options.schema = p.value;
+    } else if (p.key == "estoria_pool_size") {
+      ESTORIA_ASSIGN_OR_RETURN(int64_t v, backend::UriInteger(parsed.scheme, p, 1, kMaxInt));
+      options.pool_size = static_cast<int>(v);
+    } else if (p.key == "estoria_connect_timeout_ms") {
+      ESTORIA_ASSIGN_OR_RETURN(int64_t v, backend::UriInteger(parsed.scheme, p, 1));
+      options.connect_timeout = std::chrono::milliseconds(v);
+    } else if (p.key == "estoria_durability") {
+      ESTORIA_ASSIGN_OR_RETURN(options.durability, backend::UriDurability(parsed.scheme, p));
+    } else if (p.key.starts_with("estoria_")) {
+      return backend::UriUnknownOption(
+          parsed.scheme, p, "estoria_schema, estoria_pool_size, estoria_connect_timeout_ms, estoria_durability");
+    } else {
+      options.conninfo += sep + p.key + "=" + p.value;
+      sep = '&';
     }
   }
-  options.conninfo = base;
-  for (size_t i = 0; i < kept.size(); ++i) options.conninfo += (i == 0 ? "?" : "&") + kept[i];
   return options;
 }
 }  // namespace postgres

@@ -11,7 +11,7 @@
 #include "estoria/postgres/postgres_options.h"
 #include "schema.h"
 
-namespace estoria::postgres_internal {
+namespace estoria::postgres::internal {
 
 using postgres::PostgresOptions;
 
@@ -28,4 +28,4 @@ postgres::PgConnectOptions ConnectOptionsOf(const PostgresOptions& options);
 // InvalidArgument, Unavailable, FailedPrecondition, Internal.
 Result<std::shared_ptr<StoreCore>> OpenStoreCore(PostgresOptions& options);
 
-}  // namespace estoria::postgres_internal
+}  // namespace estoria::postgres::internal

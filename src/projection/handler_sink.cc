@@ -17,11 +17,25 @@ Status CallHandler(const std::function<Status()>& call) {
   }
 }
 
+namespace {
+// Stands in for a null dead-letter store: every operation is InvalidArgument.
+class MissingDeadLetterStore final : public DeadLetterStore {
+ public:
+  Status Park(const DeadLetter&) override { return Missing(); }
+  Result<std::vector<DeadLetter>> List(std::string_view) override { return Missing(); }
+  Result<DeadLetter> Get(std::string_view, int64_t) override { return Missing(); }
+  Status Discard(std::string_view, int64_t) override { return Missing(); }
+
+ private:
+  static Status Missing() { return Status::InvalidArgument("HandlerSink: null dead-letter store"); }
+};
+}  // namespace
+
 HandlerSink::HandlerSink(EventHandler handler, std::shared_ptr<CheckpointStore> checkpoints,
                          std::shared_ptr<DeadLetterStore> dead_letters)
     : handler_(std::move(handler)),
       checkpoints_(std::move(checkpoints)),
-      dead_letters_(dead_letters ? std::move(dead_letters) : NewMemoryDeadLetterStore()) {}
+      dead_letters_(dead_letters ? std::move(dead_letters) : std::make_shared<MissingDeadLetterStore>()) {}
 
 Result<int64_t> HandlerSink::LoadPosition(std::string_view name) {
   if (checkpoints_ == nullptr) return Status::InvalidArgument("HandlerSink: null checkpoint store");

@@ -25,34 +25,6 @@ Result<std::string> VersionedName(std::string_view name, int version) {
   return std::string(name) + "_v" + std::to_string(version);
 }
 
-namespace {
-
-class MemoryVersionRegistry final : public VersionRegistry {
- public:
-  Result<int> ActiveVersion(std::string_view name) override {
-    if (name.empty()) return Status::InvalidArgument("empty projection name");
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = versions_.find(std::string(name));
-    if (it == versions_.end()) return Status::NotFound("no active version for projection " + std::string(name));
-    return it->second;
-  }
-  Status SetActiveVersion(std::string_view name, int version) override {
-    if (name.empty()) return Status::InvalidArgument("empty projection name");
-    if (version < 1) return Status::InvalidArgument("projection version must be >= 1");
-    std::lock_guard<std::mutex> lock(mu_);
-    versions_[std::string(name)] = version;
-    return Status::Ok();
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, int> versions_;
-};
-
-}  // namespace
-
-std::shared_ptr<VersionRegistry> NewMemoryVersionRegistry() { return std::make_shared<MemoryVersionRegistry>(); }
-
 Status CutOver(VersionRegistry& registry, GlobalReader& reader, std::string_view name, int version,
                int64_t reached_position) {
   ESTORIA_ASSIGN_OR_RETURN(int64_t head, reader.HeadPosition());

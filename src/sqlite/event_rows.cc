@@ -3,38 +3,15 @@
 
 #include <array>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
+#include "estoria/backend/json_codec.h"
 #include "event_sql.h"
 
 namespace estoria::sqlite::internal {
 
-Result<std::string> EncodeMetadata(const Metadata& metadata) {
+Result<std::string> MetadataColumn(const Metadata& metadata) {
   if (metadata.empty()) return std::string();
-  try {
-    nlohmann::json obj = nlohmann::json::object();
-    for (const auto& [k, v] : metadata) obj[k] = v;
-    return obj.dump();
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(std::string("metadata cannot be stored as JSON (keys and values must be UTF-8): ") +
-                                   e.what());
-  }
-}
-
-Result<Metadata> DecodeMetadata(std::string_view json) {
-  Metadata out;
-  if (json.empty()) return out;
-  try {
-    nlohmann::json obj = nlohmann::json::parse(json);
-    if (!obj.is_object()) return Status::Corruption("stored metadata is not a JSON object");
-    for (auto it = obj.begin(); it != obj.end(); ++it) {
-      if (!it.value().is_string()) return Status::Corruption("stored metadata value is not a string");
-      out.emplace(it.key(), it.value().get<std::string>());
-    }
-  } catch (const std::exception& e) {
-    return Status::Corruption(std::string("stored metadata is not valid JSON: ") + e.what());
-  }
-  return out;
+  return backend::EncodeMetadataJson(metadata);
 }
 
 Result<Uuid> UuidFromBytes(std::string_view bytes) {
@@ -60,7 +37,9 @@ Result<Event> DecodeEventRow(const SqliteStatement& row, const TypeId* stream) {
   e.id = TypeId(std::move(type), uuid);
   e.timestamp = Timestamp(std::chrono::microseconds(row.ColumnInt64(5)));
   e.content_type = row.ColumnText(6);
-  ESTORIA_ASSIGN_OR_RETURN(e.metadata, DecodeMetadata(row.ColumnTextView(7)));
+  auto metadata = backend::DecodeMetadataJson(row.ColumnTextView(7));
+  if (!metadata) return Status::Corruption("stored metadata: " + metadata.error().message());
+  e.metadata = *std::move(metadata);
   e.data = row.ColumnBlob(8);
   return e;
 }

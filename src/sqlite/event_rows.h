@@ -24,11 +24,9 @@ inline constexpr std::string_view kEventColumnsNoJoin =
     "e.position, '', e.stream_version, e.event_type, e.event_uuid, e.timestamp_us, e.content_type, e.metadata, "
     "e.data";
 
-// JSON object text of the metadata; "" for an empty map (stored as NULL).
-// InvalidArgument when a key or value is not valid UTF-8.
-Result<std::string> EncodeMetadata(const Metadata& metadata);
-// Inverse of EncodeMetadata ("" = empty). Corruption when malformed.
-Result<Metadata> DecodeMetadata(std::string_view json);
+// The metadata column: "" when empty, else the backend SDK's metadata JSON.
+// InvalidArgument when a key or value is not UTF-8.
+Result<std::string> MetadataColumn(const Metadata& metadata);
 
 inline std::string_view UuidBytes(const Uuid& id) {
   return std::string_view(reinterpret_cast<const char*>(id.bytes().data()), id.bytes().size());

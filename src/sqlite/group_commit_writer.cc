@@ -34,8 +34,8 @@
 // The arrival that completes the gathering leads the batch itself.
 //
 // Per-append outcomes. Inside the batch each append, in queue order: looks up
-// caller-chosen event ids (ClassifyStoredIds: AlreadyExists / InvalidArgument),
-// finds the stream's tip (CheckExpectation: Conflict), then writes its rows.
+// caller-chosen event ids (backend::ClassifyStoredIds: AlreadyExists / InvalidArgument),
+// finds the stream's tip (backend::CheckExpectation: Conflict), then writes its rows.
 // The checks see the transaction's own writes, so an append sees the versions
 // and ids written by earlier appends of the same batch, and a failed append
 // never fails its neighbours: an append that writes several rows (a new
@@ -72,6 +72,7 @@
 
 #include <algorithm>
 
+#include "estoria/backend/validation.h"
 #include "event_rows.h"
 
 namespace estoria::sqlite::internal {
@@ -105,7 +106,7 @@ struct GroupCommitWriter::Request {
   // Set under `mu` (and signalled on `wake`) by a leader: kDone when the
   // request has run, kLead when its thread should lead the next batch.
   enum State { kWaiting, kLead, kDone };
-  // Atomic so that a follower can spin on it (YieldWait) before sleeping.
+  // Atomic so that a follower can spin on it (backend::FollowerSpin) before sleeping.
   std::atomic<State> state{kWaiting};
   std::mutex mu;
   std::condition_variable wake;
@@ -134,7 +135,7 @@ Result<std::vector<Event>> GroupCommitWriter::Append(const TypeId& stream_id, st
   req.options = &options;
   req.metadata_json.reserve(events.size());
   for (const WritableEvent& e : events) {
-    auto json = EncodeMetadata(e.metadata);
+    auto json = MetadataColumn(e.metadata);
     if (!json) return json.error().WithContext("append to " + req.stream_name);
     req.metadata_json.push_back(std::move(*json));
   }
@@ -145,8 +146,7 @@ Result<std::vector<Event>> GroupCommitWriter::Append(const TypeId& stream_id, st
     // Lead when no batch runs and the gathering is over: as many requests are
     // queued as the last batch held, or its deadline passed. The arrival that
     // completes a gathering thus leads at once, without waking anyone.
-    if (!leader_active_ && !queue_.empty() &&
-        (queue_.size() >= gather_target_ || std::chrono::steady_clock::now() >= gather_deadline_)) {
+    if (!leader_active_ && !queue_.empty() && gather_.Ready(queue_.size(), std::chrono::steady_clock::now())) {
       if (Lead(lock, &req)) return std::move(req.result);
       continue;  // this thread's request did not fit in the batch (max_batch)
     }
@@ -154,16 +154,14 @@ Result<std::vector<Event>> GroupCommitWriter::Append(const TypeId& stream_id, st
     // leader finished it or asks it to look again. The first queued request
     // of a gathering sleeps only until the gathering's deadline.
     bool timed = !leader_active_ && queue_.front() == &req;
-    auto deadline = gather_deadline_;
-    // Spinning pays off when a batch has several followers to wake; with one
-    // (two appenders) it measured slower than sleeping at once.
-    auto budget = gather_target_ >= kMinSpinBatch ? gather_window_ : std::chrono::microseconds(0);
+    auto deadline = gather_.deadline();
+    auto budget = gather_.spin_budget();
     if (timed) {
       budget = std::min(
           budget, std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now()));
     }
     lock.unlock();
-    // Spin first (see yield_wait.h): the outcome usually arrives within a
+    // Spin first (see estoria/backend/group_commit.h): the outcome usually arrives within a
     // batch time or two, and then no wake-up is needed.
     spin_.Spin([&] { return req.state.load(std::memory_order_acquire) != Request::kWaiting; }, budget);
     {
@@ -201,9 +199,7 @@ bool GroupCommitWriter::Lead(std::unique_lock<std::mutex>& lock, Request* self) 
   // append again; the next batch starts once k requests are queued, or after
   // twice as long as this batch took (capped), so that concurrent appenders
   // share one commit instead of splitting into alternating smaller batches.
-  gather_target_ = batch.size();
-  gather_window_ = std::min(2 * took, kMaxGather);
-  gather_deadline_ = std::chrono::steady_clock::now() + gather_window_;
+  gather_.BatchDone(batch.size(), took, std::chrono::steady_clock::now());
   ++stats_.batches;
   if (committed) ++stats_.commits;
   stats_.max_batch = std::max<int64_t>(stats_.max_batch, static_cast<int64_t>(batch.size()));
@@ -307,7 +303,7 @@ bool GroupCommitWriter::RunBatch(const std::vector<Request*>& batch, int64_t* he
 Result<std::vector<Event>> GroupCommitWriter::ApplyOne(SqliteDatabase& db, Request& r, int64_t* head, Timestamp ts,
                                                        bool savepoint) {
   // Idempotency: where are caller-chosen ids already stored?
-  std::vector<std::optional<StoredEventLocation>> stored(r.events.size());
+  std::vector<std::optional<backend::StoredEventLocation>> stored(r.events.size());
   bool any_id = false;
   for (size_t i = 0; i < r.events.size(); ++i) {
     if (!r.events[i].id) continue;
@@ -319,10 +315,10 @@ Result<std::vector<Event>> GroupCommitWriter::ApplyOne(SqliteDatabase& db, Reque
     if (row) {
       auto sid = TypeId::Parse(find->ColumnTextView(0));
       if (!sid) return Status::Corruption("stored stream id is invalid in " + db.path());
-      stored[i] = StoredEventLocation{*sid, find->ColumnInt64(1)};
+      stored[i] = backend::StoredEventLocation{*sid, find->ColumnInt64(1)};
     }
   }
-  if (any_id) ESTORIA_RETURN_IF_ERROR(ClassifyStoredIds(*r.stream_id, r.events, *r.options, stored));
+  if (any_id) ESTORIA_RETURN_IF_ERROR(backend::ClassifyStoredIds(*r.stream_id, r.events, *r.options, stored));
 
   // The stream's key and tip: known from an earlier commit of this writer, or
   // read (both see the writes of earlier appends in this transaction).
@@ -338,7 +334,7 @@ Result<std::vector<Event>> GroupCommitWriter::ApplyOne(SqliteDatabase& db, Reque
     key = exists ? stream->key : 0;
     version = exists ? stream->tip : 0;
   }
-  ESTORIA_RETURN_IF_ERROR(CheckExpectation(*r.stream_id, *r.options, exists, version));
+  ESTORIA_RETURN_IF_ERROR(backend::CheckExpectation(*r.stream_id, *r.options, exists, version));
 
   // A failed statement undoes itself, so an append that writes one row (one
   // event to an existing stream) needs no savepoint; one that writes several

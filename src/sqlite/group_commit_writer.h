@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "connection_pool.h"
+#include "estoria/backend/group_commit.h"
 #include "estoria/event_store.h"
-#include "estoria/internal/yield_wait.h"
 #include "estoria/logger.h"
 #include "estoria/sqlite/sqlite_event_store.h"
 
@@ -86,17 +86,9 @@ class GroupCommitWriter {
 
   mutable std::mutex mu_;
   std::deque<Request*> queue_;
-  // Gathering (see Lead): the next batch starts once gather_target_ requests
-  // are queued or at gather_deadline_, gather_window_ (twice the last batch's
-  // time, capped) after the last batch ended.
-  static constexpr std::chrono::microseconds kMaxGather{1000};
-  size_t gather_target_ = 1;
-  std::chrono::microseconds gather_window_{0};
-  std::chrono::steady_clock::time_point gather_deadline_{};
-  // A follower spins for up to gather_window_ before it sleeps, when the last
-  // batch held at least kMinSpinBatch appends (see Append).
-  static constexpr size_t kMinSpinBatch = 3;
-  ::estoria::internal::YieldWait spin_;
+  // Gathering and follower spin: the backend SDK's policy (see Lead, Append).
+  backend::GatherPolicy gather_;
+  backend::FollowerSpin spin_;
   bool leader_active_ = false;
   SqliteStats stats_;
 };

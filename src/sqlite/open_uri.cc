@@ -1,5 +1,5 @@
-// SqliteEventStore::ParseUri / OpenUri and OpenSqliteEventStoreUri, the
-// "sqlite:" entry point of OpenEventStore.
+// SqliteEventStore::ParseUri / OpenUri and the "sqlite:" scheme of
+// OpenEventStore.
 //
 // URI forms:
 //   sqlite:PATH                 a file (relative or absolute path)
@@ -9,78 +9,36 @@
 //     busy_timeout_ms=N           default 5000
 //     mode=rw|ro                  default rw; ro opens read-only
 //     wal_autocheckpoint=N        pages (SqliteOptions::wal_autocheckpoint_pages)
-#include <charconv>
-#include <optional>
+#include <limits>
 
-#include "estoria/internal/backend_open.h"
+#include "estoria/backend/registry.h"
+#include "estoria/backend/uri.h"
 #include "estoria/sqlite/sqlite_event_store.h"
 
 namespace estoria::sqlite {
-namespace {
-
-// The whole of `text` as a non-negative integer, or nullopt.
-template <typename Int>
-std::optional<Int> NonNegative(std::string_view text) {
-  Int v = -1;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size() || v < 0) return std::nullopt;
-  return v;
-}
-
-}  // namespace
 
 Result<SqliteOptions> SqliteEventStore::ParseUri(std::string_view uri) {
-  constexpr std::string_view kScheme = "sqlite:";
-  if (!uri.starts_with(kScheme)) return Status::InvalidArgument("not an sqlite: URI: " + std::string(uri));
-  std::string_view rest = uri.substr(kScheme.size());
-  std::string_view query;
-  if (size_t q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
-  if (rest.starts_with("//")) rest.remove_prefix(2);  // tolerate sqlite://path
-  if (rest.empty()) return Status::InvalidArgument("sqlite: URI without a path: " + std::string(uri));
+  if (!uri.starts_with("sqlite:")) return Status::InvalidArgument("not an sqlite: URI: " + std::string(uri));
+  ESTORIA_ASSIGN_OR_RETURN(backend::ParsedUri parsed, backend::ParseUri(uri));
+  std::string_view path = parsed.body;
+  if (path.starts_with("//")) path.remove_prefix(2);  // tolerate sqlite://path
+  if (path.empty()) return Status::InvalidArgument("sqlite: URI without a path: " + std::string(uri));
   SqliteOptions o;
-  o.path = std::string(rest);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string_view key = pair.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    auto bad = [&] {
-      return Status::InvalidArgument(
-          "sqlite: URI option " + std::string(pair) +
-          " is not valid (durability=strict|relaxed, busy_timeout_ms=N, mode=rw|ro, wal_autocheckpoint=N)");
-    };
-    if (key == "durability") {
-      if (value == "strict") {
-        o.durability = Durability::kStrict;
-      } else if (value == "relaxed") {
-        o.durability = Durability::kRelaxed;
-      } else {
-        return bad();
-      }
-    } else if (key == "busy_timeout_ms") {
-      auto ms = NonNegative<int64_t>(value);
-      if (!ms) return bad();
-      o.busy_timeout = std::chrono::milliseconds(*ms);
-    } else if (key == "wal_autocheckpoint") {
-      auto pages = NonNegative<int>(value);
-      if (!pages) return bad();
-      o.wal_autocheckpoint_pages = *pages;
-    } else if (key == "mode") {
-      if (value == "ro") {
-        o.read_only = true;
-      } else if (value == "rw") {
-        o.read_only = false;
-      } else {
-        return bad();
-      }
+  o.path = std::string(path);
+  for (const backend::UriParam& p : parsed.query) {
+    if (p.key == "durability") {
+      ESTORIA_ASSIGN_OR_RETURN(o.durability, backend::UriDurability("sqlite", p));
+    } else if (p.key == "busy_timeout_ms") {
+      ESTORIA_ASSIGN_OR_RETURN(int64_t ms, backend::UriInteger("sqlite", p, 0));
+      o.busy_timeout = std::chrono::milliseconds(ms);
+    } else if (p.key == "wal_autocheckpoint") {
+      ESTORIA_ASSIGN_OR_RETURN(int64_t pages, backend::UriInteger("sqlite", p, 0, std::numeric_limits<int>::max()));
+      o.wal_autocheckpoint_pages = static_cast<int>(pages);
+    } else if (p.key == "mode") {
+      ESTORIA_ASSIGN_OR_RETURN(size_t mode, backend::UriChoice("sqlite", p, {"rw", "ro"}));
+      o.read_only = mode == 1;
     } else {
-      return bad();
+      return backend::UriUnknownOption("sqlite", p, "durability, busy_timeout_ms, mode, wal_autocheckpoint");
     }
   }
   return o;
@@ -91,13 +49,12 @@ Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::OpenUri(std::string_
   return Open(std::move(o));
 }
 
-}  // namespace estoria::sqlite
-
-namespace estoria::internal {
-
-Result<std::shared_ptr<EventStore>> OpenSqliteEventStoreUri(std::string_view uri) {
-  ESTORIA_ASSIGN_OR_RETURN(auto store, sqlite::SqliteEventStore::OpenUri(uri));
-  return std::shared_ptr<EventStore>(std::move(store));
+// The "sqlite:" scheme of OpenEventStore (called by estoria::estoria).
+void RegisterUriSchemes() {
+  (void)backend::RegisterEventStoreScheme("sqlite", [](std::string_view uri) -> Result<std::shared_ptr<EventStore>> {
+    ESTORIA_ASSIGN_OR_RETURN(auto store, SqliteEventStore::OpenUri(uri));
+    return std::shared_ptr<EventStore>(std::move(store));
+  });
 }
 
-}  // namespace estoria::internal
+}  // namespace estoria::sqlite

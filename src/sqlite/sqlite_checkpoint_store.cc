@@ -1,6 +1,7 @@
 // SqliteCheckpointStore: see estoria/sqlite/sqlite_checkpoint_store.h.
 #include "estoria/sqlite/sqlite_checkpoint_store.h"
 
+#include "estoria/backend/validation.h"
 #include "event_rows.h"
 #include "schema.h"
 
@@ -19,7 +20,7 @@ CREATE TABLE estoria_checkpoints (
 
 SqliteCheckpointStore::SqliteCheckpointStore(std::unique_ptr<SqliteDatabase> db) : db_(std::move(db)) {}
 
-Result<std::shared_ptr<SqliteCheckpointStore>> SqliteCheckpointStore::Open(SqliteCheckpointStoreOptions options) {
+Result<std::shared_ptr<SqliteCheckpointStore>> SqliteCheckpointStore::Open(SqliteStoreOptions options) {
   internal::StoreFileOptions file{options.path, options.durability, options.busy_timeout, false};
   ESTORIA_ASSIGN_OR_RETURN(auto db,
                            internal::OpenStoreFile(file, "checkpoints", kCheckpointsSchemaVersion, kCheckpointsDdl));
@@ -31,7 +32,7 @@ Status SqliteCheckpointStore::EnsureSchema(SqliteDatabase& db) {
 }
 
 Result<int64_t> SqliteCheckpointStore::LoadIn(SqliteDatabase& db, std::string_view name) {
-  ESTORIA_RETURN_IF_ERROR(ValidateCheckpoint(name, 0));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateCheckpoint(name, 0));
   ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * get,
                            db.PrepareCached("SELECT position FROM estoria_checkpoints WHERE name = ?"));
   internal::ResetOnExit reset(get);
@@ -41,7 +42,7 @@ Result<int64_t> SqliteCheckpointStore::LoadIn(SqliteDatabase& db, std::string_vi
 }
 
 Status SqliteCheckpointStore::SaveIn(SqliteDatabase& db, std::string_view name, int64_t position) {
-  ESTORIA_RETURN_IF_ERROR(ValidateCheckpoint(name, position));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateCheckpoint(name, position));
   ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * put,
                            db.PrepareCached("INSERT OR REPLACE INTO estoria_checkpoints (name, position, "
                                             "updated_at_us) VALUES (?, ?, ?)"));
@@ -78,7 +79,7 @@ Result<std::vector<Checkpoint>> SqliteCheckpointStore::List() {
 }
 
 Status SqliteCheckpointStore::Delete(std::string_view name) {
-  ESTORIA_RETURN_IF_ERROR(ValidateCheckpoint(name, 0));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateCheckpoint(name, 0));
   std::lock_guard<std::mutex> lock(mu_);
   ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * del, db_->PrepareCached("DELETE FROM estoria_checkpoints WHERE name = ?"));
   ESTORIA_RETURN_IF_ERROR(del->BindText(1, name));

@@ -1,5 +1,8 @@
 // SqliteEventStore::ImportEvents: writes already-stored events verbatim in one
 // transaction on the write connection (ordered with the group-commit batches).
+#include <map>
+
+#include "estoria/backend/import.h"
 #include "estoria/sqlite/sqlite_event_store.h"
 #include "event_rows.h"
 #include "event_sql.h"
@@ -14,11 +17,9 @@ Result<std::vector<int64_t>> SqliteEventStore::ImportEvents(std::span<const Even
   }
   std::vector<std::string> metadata;
   metadata.reserve(events.size());
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events));
   for (const Event& e : events) {
-    ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.stream_id.type()).WithContext("ImportEvents: stream id"));
-    ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.type()).WithContext("ImportEvents: event type"));
-    if (e.stream_version < 1) return Status::InvalidArgument("ImportEvents: stream version < 1");
-    ESTORIA_ASSIGN_OR_RETURN(std::string json, internal::EncodeMetadata(e.metadata));
+    ESTORIA_ASSIGN_OR_RETURN(std::string json, internal::MetadataColumn(e.metadata));
     metadata.push_back(std::move(json));
   }
   std::vector<int64_t> positions;
@@ -30,52 +31,53 @@ Result<std::vector<int64_t>> SqliteEventStore::ImportEvents(std::span<const Even
     SqliteDatabase& db = *lease;
     ESTORIA_ASSIGN_OR_RETURN(SqliteTransaction tx, SqliteTransaction::Begin(db, SqliteTransaction::Mode::kImmediate));
     ESTORIA_ASSIGN_OR_RETURN(head, internal::ReadHead(db));
+    // Validate and plan the whole batch inside the transaction: all or none.
+    backend::ImportTarget target;
+    target.head = head;
+    target.stream_tip = [&](const std::string& name) -> Result<std::optional<int64_t>> {
+      ESTORIA_ASSIGN_OR_RETURN(std::optional<internal::StreamRow> stream, internal::FindStream(db, name));
+      if (!stream) return std::optional<int64_t>();
+      return std::optional<int64_t>(stream->tip);
+    };
+    target.id_stored = [&](const Uuid& id) -> Result<bool> {
+      ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * find,
+                               db.PrepareCached("SELECT 1 FROM estoria_events WHERE event_uuid = ?"));
+      internal::ResetOnExit reset(find);
+      ESTORIA_RETURN_IF_ERROR(find->BindBlob(1, internal::UuidBytes(id)));
+      return find->Step();
+    };
+    ESTORIA_ASSIGN_OR_RETURN(backend::ImportPlan plan, backend::PlanImport(events, options, target));
+    std::map<std::string, int64_t> keys;  // stream name -> stream_key
     for (size_t i = 0; i < events.size(); ++i) {
       const Event& e = events[i];
       std::string name = e.stream_id.ToString();
-      {
-        ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * find,
-                                 db.PrepareCached("SELECT 1 FROM estoria_events WHERE event_uuid = ?"));
-        internal::ResetOnExit reset(find);
-        ESTORIA_RETURN_IF_ERROR(find->BindBlob(1, internal::UuidBytes(e.id.uuid())));
-        ESTORIA_ASSIGN_OR_RETURN(bool found, find->Step());
-        if (found) return Status::AlreadyExists("ImportEvents: event id " + e.id.ToString() + " is already stored");
-      }
-      ESTORIA_ASSIGN_OR_RETURN(std::optional<internal::StreamRow> stream, internal::FindStream(db, name));
-      int64_t key = 0;
-      if (stream) {
-        if (e.stream_version != stream->tip + 1) {
-          return Status::InvalidArgument("ImportEvents: " + name + " version " + std::to_string(e.stream_version) +
-                                         " does not continue its tip " + std::to_string(stream->tip));
+      auto key = keys.find(name);
+      if (key == keys.end()) {
+        int64_t k = 0;
+        if (plan.new_stream[i]) {
+          ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * add,
+                                   db.PrepareCached("INSERT INTO estoria_streams (stream_name, stream_type, tip_floor, "
+                                                    "tip_floor_timestamp_us) VALUES (?, ?, ?, ?)"));
+          ESTORIA_RETURN_IF_ERROR(add->BindText(1, name));
+          ESTORIA_RETURN_IF_ERROR(add->BindText(2, e.stream_id.type()));
+          ESTORIA_RETURN_IF_ERROR(add->BindInt64(3, e.stream_version - 1));
+          ESTORIA_RETURN_IF_ERROR(add->BindInt64(4, e.timestamp.time_since_epoch().count()));
+          ESTORIA_RETURN_IF_ERROR(add->Run());
+          k = db.LastInsertRowId();
+        } else {
+          ESTORIA_ASSIGN_OR_RETURN(std::optional<internal::StreamRow> stream, internal::FindStream(db, name));
+          if (!stream) return Status::Internal("ImportEvents: stream " + name + " vanished inside a transaction");
+          k = stream->key;
         }
-        key = stream->key;
-      } else {
-        // A stream new here may start at any version (a truncated source).
-        ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * add,
-                                 db.PrepareCached("INSERT INTO estoria_streams (stream_name, stream_type, tip_floor, "
-                                                  "tip_floor_timestamp_us) VALUES (?, ?, ?, ?)"));
-        ESTORIA_RETURN_IF_ERROR(add->BindText(1, name));
-        ESTORIA_RETURN_IF_ERROR(add->BindText(2, e.stream_id.type()));
-        ESTORIA_RETURN_IF_ERROR(add->BindInt64(3, e.stream_version - 1));
-        ESTORIA_RETURN_IF_ERROR(add->BindInt64(4, e.timestamp.time_since_epoch().count()));
-        ESTORIA_RETURN_IF_ERROR(add->Run());
-        key = db.LastInsertRowId();
+        key = keys.emplace(name, k).first;
       }
-      if (options.preserve_positions) {
-        if (e.global_position <= head) {
-          return Status::InvalidArgument("ImportEvents: position " + std::to_string(e.global_position) +
-                                         " is not above " + std::to_string(head));
-        }
-        head = e.global_position;
-      } else {
-        ++head;
-      }
+      head = plan.positions[i];
       ESTORIA_ASSIGN_OR_RETURN(
           SqliteStatement * ins,
           db.PrepareCached("INSERT INTO estoria_events (position, stream_key, stream_version, event_uuid, event_type, "
                            "timestamp_us, content_type, metadata, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       ESTORIA_RETURN_IF_ERROR(ins->BindInt64(1, head));
-      ESTORIA_RETURN_IF_ERROR(ins->BindInt64(2, key));
+      ESTORIA_RETURN_IF_ERROR(ins->BindInt64(2, key->second));
       ESTORIA_RETURN_IF_ERROR(ins->BindInt64(3, e.stream_version));
       ESTORIA_RETURN_IF_ERROR(ins->BindBlob(4, internal::UuidBytes(e.id.uuid())));
       ESTORIA_RETURN_IF_ERROR(ins->BindText(5, e.type()));

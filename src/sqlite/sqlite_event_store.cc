@@ -2,7 +2,8 @@
 // are in sqlite_event_store_admin.cc; the write path in group_commit_writer.cc.
 #include "estoria/sqlite/sqlite_event_store.h"
 
-#include "estoria/internal/paged_iterator.h"
+#include "estoria/backend/paged_iterator.h"
+#include "estoria/backend/validation.h"
 #include "event_rows.h"
 #include "event_sql.h"
 #include "schema.h"
@@ -56,15 +57,15 @@ Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::Open(SqliteOptions o
 
   size_t idle = static_cast<size_t>(std::max(options.max_idle_readers, 1));
   if (core->memory) {
-    core->write_pool = std::make_unique<internal::ConnectionPool>(nullptr, 1, 1);
+    core->write_pool = internal::NewConnectionPool(nullptr, 1, 1);
     core->write_pool->Add(std::move(db));
   } else {
-    core->read_pool = std::make_unique<internal::ConnectionPool>(
-        [options] { return OpenConnection(options, /*reader=*/true); }, 0, idle);
+    core->read_pool =
+        internal::NewConnectionPool([options] { return OpenConnection(options, /*reader=*/true); }, 0, idle);
     if (options.read_only) {
       core->read_pool->Add(std::move(db));
     } else {
-      core->write_pool = std::make_unique<internal::ConnectionPool>(nullptr, 1, 1);
+      core->write_pool = internal::NewConnectionPool(nullptr, 1, 1);
       core->write_pool->Add(std::move(db));
     }
   }
@@ -84,7 +85,7 @@ SqliteStats SqliteEventStore::stats() const { return core_->writer ? core_->writ
 Result<std::vector<Event>> SqliteEventStore::AppendStream(const TypeId& stream_id,
                                                           std::span<const WritableEvent> events,
                                                           const AppendOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateAppend(stream_id, events, options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options));
   if (!core_->writer) {
     return Status::FailedPrecondition("append to " + stream_id.ToString() + ": " + core_->options.path +
                                       " is open read-only");
@@ -94,7 +95,7 @@ Result<std::vector<Event>> SqliteEventStore::AppendStream(const TypeId& stream_i
 
 Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadStream(const TypeId& stream_id,
                                                                     const ReadStreamOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateReadStream(stream_id, options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateReadStream(stream_id, options));
   std::shared_ptr<Core> core = core_;
   std::string name = stream_id.ToString();
   int64_t key = 0, tip = 0;
@@ -134,12 +135,11 @@ Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadStream(const TypeId
     }
     return page;
   };
-  return std::unique_ptr<EventIterator>(
-      new estoria::internal::PagedIterator(std::move(fetch), options.count, kStreamPageSize));
+  return std::unique_ptr<EventIterator>(new backend::PagedIterator(std::move(fetch), options.count, kStreamPageSize));
 }
 
 Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadAll(const ReadAllOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateReadAll(options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateReadAll(options));
   std::shared_ptr<Core> core = core_;
   int64_t frontier = 0;
   {
@@ -185,8 +185,7 @@ Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadAll(const ReadAllOp
     }
     return page;
   };
-  return std::unique_ptr<EventIterator>(
-      new estoria::internal::PagedIterator(std::move(fetch), options.count, kAllPageSize));
+  return std::unique_ptr<EventIterator>(new backend::PagedIterator(std::move(fetch), options.count, kAllPageSize));
 }
 
 Result<int64_t> SqliteEventStore::HeadPosition() {

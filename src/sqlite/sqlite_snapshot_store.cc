@@ -1,6 +1,7 @@
 // SqliteSnapshotStore: see estoria/sqlite/sqlite_snapshot_store.h.
 #include "estoria/sqlite/sqlite_snapshot_store.h"
 
+#include "estoria/backend/validation.h"
 #include "event_rows.h"
 #include "schema.h"
 
@@ -29,15 +30,16 @@ Status ValidateId(const TypeId& id) {
 SqliteSnapshotStore::SqliteSnapshotStore(std::unique_ptr<SqliteDatabase> db, SnapshotRetention retention)
     : db_(std::move(db)), retention_(retention) {}
 
-Result<std::shared_ptr<SqliteSnapshotStore>> SqliteSnapshotStore::Open(SqliteSnapshotStoreOptions options) {
-  if (options.retention.keep_last < 0) return Status::InvalidArgument("SnapshotRetention.keep_last is negative");
+Result<std::shared_ptr<SqliteSnapshotStore>> SqliteSnapshotStore::Open(SqliteStoreOptions options,
+                                                                       SnapshotRetention retention) {
+  if (retention.keep_last < 0) return Status::InvalidArgument("SnapshotRetention.keep_last is negative");
   internal::StoreFileOptions file{options.path, options.durability, options.busy_timeout, false};
   ESTORIA_ASSIGN_OR_RETURN(auto db, internal::OpenStoreFile(file, "snapshots", kSnapshotsSchemaVersion, kSnapshotsDdl));
-  return std::make_shared<SqliteSnapshotStore>(std::move(db), options.retention);
+  return std::make_shared<SqliteSnapshotStore>(std::move(db), retention);
 }
 
 Status SqliteSnapshotStore::Save(const Snapshot& s) {
-  ESTORIA_RETURN_IF_ERROR(ValidateSnapshot(s));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateSnapshot(s));
   std::string id = s.aggregate_id.ToString();
   std::lock_guard<std::mutex> lock(mu_);
   ESTORIA_ASSIGN_OR_RETURN(SqliteTransaction tx, SqliteTransaction::Begin(*db_));

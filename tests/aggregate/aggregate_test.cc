@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "estoria/event_sourced_store.h"
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
 #include "estoria/testing/matchers.h"
 #include "test_types.h"
 
@@ -16,7 +16,7 @@ using AccountStore = EventSourcedStore<Account, Opened, BalanceChanged, Closed, 
 
 class AggregateTest : public ::testing::Test {
  protected:
-  std::shared_ptr<MemoryEventStore> events_ = MemoryEventStore::Create();
+  std::shared_ptr<estoria::memory::MemoryEventStore> events_ = estoria::memory::MemoryEventStore::Open().value();
   AccountStore accounts_{events_, "account"};
 
   // Creates an account with `n` balance changes of +1 (1 + n events).

@@ -10,7 +10,8 @@
 #include "estoria/cached_store.h"
 #include "estoria/event_sourced_store.h"
 #include "estoria/hookable_store.h"
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
+#include "estoria/memory/memory_stores.h"
 #include "estoria/snapshotting_store.h"
 #include "estoria/testing/matchers.h"
 #include "test_types.h"
@@ -84,7 +85,7 @@ std::vector<Uuid> CreateAccounts(AggregateStore<Account>& store) {
 }
 
 TEST(CacheConcurrencyTest, ManyThreadsLoadAndSaveThroughASmallCache) {
-  auto base = AccountStore::Create(MemoryEventStore::Create(), "account");
+  auto base = AccountStore::Create(estoria::memory::MemoryEventStore::Open().value(), "account");
   auto cached = CachedStore<Account>::Create(base, {.capacity = 3});  // fewer entries than aggregates
   auto ids = CreateAccounts(*cached);
   RunDeposits(*cached, ids, [&](std::mt19937& rng) {
@@ -118,16 +119,16 @@ TEST(CacheConcurrencyTest, ManyThreadsLoadAndSaveThroughASmallCache) {
 // Capacity evictions between a save's commit and its cache update used to let
 // an older saved version back into the cache; this runs that race hot.
 TEST(CacheConcurrencyTest, SavesRacingWithEvictionsNeverServeAnOlderVersion) {
-  auto base = AccountStore::Create(MemoryEventStore::Create(), "account");
+  auto base = AccountStore::Create(estoria::memory::MemoryEventStore::Open().value(), "account");
   auto cached = CachedStore<Account>::Create(base, {.capacity = 1});
   auto ids = CreateAccounts(*cached);
   RunDeposits(*cached, ids);
 }
 
 TEST(CacheConcurrencyTest, ManyThreadsThroughTheWholeChain) {
-  auto base = AccountStore::Create(MemoryEventStore::Create(), "account");
+  auto base = AccountStore::Create(estoria::memory::MemoryEventStore::Open().value(), "account");
   SnapshottingStoreOptions<Account> o;
-  o.snapshots = NewMemorySnapshotStore({.retention = {.keep_last = 3}});
+  o.snapshots = estoria::memory::MemorySnapshotStore::Open({.retention = {.keep_last = 3}}).value();
   o.policy = SnapshotPolicy<Account>::EveryNEvents(20);
   o.background = true;
   auto snapshotting = SnapshottingStore<Account>::Create(base, o);

@@ -8,7 +8,8 @@
 #include "estoria/cached_store.h"
 #include "estoria/event_sourced_store.h"
 #include "estoria/hookable_store.h"
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
+#include "estoria/memory/memory_stores.h"
 #include "estoria/snapshotting_store.h"
 #include "estoria/testing/matchers.h"
 #include "test_types.h"
@@ -48,9 +49,9 @@ struct Order {
 
 class ComposeTest : public ::testing::TestWithParam<Order> {
  protected:
-  std::shared_ptr<MemoryEventStore> memory_ = MemoryEventStore::Create();
+  std::shared_ptr<estoria::memory::MemoryEventStore> memory_ = estoria::memory::MemoryEventStore::Open().value();
   std::shared_ptr<CountingEventStore> events_ = std::make_shared<CountingEventStore>(memory_);
-  Layers layers_{NewMemorySnapshotStore()};
+  Layers layers_{estoria::memory::MemorySnapshotStore::Open().value()};
   StorePtr store_ = GetParam().build(layers_, AccountStore::Create(events_, "account"));
 };
 

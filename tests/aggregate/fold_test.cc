@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
 #include "estoria/testing/matchers.h"
 
 namespace estoria {
@@ -28,7 +28,7 @@ class FoldTest : public ::testing::Test {
     ASSERT_OK(r);
     times_.push_back(r->back().timestamp);
   }
-  std::shared_ptr<MemoryEventStore> events_ = MemoryEventStore::Create();
+  std::shared_ptr<estoria::memory::MemoryEventStore> events_ = estoria::memory::MemoryEventStore::Open().value();
   TypeId a_ = TypeId::New("account").value();
   TypeId b_ = TypeId::New("customer").value();
   std::vector<Timestamp> times_;

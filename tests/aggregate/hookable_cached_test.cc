@@ -7,7 +7,7 @@
 #include "estoria/cached_store.h"
 #include "estoria/event_sourced_store.h"
 #include "estoria/hookable_store.h"
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
 #include "estoria/testing/matchers.h"
 #include "test_types.h"
 
@@ -21,7 +21,7 @@ using AccountStore = EventSourcedStore<Account, Opened, BalanceChanged, Closed>;
 
 class DecoratorTest : public ::testing::Test {
  protected:
-  std::shared_ptr<MemoryEventStore> memory_ = MemoryEventStore::Create();
+  std::shared_ptr<estoria::memory::MemoryEventStore> memory_ = estoria::memory::MemoryEventStore::Open().value();
   std::shared_ptr<CountingEventStore> events_ = std::make_shared<CountingEventStore>(memory_);
   std::shared_ptr<AccountStore> base_ = AccountStore::Create(events_, "account");
 

@@ -5,7 +5,8 @@
 
 #include "counting_event_store.h"
 #include "estoria/event_sourced_store.h"
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
+#include "estoria/memory/memory_stores.h"
 #include "estoria/snapshotting_store.h"
 #include "estoria/testing/matchers.h"
 #include "test_types.h"
@@ -45,10 +46,10 @@ class FailingSnapshotStore : public SnapshotStore {
 
 class SnapshottingTest : public ::testing::Test {
  protected:
-  std::shared_ptr<MemoryEventStore> memory_ = MemoryEventStore::Create();
+  std::shared_ptr<estoria::memory::MemoryEventStore> memory_ = estoria::memory::MemoryEventStore::Open().value();
   std::shared_ptr<CountingEventStore> events_ = std::make_shared<CountingEventStore>(memory_);
   std::shared_ptr<AccountStore> base_ = AccountStore::Create(events_, "account");
-  std::shared_ptr<SnapshotStore> snapshots_ = NewMemorySnapshotStore();
+  std::shared_ptr<SnapshotStore> snapshots_ = estoria::memory::MemorySnapshotStore::Open().value();
   std::shared_ptr<RecordingLogger> logger_ = std::make_shared<RecordingLogger>();
 
   std::shared_ptr<SnapshottingStore<Account>> Make(SnapshotPolicy<Account> policy, bool background = false) {
@@ -248,7 +249,7 @@ TEST_F(SnapshottingTest, RetentionKeepsWithinVersionsOrStoreKeepLast) {
   EXPECT_TRUE(Versions(b).empty());
 
   o.keep_within_versions.reset();
-  o.snapshots = NewMemorySnapshotStore({.retention = {.keep_last = 2}});
+  o.snapshots = estoria::memory::MemorySnapshotStore::Open({.retention = {.keep_last = 2}}).value();
   auto keep_two = SnapshottingStore<Account>::Create(base_, o);
   auto c = Build(*keep_two, 49, 1);
   EXPECT_EQ(o.snapshots->ListVersions(c.id()).value(), (std::vector<int64_t>{40, 50}));

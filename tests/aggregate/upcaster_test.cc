@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "estoria/event_sourced_store.h"
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
 #include "estoria/testing/matchers.h"
 
 namespace estoria {
@@ -61,7 +61,7 @@ UpcasterRegistry DepositedUpcasters() {
 
 class UpcasterTest : public ::testing::Test {
  protected:
-  std::shared_ptr<MemoryEventStore> events_ = MemoryEventStore::Create();
+  std::shared_ptr<estoria::memory::MemoryEventStore> events_ = estoria::memory::MemoryEventStore::Open().value();
   EventSourcedStore<Wallet, DepositedV1> old_wallets_{events_, "wallet"};
   EventSourcedStore<Wallet, Deposited> wallets_{events_, "wallet", {.upcasters = DepositedUpcasters()}};
 };
@@ -146,7 +146,8 @@ TEST(UpcasterRegistryTest, InvalidRegistrationsAreReportedByTheStore) {
   EXPECT_THAT(UpcasterRegistry().Add("x", 0, JsonUpcaster([](nlohmann::json&) {})).status(),
               StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(UpcasterRegistry().Add("x", 1, nullptr).status(), StatusIs(StatusCode::kInvalidArgument));
-  EventSourcedStore<Wallet, Deposited> store(MemoryEventStore::Create(), "wallet", {.upcasters = r});
+  EventSourcedStore<Wallet, Deposited> store(estoria::memory::MemoryEventStore::Open().value(), "wallet",
+                                             {.upcasters = r});
   EXPECT_THAT(store.Load(Uuid::NewV7()), StatusIs(StatusCode::kInvalidArgument));
 }
 

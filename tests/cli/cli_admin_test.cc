@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
-#include "estoria/projection/sqlite_projection_stores.h"
 #include "estoria/sqlite/sqlite_checkpoint_store.h"
+#include "estoria/sqlite/sqlite_projection_stores.h"
 #include "estoria/testing/matchers.h"
 #include "event_json.h"
 
@@ -107,12 +107,12 @@ TEST(CliProjectionsTest, ListResetAndDeadLetters) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "(no projections)\n");
 
-  estoria::sqlite::SqliteCheckpointStoreOptions co;
+  estoria::sqlite::SqliteStoreOptions co;
   co.path = path;
   ASSERT_OK_AND_ASSIGN(auto checkpoints, estoria::sqlite::SqliteCheckpointStore::Open(co));
   ASSERT_OK(checkpoints->Save("balances", 1));
   ASSERT_OK(checkpoints->Save("summary", 3));
-  estoria::sqlite::SqliteProjectionStoreOptions po;
+  estoria::sqlite::SqliteStoreOptions po;
   po.path = path;
   ASSERT_OK_AND_ASSIGN(auto dead, estoria::sqlite::SqliteDeadLetterStore::Open(po));
   estoria::DeadLetter letter;
@@ -189,9 +189,11 @@ TEST(CliProjectionsTest, ListResetAndDeadLetters) {
   EXPECT_NE(r.err.find("NotSupported"), std::string::npos);
 }
 
+#ifdef ESTORIA_BENCH_BINARY
+// The benchmarks are their own program (estoria-bench), not part of the installed CLI.
 TEST(CliBenchTest, RunsAWorkloadAndPrintsOneJsonObject) {
   RunResult r =
-      RunCommand({kBinary, "bench", "append", "--events", "200", "--writers", "2", "--json", "--store", "memory:"});
+      RunCommand({ESTORIA_BENCH_BINARY, "append", "--events", "200", "--writers", "2", "--json", "--store", "memory:"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_EQ(CountLines(r.out), 1);
   auto j = estoria::cli::Json::parse(r.out);
@@ -202,9 +204,18 @@ TEST(CliBenchTest, RunsAWorkloadAndPrintsOneJsonObject) {
   EXPECT_EQ(j["events"], 200);
   EXPECT_EQ(j["conflicts"], 0);
   EXPECT_EQ(j["writers"], 2);
-  r = RunCommand({kBinary, "bench", "raw-ceiling", "--store", "memory:"});
+  r = RunCommand({ESTORIA_BENCH_BINARY, "raw-ceiling", "--store", "memory:"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("NotSupported"), std::string::npos) << r.err;
+  r = RunCommand({ESTORIA_BENCH_BINARY, "nosuchworkload"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("nosuchworkload"), std::string::npos) << r.err;
+}
+#endif
+
+TEST(CliBenchTest, TheInstalledCliHasNoBenchCommand) {
+  RunResult r = RunCommand({kBinary, "bench", "append"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
 }  // namespace

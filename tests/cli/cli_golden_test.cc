@@ -189,7 +189,6 @@ TEST_P(CliGoldenTest, BadArguments) {
   Fails({"append", kA, "--type", "x", "--data", "{}", "--expect-version", "1", "--no-stream"}, 2, "excludes");
   Fails({"read", "not-an-id"}, 1, "InvalidArgument: invalid stream id \"not-an-id\"");
   Fails({"append", kA, "--type", "Bad-Type", "--data", "{}"}, 1, "InvalidArgument");
-  Fails({"bench", "nosuchworkload"}, 2, "nosuchworkload");
 }
 
 TEST_P(CliGoldenTest, HelpExitsZero) {

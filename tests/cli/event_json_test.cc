@@ -1,12 +1,11 @@
-// The JSON event format of the CLI (export/import) and the memory store's
-// EventImporter: exact round trips, binary payloads, verbatim import rules.
+// The memory store's EventImporter (verbatim import rules) and the CLI's
+// copier. The event JSON codec itself is tested in tests/unit/json_codec_test.cc.
 #include "event_json.h"
 
 #include <gtest/gtest.h>
 
-#include "base64.h"
 #include "copier.h"
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
 #include "estoria/testing/matchers.h"
 
 namespace estoria::cli {
@@ -26,68 +25,8 @@ Event MakeEvent(std::string stream, int64_t version, int64_t position, std::stri
 
 const char* kStream = "account_00000000-0000-7000-8000-000000000001";
 
-TEST(Base64Test, RoundTripsEveryByteAndRejectsGarbage) {
-  std::string all;
-  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
-  for (size_t len = 0; len < 8; ++len) {
-    ASSERT_OK_AND_ASSIGN(std::string back, Base64Decode(Base64Encode(all.substr(0, len))));
-    EXPECT_EQ(back, all.substr(0, len));
-  }
-  ASSERT_OK_AND_ASSIGN(std::string back, Base64Decode(Base64Encode(all)));
-  EXPECT_EQ(back, all);
-  EXPECT_EQ(Base64Encode("hello world"), "aGVsbG8gd29ybGQ=");
-  EXPECT_FALSE(Base64Decode("abc").has_value());
-  EXPECT_FALSE(Base64Decode("ab!d").has_value());
-  EXPECT_FALSE(Base64Decode("a=bc").has_value());
-}
-
-TEST(EventJsonTest, JsonPayloadIsAValueOnlyWhenExact) {
-  Event compact = MakeEvent(kStream, 1, 1, "application/json", R"({"b":1,"a":[true,null]})");
-  Json j = EventToJson(compact);
-  EXPECT_EQ(j.dump(), std::string(R"({"id":")") + compact.id.ToString() + R"(","stream_id":")" + kStream +
-                          R"(","type":"deposited","version":1,"position":1,"timestamp":"2026-11-26T01:02:03.456789Z",)"
-                          R"("content_type":"application/json","metadata":{},"data":{"b":1,"a":[true,null]}})");
-  // Whitespace that a re-serialisation would lose: bytes kept as base64.
-  Event spaced = MakeEvent(kStream, 1, 1, "application/json", R"({"a": 1})");
-  EXPECT_TRUE(EventToJson(spaced).contains("data_base64"));
-  Event vendor = MakeEvent(kStream, 1, 1, "application/vnd.acme+json; charset=utf-8", "[1,2]");
-  EXPECT_EQ(EventToJson(vendor)["data"].dump(), "[1,2]");
-}
-
-TEST(EventJsonTest, RoundTripsExactly) {
-  std::vector<Event> events = {
-      MakeEvent(kStream, 1, 1, "application/json", R"({"x":"\u00e9t\u00e9","n":1.5})"),
-      MakeEvent(kStream, 2, 2, "application/json", "{ \"ws\" : true }"),
-      MakeEvent(kStream, 3, 5, "application/octet-stream", std::string("\x00\xff\x10zz", 5)),
-      MakeEvent(kStream, 4, 6, "text/plain", ""),
-  };
-  events[0].metadata = {{"correlation", "c1"}, {"estoria.schema_version", "2"}};
-  for (const Event& e : events) {
-    std::string line = EventToJson(e).dump();
-    ASSERT_OK_AND_ASSIGN(Event back, EventFromJsonLine(line));
-    EXPECT_EQ(back, e) << line;
-    EXPECT_EQ(EventToJson(back).dump(), line);
-  }
-}
-
-TEST(EventJsonTest, RejectsMalformedEvents) {
-  EXPECT_THAT(EventFromJsonLine("{not json").status(), estoria::testing::StatusIs(StatusCode::kInvalidArgument));
-  Json j = EventToJson(MakeEvent(kStream, 1, 1, "application/json", "{}"));
-  j.erase("version");
-  EXPECT_FALSE(EventFromJson(j).has_value());
-  j = EventToJson(MakeEvent(kStream, 1, 1, "application/json", "{}"));
-  j["type"] = "other";
-  EXPECT_FALSE(EventFromJson(j).has_value());
-  j = EventToJson(MakeEvent(kStream, 1, 1, "application/json", "{}"));
-  j["metadata"] = Json{{"n", 1}};
-  EXPECT_FALSE(EventFromJson(j).has_value());
-  j = EventToJson(MakeEvent(kStream, 1, 1, "application/json", "{}"));
-  j["timestamp"] = "yesterday";
-  EXPECT_FALSE(EventFromJson(j).has_value());
-}
-
 TEST(EventImporterTest, MemoryStoreImportsVerbatimWithPreservedPositions) {
-  auto source = MemoryEventStore::Create();
+  auto source = estoria::memory::MemoryEventStore::Open().value();
   TypeId a("account", Uuid::NewV7()), b("order", Uuid::NewV7());
   std::vector<WritableEvent> three(3);
   for (auto& w : three) {
@@ -102,7 +41,7 @@ TEST(EventImporterTest, MemoryStoreImportsVerbatimWithPreservedPositions) {
   ASSERT_OK(all.status());
   ASSERT_EQ(all->size(), 4u);
 
-  auto target = MemoryEventStore::Create();
+  auto target = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_NE(target->event_importer(), nullptr);
   ASSERT_OK_AND_ASSIGN(auto positions, target->ImportEvents(*all, ImportOptions{true}));
   EXPECT_EQ(positions, (std::vector<int64_t>{3, 4, 5, 6}));
@@ -119,7 +58,7 @@ TEST(EventImporterTest, MemoryStoreImportsVerbatimWithPreservedPositions) {
 }
 
 TEST(EventImporterTest, RejectsGapsDuplicatesAndBadPositionsAtomically) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   Event first = MakeEvent(kStream, 1, 1, "application/json", "{}");
   Event gap = MakeEvent(kStream, 3, 2, "application/json", "{}");
   EXPECT_THAT(store->ImportEvents(std::vector<Event>{first, gap}).status(),
@@ -136,7 +75,7 @@ TEST(EventImporterTest, RejectsGapsDuplicatesAndBadPositionsAtomically) {
 }
 
 TEST(CopierTest, MemoryToMemoryIsExactAndResumes) {
-  auto source = MemoryEventStore::Create();
+  auto source = estoria::memory::MemoryEventStore::Open().value();
   for (int s = 0; s < 5; ++s) {
     std::vector<WritableEvent> batch(7);
     for (auto& w : batch) {
@@ -145,7 +84,7 @@ TEST(CopierTest, MemoryToMemoryIsExactAndResumes) {
     }
     ASSERT_OK(source->AppendStream(TypeId("account", Uuid::NewV7()), batch).status());
   }
-  auto target = MemoryEventStore::Create();
+  auto target = estoria::memory::MemoryEventStore::Open().value();
   CopyOptions options;
   options.batch = 4;
   // Interrupt after the second batch.

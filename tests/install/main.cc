@@ -1,7 +1,7 @@
 // Uses the installed package: opens a memory store by URI, appends, reads back.
 #include <cstdio>
 
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
 #include "estoria/open.h"
 
 int main() {

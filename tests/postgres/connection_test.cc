@@ -6,6 +6,7 @@
 #include "estoria/postgres/postgres_checkpoint_store.h"
 #include "estoria/testing/matchers.h"
 #include "pg_test_util.h"
+#include "pg_wire.h"
 
 namespace estoria::postgres {
 namespace {

@@ -9,11 +9,12 @@
 #include <mutex>
 #include <thread>
 
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
+#include "estoria/memory/memory_stores.h"
 #include "estoria/projection/processor.h"
-#include "estoria/projection/sqlite_projection_stores.h"
-#include "estoria/projection/sqlite_read_model.h"
 #include "estoria/sqlite/sqlite_event_store.h"
+#include "estoria/sqlite/sqlite_projection_stores.h"
+#include "estoria/sqlite/sqlite_read_model.h"
 #include "estoria/testing/matchers.h"
 #include "projection_test_util.h"
 #include "sqlite_totals.h"
@@ -63,7 +64,7 @@ class FlakyHandler {
 };
 
 TEST(DeadLetterReplayTest, MemoryStoreRequestsFollowTheirParkedEvent) {
-  auto store = NewMemoryDeadLetterStore();
+  auto store = estoria::memory::MemoryDeadLetterStore::Open().value();
   Event e;
   e.global_position = 4;
   ASSERT_OK(store->Park({"a", e, "x", 1, Now()}));
@@ -82,11 +83,11 @@ TEST(DeadLetterReplayTest, MemoryStoreRequestsFollowTheirParkedEvent) {
 }
 
 TEST(DeadLetterReplayTest, RunningMemoryProcessorServesARequest) {
-  auto store = MemoryEventStore::Create();
-  auto letters = NewMemoryDeadLetterStore();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
+  auto letters = estoria::memory::MemoryDeadLetterStore::Open().value();
   auto handler = std::make_shared<FlakyHandler>(3);
   auto sink = std::make_shared<HandlerSink>([handler](const Event& e) { return handler->Handle(e); },
-                                            NewMemoryCheckpointStore(), letters);
+                                            estoria::memory::MemoryCheckpointStore::Open().value(), letters);
   ASSERT_OK_AND_ASSIGN(
       auto p,
       Processor::Create(
@@ -125,7 +126,7 @@ class SqliteDeadLetterReplayTest : public ::testing::Test {
     model_path_ = dir_.NewFile("model");
   }
   Result<std::shared_ptr<sqlite::SqliteDeadLetterStore>> OutsideStore() {
-    sqlite::SqliteProjectionStoreOptions o;
+    sqlite::SqliteStoreOptions o;
     o.path = model_path_;
     return sqlite::SqliteDeadLetterStore::Open(o);
   }

@@ -7,11 +7,12 @@
 #include <set>
 #include <thread>
 
+#include "estoria/memory/memory_stores.h"
+#include "estoria/postgres/postgres_advisory_lock.h"
 #include "estoria/postgres/postgres_checkpoint_store.h"
 #include "estoria/postgres/postgres_event_store.h"
-#include "estoria/projection/postgres_advisory_lock.h"
-#include "estoria/projection/postgres_projection_stores.h"
-#include "estoria/projection/postgres_read_model.h"
+#include "estoria/postgres/postgres_projection_stores.h"
+#include "estoria/postgres/postgres_read_model.h"
 #include "estoria/projection/processor.h"
 #include "estoria/projection/versioning.h"
 #include "estoria/projection/wait.h"
@@ -298,7 +299,8 @@ TEST_F(PostgresReadModelTest, DedicatedAdvisoryLockForAPlainHandler) {
   auto a_rec = std::make_shared<Recorder>();
   auto b_rec = std::make_shared<Recorder>();
   auto sink = [&](std::shared_ptr<Recorder> r) {
-    return std::make_shared<HandlerSink>([r](const Event& e) { return r->Handle(e); }, checkpoints);
+    return std::make_shared<HandlerSink>([r](const Event& e) { return r->Handle(e); }, checkpoints,
+                                         estoria::memory::MemoryDeadLetterStore::Open().value());
   };
   ProcessorOptions o{.name = "plain", .checkpoint_every_events = 1, .lock_retry_interval = 20ms};
   o.lock = a_lock;

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "estoria/checkpoint_store.h"
+#include "estoria/memory/memory_stores.h"
 #include "estoria/testing/matchers.h"
 
 namespace estoria::testing {
@@ -31,8 +32,9 @@ std::vector<int64_t> Range(int64_t from, int64_t to) {
 TEST_P(ProcessorSuite, ReplaysCatchesUpAndTails) {
   ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 300));
   auto recorder = std::make_shared<Recorder>();
-  auto checkpoints = NewMemoryCheckpointStore();
-  auto sink = std::make_shared<HandlerSink>([recorder](const Event& e) { return recorder->Handle(e); }, checkpoints);
+  auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
+  auto sink = std::make_shared<HandlerSink>([recorder](const Event& e) { return recorder->Handle(e); }, checkpoints,
+                                            estoria::memory::MemoryDeadLetterStore::Open().value());
   ProcessorOptions options{.name = "suite_tail", .batch_size = 32, .poll_interval = 5s};
   ASSERT_OK_AND_ASSIGN(auto processor, Processor::Create(store_, sink, options));
   ASSERT_OK(processor->Start());
@@ -64,19 +66,26 @@ TEST_P(ProcessorSuite, ReplaysCatchesUpAndTails) {
 
 TEST_P(ProcessorSuite, ResumesFromItsCheckpoint) {
   ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 50));
-  auto checkpoints = NewMemoryCheckpointStore();
+  auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   auto recorder = std::make_shared<Recorder>();
   auto handler = [recorder](const Event& e) { return recorder->Handle(e); };
   ProcessorOptions options{.name = "suite_resume", .batch_size = 16};
   {
-    ASSERT_OK_AND_ASSIGN(auto p,
-                         Processor::Create(store_, std::make_shared<HandlerSink>(handler, checkpoints), options));
+    ASSERT_OK_AND_ASSIGN(
+        auto p, Processor::Create(store_,
+                                  std::make_shared<HandlerSink>(handler, checkpoints,
+                                                                estoria::memory::MemoryDeadLetterStore::Open().value()),
+                                  options));
     ASSERT_OK(p->Start());
     ASSERT_OK(p->WaitForPosition(first, 30s));
     ASSERT_OK(p->Stop());
   }
   ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 20));
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, std::make_shared<HandlerSink>(handler, checkpoints), options));
+  ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(store_,
+                                std::make_shared<HandlerSink>(handler, checkpoints,
+                                                              estoria::memory::MemoryDeadLetterStore::Open().value()),
+                                options));
   ASSERT_OK(p->Start());
   ASSERT_OK(p->WaitForPosition(second, 30s));
   ASSERT_OK(p->Stop());
@@ -92,8 +101,11 @@ TEST_P(ProcessorSuite, HandlerThatFailsOnceIsRetried) {
     return recorder->Handle(e);
   };
   ProcessorOptions options{.name = "suite_retry", .failure_policy = FailurePolicy::Retry(3, 10ms)};
-  ASSERT_OK_AND_ASSIGN(
-      auto p, Processor::Create(store_, std::make_shared<HandlerSink>(handler, NewMemoryCheckpointStore()), options));
+  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_,
+                                                 std::make_shared<HandlerSink>(
+                                                     handler, estoria::memory::MemoryCheckpointStore::Open().value(),
+                                                     estoria::memory::MemoryDeadLetterStore::Open().value()),
+                                                 options));
   ASSERT_OK(p->Start());
   ASSERT_OK(p->WaitForPosition(last, 30s));
   ProcessorState st = p->state();
@@ -112,11 +124,13 @@ TEST_P(ProcessorSuite, ParkedEventIsListedAndReplayed) {
     if (e.global_position == 5 && broken) throw std::runtime_error("cannot handle 5");
     return recorder->Handle(e);
   };
-  auto dead_letters = NewMemoryDeadLetterStore();
+  auto dead_letters = estoria::memory::MemoryDeadLetterStore::Open().value();
   ProcessorOptions options{.name = "suite_park", .failure_policy = FailurePolicy::Park(2, 1ms)};
   ASSERT_OK_AND_ASSIGN(
-      auto p, Processor::Create(
-                  store_, std::make_shared<HandlerSink>(handler, NewMemoryCheckpointStore(), dead_letters), options));
+      auto p, Processor::Create(store_,
+                                std::make_shared<HandlerSink>(
+                                    handler, estoria::memory::MemoryCheckpointStore::Open().value(), dead_letters),
+                                options));
   ASSERT_OK(p->Start());
   ASSERT_OK(p->WaitForPosition(last, 30s));
   EXPECT_EQ(p->state().events_parked, 1);
@@ -150,7 +164,8 @@ TEST_P(ProcessorSuite, PollsForWritesFromAnotherHandle) {
   ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_,
                                                  std::make_shared<HandlerSink>(
                                                      [recorder](const Event& e) { return recorder->Handle(e); },
-                                                     NewMemoryCheckpointStore()),
+                                                     estoria::memory::MemoryCheckpointStore::Open().value(),
+                                                     estoria::memory::MemoryDeadLetterStore::Open().value()),
                                                  options));
   ASSERT_OK(p->Start());
   ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*other, 10));

@@ -6,7 +6,8 @@
 #include <chrono>
 #include <thread>
 
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
+#include "estoria/memory/memory_stores.h"
 #include "estoria/projection/versioning.h"
 #include "estoria/projection/wait.h"
 #include "estoria/testing/matchers.h"
@@ -17,16 +18,18 @@ namespace {
 
 using namespace std::chrono_literals;
 
-INSTANTIATE_TEST_SUITE_P(
-    Memory, ProcessorSuite,
-    ::testing::Values(ProcessorBackend{
-        "memory", []() -> Result<std::shared_ptr<EventStore>> { return MemoryEventStore::Create(); }, nullptr}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Memory, ProcessorSuite,
+                         ::testing::Values(ProcessorBackend{"memory",
+                                                            []() -> Result<std::shared_ptr<EventStore>> {
+                                                              return estoria::memory::MemoryEventStore::Open().value();
+                                                            },
+                                                            nullptr}),
+                         [](const auto& info) { return info.param.name; });
 
 // A store exposing only a GlobalReader (no AppendWatcher): the processor must poll.
 class NoWatcherStore : public EventStore, public GlobalReader {
  public:
-  explicit NoWatcherStore(std::shared_ptr<MemoryEventStore> inner) : inner_(std::move(inner)) {}
+  explicit NoWatcherStore(std::shared_ptr<estoria::memory::MemoryEventStore> inner) : inner_(std::move(inner)) {}
   Result<std::vector<Event>> AppendStream(const TypeId& id, std::span<const WritableEvent> events,
                                           const AppendOptions& options) override {
     return inner_->AppendStream(id, events, options);
@@ -41,17 +44,18 @@ class NoWatcherStore : public EventStore, public GlobalReader {
   GlobalReader* global_reader() override { return this; }
 
  private:
-  std::shared_ptr<MemoryEventStore> inner_;
+  std::shared_ptr<estoria::memory::MemoryEventStore> inner_;
 };
 
-std::shared_ptr<HandlerSink> RecordingSink(std::shared_ptr<Recorder> recorder,
-                                           std::shared_ptr<CheckpointStore> checkpoints = NewMemoryCheckpointStore()) {
+std::shared_ptr<HandlerSink> RecordingSink(
+    std::shared_ptr<Recorder> recorder,
+    std::shared_ptr<CheckpointStore> checkpoints = estoria::memory::MemoryCheckpointStore::Open().value()) {
   return std::make_shared<HandlerSink>([recorder](const Event& e) { return recorder->Handle(e); },
-                                       std::move(checkpoints));
+                                       std::move(checkpoints), estoria::memory::MemoryDeadLetterStore::Open().value());
 }
 
 TEST(ProcessorTest, CreateValidatesOptions) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   auto sink = RecordingSink(std::make_shared<Recorder>());
   EXPECT_THAT(Processor::Create(nullptr, sink, {.name = "p"}), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(Processor::Create(store, nullptr, {.name = "p"}), StatusIs(StatusCode::kInvalidArgument));
@@ -63,7 +67,7 @@ TEST(ProcessorTest, CreateValidatesOptions) {
 }
 
 TEST(ProcessorTest, StartTwiceIsFailedPreconditionAndRestartWorks) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()), {.name = "p"}));
   EXPECT_EQ(p->state().phase, ProcessorPhase::kIdle);
   ASSERT_OK(p->Start());
@@ -77,7 +81,7 @@ TEST(ProcessorTest, StartTwiceIsFailedPreconditionAndRestartWorks) {
 }
 
 TEST(ProcessorTest, StopInterruptsALongTailWait) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()),
                                                  {.name = "p", .poll_interval = 1h}));
   ASSERT_OK(p->Start());
@@ -90,7 +94,7 @@ TEST(ProcessorTest, StopInterruptsALongTailWait) {
 }
 
 TEST(ProcessorTest, StopInterruptsARetryBackoff) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_OK(AppendEvents(*store, 1).error());
   std::atomic<int> calls{0};
   auto sink = std::make_shared<HandlerSink>(
@@ -98,7 +102,7 @@ TEST(ProcessorTest, StopInterruptsARetryBackoff) {
         ++calls;
         return Status::Unavailable("down");
       },
-      NewMemoryCheckpointStore());
+      estoria::memory::MemoryCheckpointStore::Open().value(), estoria::memory::MemoryDeadLetterStore::Open().value());
   ASSERT_OK_AND_ASSIGN(auto p,
                        Processor::Create(store, sink, {.name = "p", .failure_policy = FailurePolicy::Retry(100, 1h)}));
   ASSERT_OK(p->Start());
@@ -111,16 +115,16 @@ TEST(ProcessorTest, StopInterruptsARetryBackoff) {
 }
 
 TEST(ProcessorTest, StopPolicyStopsAtTheFailingEvent) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_OK(AppendEvents(*store, 10).error());
-  auto checkpoints = NewMemoryCheckpointStore();
+  auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   auto recorder = std::make_shared<Recorder>();
   auto sink = std::make_shared<HandlerSink>(
       [&](const Event& e) -> Status {
         if (e.global_position == 6) return Status::InvalidArgument("bad event");
         return recorder->Handle(e);
       },
-      checkpoints);
+      checkpoints, estoria::memory::MemoryDeadLetterStore::Open().value());
   ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
   ASSERT_OK(p->Start());
   EXPECT_THAT(p->WaitForExit(30s), StatusIs(StatusCode::kInvalidArgument));
@@ -135,9 +139,11 @@ TEST(ProcessorTest, StopPolicyStopsAtTheFailingEvent) {
 }
 
 TEST(ProcessorTest, HandlerExceptionBecomesInternal) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_OK(AppendEvents(*store, 2).error());
-  auto sink = std::make_shared<HandlerSink>([](const Event&) -> Status { throw 42; }, NewMemoryCheckpointStore());
+  auto sink = std::make_shared<HandlerSink>([](const Event&) -> Status { throw 42; },
+                                            estoria::memory::MemoryCheckpointStore::Open().value(),
+                                            estoria::memory::MemoryDeadLetterStore::Open().value());
   ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
   ASSERT_OK(p->Start());
   EXPECT_THAT(p->WaitForExit(30s), StatusIs(StatusCode::kInternal));
@@ -145,7 +151,7 @@ TEST(ProcessorTest, HandlerExceptionBecomesInternal) {
 }
 
 TEST(ProcessorTest, RetryExhaustedStops) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_OK(AppendEvents(*store, 2).error());
   std::atomic<int> calls{0};
   auto sink = std::make_shared<HandlerSink>(
@@ -153,7 +159,7 @@ TEST(ProcessorTest, RetryExhaustedStops) {
         ++calls;
         return Status::Unavailable("down");
       },
-      NewMemoryCheckpointStore());
+      estoria::memory::MemoryCheckpointStore::Open().value(), estoria::memory::MemoryDeadLetterStore::Open().value());
   ASSERT_OK_AND_ASSIGN(auto p,
                        Processor::Create(store, sink, {.name = "p", .failure_policy = FailurePolicy::Retry(3, 1ms)}));
   ASSERT_OK(p->Start());
@@ -163,8 +169,8 @@ TEST(ProcessorTest, RetryExhaustedStops) {
 }
 
 TEST(ProcessorTest, CheckpointIsSavedEveryNEvents) {
-  auto store = MemoryEventStore::Create();
-  auto checkpoints = NewMemoryCheckpointStore();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
+  auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   std::mutex mu;
   std::vector<int64_t> saved_while_handling;
   auto sink = std::make_shared<HandlerSink>(
@@ -173,7 +179,7 @@ TEST(ProcessorTest, CheckpointIsSavedEveryNEvents) {
         saved_while_handling.push_back(checkpoints->Load("p").value_or(-1));
         return Status::Ok();
       },
-      checkpoints);
+      checkpoints, estoria::memory::MemoryDeadLetterStore::Open().value());
   ASSERT_OK(AppendEvents(*store, 25).error());
   ASSERT_OK_AND_ASSIGN(
       auto p,
@@ -191,8 +197,8 @@ TEST(ProcessorTest, CheckpointIsSavedEveryNEvents) {
 }
 
 TEST(ProcessorTest, CheckpointIsSavedAfterTheIntervalWhileTailing) {
-  auto store = MemoryEventStore::Create();
-  auto checkpoints = NewMemoryCheckpointStore();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
+  auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   ASSERT_OK_AND_ASSIGN(
       auto p, Processor::Create(
                   store, RecordingSink(std::make_shared<Recorder>(), checkpoints),
@@ -204,7 +210,7 @@ TEST(ProcessorTest, CheckpointIsSavedAfterTheIntervalWhileTailing) {
 }
 
 TEST(ProcessorTest, FiltersStillAdvanceThePosition) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_OK(AppendEvents(*store, 5).error());
   WritableEvent other;
   other.type = "renamed";
@@ -221,7 +227,7 @@ TEST(ProcessorTest, FiltersStillAdvanceThePosition) {
 }
 
 TEST(ProcessorTest, TailsByPollingWithoutAWatcher) {
-  auto inner = MemoryEventStore::Create();
+  auto inner = estoria::memory::MemoryEventStore::Open().value();
   auto store = std::make_shared<NoWatcherStore>(inner);
   auto recorder = std::make_shared<Recorder>();
   ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(recorder), {.name = "p", .poll_interval = 10ms}));
@@ -234,7 +240,7 @@ TEST(ProcessorTest, TailsByPollingWithoutAWatcher) {
 }
 
 TEST(ProcessorTest, WaitForPositionTimesOutWithUnavailable) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()), {.name = "p"}));
   ASSERT_OK(p->Start());
   Status s = p->WaitForPosition(100, 30ms);
@@ -244,7 +250,7 @@ TEST(ProcessorTest, WaitForPositionTimesOutWithUnavailable) {
 }
 
 TEST(ProcessorTest, LagIsReportedWhileBehind) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_OK(AppendEvents(*store, 10).error());
   std::mutex gate;
   std::unique_lock<std::mutex> closed(gate);
@@ -253,7 +259,7 @@ TEST(ProcessorTest, LagIsReportedWhileBehind) {
         std::lock_guard<std::mutex> lock(gate);  // blocks until the test opens the gate
         return Status::Ok();
       },
-      NewMemoryCheckpointStore());
+      estoria::memory::MemoryCheckpointStore::Open().value(), estoria::memory::MemoryDeadLetterStore::Open().value());
   ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
   ASSERT_OK(p->Start());
   while (p->state().head_position == 0) std::this_thread::yield();
@@ -292,9 +298,9 @@ class TestLock : public ProjectionLock {
 };
 
 TEST(ProcessorTest, OnlyTheLockHolderProcesses) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   auto owner = std::make_shared<std::atomic<int>>(0);
-  auto checkpoints = NewMemoryCheckpointStore();
+  auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   auto a_rec = std::make_shared<Recorder>();
   auto b_rec = std::make_shared<Recorder>();
   ProcessorOptions a_opt{.name = "p",
@@ -325,9 +331,9 @@ TEST(ProcessorTest, OnlyTheLockHolderProcesses) {
 // own. The active processor must put its checkpoint back (at its next renew),
 // or read-your-writes waits on the checkpoint would never finish.
 TEST(ProcessorTest, ActiveHolderRestoresACheckpointALateFormerHolderLowered) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   auto owner = std::make_shared<std::atomic<int>>(0);
-  auto checkpoints = NewMemoryCheckpointStore();
+  auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   ProcessorOptions o{.name = "p",
                      .checkpoint_every_events = 1,
                      .poll_interval = 1h,
@@ -345,7 +351,7 @@ TEST(ProcessorTest, ActiveHolderRestoresACheckpointALateFormerHolderLowered) {
 }
 
 TEST(ProcessorTest, StopInterruptsAStandbyWait) {
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   auto owner = std::make_shared<std::atomic<int>>(99);  // held by someone else forever
   ProcessorOptions o{.name = "p", .lock = std::make_shared<TestLock>(owner, 1), .lock_retry_interval = 1h};
   ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()), o));
@@ -364,9 +370,9 @@ TEST(VersioningTest, NamesAndCutOver) {
   EXPECT_EQ(VersionedTable("account_view", 1).value(), "account_view_v1");
   EXPECT_THAT(VersionedName("Bad-Name", 1), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(VersionedName("ok", 0), StatusIs(StatusCode::kInvalidArgument));
-  auto store = MemoryEventStore::Create();
+  auto store = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store, 4));
-  auto registry = NewMemoryVersionRegistry();
+  auto registry = estoria::memory::MemoryVersionRegistry::Open().value();
   EXPECT_THAT(registry->ActiveVersion("balances"), StatusIs(StatusCode::kNotFound));
   ASSERT_OK(registry->SetActiveVersion("balances", 1));
   EXPECT_THAT(CutOver(*registry, *store, "balances", 2, head - 1), StatusIs(StatusCode::kFailedPrecondition));
@@ -376,7 +382,7 @@ TEST(VersioningTest, NamesAndCutOver) {
 }
 
 TEST(DeadLetterStoreTest, MemoryStoreParksListsAndDiscards) {
-  auto store = NewMemoryDeadLetterStore();
+  auto store = estoria::memory::MemoryDeadLetterStore::Open().value();
   Event e;
   e.global_position = 3;
   EXPECT_THAT(store->Park({"", e, "x", 1, Now()}), StatusIs(StatusCode::kInvalidArgument));

@@ -18,10 +18,10 @@
 #include <string>
 
 #include "estoria/postgres/postgres_event_store.h"
-#include "estoria/projection/postgres_read_model.h"
+#include "estoria/postgres/postgres_read_model.h"
 #include "estoria/projection/processor.h"
-#include "estoria/projection/sqlite_read_model.h"
 #include "estoria/sqlite/sqlite_event_store.h"
+#include "estoria/sqlite/sqlite_read_model.h"
 #include "pg_projection_util.h"
 #include "sqlite_totals.h"
 

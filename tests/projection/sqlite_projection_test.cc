@@ -6,12 +6,12 @@
 #include <thread>
 
 #include "estoria/projection/processor.h"
-#include "estoria/projection/sqlite_lease.h"
-#include "estoria/projection/sqlite_read_model.h"
 #include "estoria/projection/versioning.h"
 #include "estoria/projection/wait.h"
 #include "estoria/sqlite/sqlite_checkpoint_store.h"
 #include "estoria/sqlite/sqlite_event_store.h"
+#include "estoria/sqlite/sqlite_lease.h"
+#include "estoria/sqlite/sqlite_read_model.h"
 #include "estoria/testing/matchers.h"
 #include "processor_suite.h"
 #include "projection_test_util.h"

@@ -49,7 +49,7 @@ using estoria::sqlite::SqliteSnapshotStore;
 ESTORIA_INSTANTIATE_SNAPSHOT_STORE_CONFORMANCE(
     SqliteFile, [](estoria::SnapshotRetention r) -> Result<std::shared_ptr<estoria::SnapshotStore>> {
       auto store = SqliteSnapshotStore::Open(
-          {Dir().NewFile("snapshots"), estoria::Durability::kRelaxed, std::chrono::milliseconds(5000), r});
+          {Dir().NewFile("snapshots"), estoria::Durability::kRelaxed, std::chrono::milliseconds(5000)}, r);
       if (!store) return store.error();
       return std::shared_ptr<estoria::SnapshotStore>(*store);
     });
@@ -63,7 +63,7 @@ ESTORIA_INSTANTIATE_CHECKPOINT_STORE_CONFORMANCE(SqliteFile, []() -> Result<std:
 namespace memory_instantiation {
 ESTORIA_INSTANTIATE_SNAPSHOT_STORE_CONFORMANCE(
     SqliteMemory, [](estoria::SnapshotRetention r) -> Result<std::shared_ptr<estoria::SnapshotStore>> {
-      auto store = SqliteSnapshotStore::Open({":memory:", estoria::Durability::kStrict, std::chrono::seconds(5), r});
+      auto store = SqliteSnapshotStore::Open({":memory:", estoria::Durability::kStrict, std::chrono::seconds(5)}, r);
       if (!store) return store.error();
       return std::shared_ptr<estoria::SnapshotStore>(*store);
     });

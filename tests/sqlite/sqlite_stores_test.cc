@@ -26,7 +26,7 @@ TEST(SqliteStoresTest, SnapshotsAndCheckpointsSurviveReopen) {
   s.content_type = "application/octet-stream";
   s.data = std::string("\0\xff state", 8);
   {
-    ASSERT_OK_AND_ASSIGN(auto snapshots, SqliteSnapshotStore::Open({.path = path, .retention = {2}}));
+    ASSERT_OK_AND_ASSIGN(auto snapshots, SqliteSnapshotStore::Open({.path = path}, {.keep_last = 2}));
     ASSERT_OK(snapshots->Save(s));
     ASSERT_OK_AND_ASSIGN(auto checkpoints, SqliteCheckpointStore::Open({.path = path}));
     ASSERT_OK(checkpoints->Save("balances", 99));

@@ -5,12 +5,11 @@
 //   PgResult       owns a PGresult; typed accessors for text and binary columns
 //   PgParams       query parameters (text or binary, with type OIDs)
 //   PgStatement    a named prepared statement, prepared lazily per connection
-//   PgPipeline     several statements sent in one round trip (libpq pipeline mode)
 //   PgConnection   one connection: connect with a deadline, Exec/ExecParams/
-//                  ExecPrepared/RunPipeline with a per-query deadline, reconnect
+//                  ExecPrepared with a per-query deadline, reconnect
 //   PgTransaction  BEGIN ... COMMIT guard; ROLLBACK when destroyed uncommitted
 //
-// Error mapping (PgErrorStatus, used by every call here):
+// Error mapping (used by every call here):
 //   connection lost, server shutting down or starting (SQLSTATE 08xxx, 57P0x),
 //   a deadline passed, insufficient resources (53xxx), lock not available
 //   (55P03), query cancelled (57014), serialization failure (40001) and
@@ -22,7 +21,7 @@
 //   anything else                           -> Internal
 // Messages carry the SQLSTATE as "[SQLSTATE xxxxx]".
 //
-// Thread safety: a PgConnection (and the PgTransaction/PgPipeline over it) is
+// Thread safety: a PgConnection (and the PgTransaction over it) is
 // used by one thread at a time. PgResult and PgParams are plain values.
 // Nothing here throws.
 #pragma once
@@ -44,33 +43,7 @@
 
 namespace estoria::postgres {
 
-// Well-known type OIDs (pg_type.h), for binary parameters.
-inline constexpr Oid kBoolOid = 16;
-inline constexpr Oid kByteaOid = 17;
-inline constexpr Oid kInt8Oid = 20;
-inline constexpr Oid kInt4Oid = 23;
-inline constexpr Oid kTextOid = 25;
-inline constexpr Oid kJsonbOid = 3802;
-inline constexpr Oid kTimestamptzOid = 1184;
-inline constexpr Oid kUuidOid = 2950;
-inline constexpr Oid kInt8ArrayOid = 1016;
-inline constexpr Oid kTextArrayOid = 1009;
-inline constexpr Oid kByteaArrayOid = 1001;
-inline constexpr Oid kUuidArrayOid = 2951;
-inline constexpr Oid kJsonbArrayOid = 3807;
-inline constexpr Oid kTimestamptzArrayOid = 1185;
-
-// Binary wire forms of single values, e.g. for PgParams::BinaryArray elements.
-std::string PgBinaryInt64(int64_t value);
-std::string PgBinaryUuid(const Uuid& value);
-std::string PgBinaryJsonb(std::string_view json_text);  // version byte + text
-std::string PgBinaryTimestamp(Timestamp value);         // timestamptz (microseconds)
-
 enum class PgFormat : int { kText = 0, kBinary = 1 };
-
-// The Status for a failed result (res may be null: then the connection's error
-// message is used). See the mapping at the top of this file.
-Status PgErrorStatus(PGconn* conn, const PGresult* res, std::string_view context);
 
 class PgResult {
  public:
@@ -114,10 +87,8 @@ class PgParams {
   PgParams& UuidValue(const Uuid& value);     // uuid, binary
   PgParams& TimestampValue(Timestamp value);  // timestamptz, binary
   PgParams& Null(Oid type = 0);
-  // A one-dimensional array without NULLs, in binary format: `elements` hold
-  // the binary form of each element (text and bytea: the bytes themselves).
-  // E.g. BinaryArray(kTextOid, kTextArrayOid, names) for a text[] parameter.
-  PgParams& BinaryArray(Oid element_type, Oid array_type, const std::vector<std::string>& elements);
+  // Any value in binary wire format, with its type OID.
+  PgParams& Binary(std::string_view bytes, Oid type);
 
   int size() const { return static_cast<int>(values_.size()); }
 
@@ -144,22 +115,9 @@ struct PgStatement {
 
 class PgConnection;
 
-// Statements sent in one round trip (pipeline mode, one Sync at the end). The
-// server runs them in order; after the first error the rest are skipped.
-class PgPipeline {
- public:
-  PgPipeline& Add(const PgStatement& statement, PgParams params = {}, PgFormat result = PgFormat::kText);
-  size_t size() const { return items_.size(); }
-
- private:
-  friend class PgConnection;
-  struct Item {
-    const PgStatement* statement;
-    PgParams params;
-    PgFormat result;
-  };
-  std::vector<Item> items_;
-};
+// Several statements in one round trip: used by the PostgreSQL event store
+// (defined in src/postgres/pg_wire.h; not part of the user API).
+class PgPipeline;
 
 struct PgConnectOptions {
   // libpq connection string: key=value pairs or a postgres:// URI; PG*
@@ -202,7 +160,8 @@ class PgConnection {
   // A named statement, prepared on this connection at first use.
   Result<PgResult> ExecPrepared(const PgStatement& statement, const PgParams& params = {},
                                 PgFormat result = PgFormat::kText);
-  // Sends every statement of the pipeline, then one Sync, and returns one
+  // Backend internals (src/postgres): sends every statement of the pipeline,
+  // then one Sync, and returns one
   // result per statement. The first failing statement's error is returned (the
   // server skipped the rest; an open transaction is then in the failed state).
   Result<std::vector<PgResult>> RunPipeline(const PgPipeline& pipeline);

@@ -41,6 +41,19 @@
 
 namespace estoria::postgres {
 
+// Group-commit counters of a PostgresEventStore (monotonic since Open, except
+// `queued`).
+struct PostgresStats {
+  int64_t transactions = 0;       // append transactions attempted
+  int64_t commits = 0;            // append transactions committed
+  int64_t appends = 0;            // appends committed
+  int64_t events = 0;             // events committed
+  int64_t conflicts = 0;          // appends refused with Conflict
+  int64_t listener_connects = 0;  // LISTEN connections established
+  int64_t queued = 0;             // appends waiting for the writer right now
+  int64_t mispredictions = 0;     // one-round-trip batches that fell back
+};
+
 class PostgresEventStore final : public EventStore,
                                  public GlobalReader,
                                  public StreamDeleter,
@@ -80,8 +93,7 @@ class PostgresEventStore final : public EventStore,
   // as documented in event_store.h (InvalidArgument also for content types or
   // metadata PostgreSQL cannot store; Unavailable when the connection is lost,
   // also when a lost COMMIT's outcome cannot be learned).
-  Result<std::vector<int64_t>> ImportEvents(std::span<const Event> events,
-                                            const ImportOptions& options = {}) override;
+  Result<std::vector<int64_t>> ImportEvents(std::span<const Event> events, const ImportOptions& options = {}) override;
 
   GlobalReader* global_reader() override { return this; }
   StreamDeleter* stream_deleter() override { return this; }
@@ -90,17 +102,7 @@ class PostgresEventStore final : public EventStore,
   EventImporter* event_importer() override { return this; }
 
   // Group-commit counters of this store object since it was opened.
-  struct Stats {
-    int64_t transactions = 0;       // append transactions attempted
-    int64_t commits = 0;            // append transactions committed
-    int64_t appends = 0;            // appends committed
-    int64_t events = 0;             // events committed
-    int64_t conflicts = 0;          // appends refused with Conflict
-    int64_t listener_connects = 0;  // LISTEN connections established
-    int64_t queued = 0;             // appends waiting for the writer right now
-    int64_t mispredictions = 0;     // one-round-trip batches that fell back
-  };
-  Stats stats() const;
+  PostgresStats stats() const;
   const PostgresOptions& options() const;
 
   struct Core;  // implementation detail

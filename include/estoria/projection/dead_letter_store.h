@@ -73,9 +73,4 @@ class DeadLetterStore {
   virtual Status ClearReplayRequest(std::string_view projection, int64_t global_position);
 };
 
-std::shared_ptr<DeadLetterStore> NewMemoryDeadLetterStore();
-
-// Validation shared by the built-in stores: OK or InvalidArgument.
-Status ValidateDeadLetterKey(std::string_view projection, int64_t global_position);
-
 }  // namespace estoria

@@ -4,7 +4,8 @@
 // store's AppendWatcher (in-process push; LISTEN/NOTIFY for PostgreSQL) and
 // polling every poll_interval as a fallback for writers in other processes.
 //
-//   auto sink = std::make_shared<HandlerSink>(handler, NewMemoryCheckpointStore());
+//   auto sink = std::make_shared<HandlerSink>(handler, memory::MemoryCheckpointStore::Open().value(),
+//                                             memory::MemoryDeadLetterStore::Open().value());
 //   auto p = Processor::Create(store, sink, {.name = "balances"}).value();
 //   ESTORIA_RETURN_IF_ERROR(p->Start());
 //   ...

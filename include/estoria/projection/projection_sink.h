@@ -92,9 +92,12 @@ class ProjectionLock {
 // are delivered again.
 class HandlerSink final : public ProjectionSink {
  public:
-  // `checkpoints` must not be null; `dead_letters` null = a new in-memory store.
+  // `checkpoints` and `dead_letters` must not be null (e.g.
+  // memory::MemoryCheckpointStore and memory::MemoryDeadLetterStore from
+  // estoria/memory/memory_stores.h); with a null store, the operations that need
+  // it return InvalidArgument.
   HandlerSink(EventHandler handler, std::shared_ptr<CheckpointStore> checkpoints,
-              std::shared_ptr<DeadLetterStore> dead_letters = nullptr);
+              std::shared_ptr<DeadLetterStore> dead_letters);
 
   bool transactional() const override { return false; }
   Result<int64_t> LoadPosition(std::string_view name) override;  // CheckpointStore::Load

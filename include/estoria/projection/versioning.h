@@ -45,8 +45,6 @@ class VersionRegistry {
   virtual Status SetActiveVersion(std::string_view name, int version) = 0;
 };
 
-std::shared_ptr<VersionRegistry> NewMemoryVersionRegistry();
-
 // Cut-over: makes `version` active once its projection has handled everything
 // up to the head of the log. `reached_position` is the new version's position
 // (Processor::state().position or its stored checkpoint). FailedPrecondition

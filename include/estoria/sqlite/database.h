@@ -100,6 +100,20 @@ struct SqliteDatabaseOptions {
   bool uri = false;
 };
 
+// The options shared by the SQLite checkpoint, snapshot, dead-letter and
+// version stores (SqliteCheckpointStore, SqliteSnapshotStore,
+// SqliteDeadLetterStore, SqliteVersionRegistry).
+struct SqliteStoreOptions {
+  // Database file (may be the event store's or a read model's); ":memory:"
+  // for a private in-memory store. Required.
+  std::string path;
+  // kStrict (default) = synchronous FULL, kRelaxed = NORMAL.
+  Durability durability = Durability::kStrict;
+  // Wait for another process's lock up to this long, then Unavailable.
+  // Default 5 s.
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
 class SqliteDatabase {
  public:
   // Opens (and by default creates) the database at `path` (":memory:" for a

@@ -26,21 +26,10 @@
 
 namespace estoria::sqlite {
 
-struct SqliteCheckpointStoreOptions {
-  // Database file (may be the event store's or a read model's); ":memory:"
-  // for a private in-memory store. Required.
-  std::string path;
-  // kStrict (default) = synchronous FULL, kRelaxed = NORMAL.
-  Durability durability = Durability::kStrict;
-  // Wait for another process's lock up to this long, then Unavailable.
-  // Default 5 s.
-  std::chrono::milliseconds busy_timeout{5000};
-};
-
 class SqliteCheckpointStore final : public CheckpointStore {
  public:
   // Opens (creating when missing) the store. Errors as SqliteEventStore::Open.
-  static Result<std::shared_ptr<SqliteCheckpointStore>> Open(SqliteCheckpointStoreOptions options);
+  static Result<std::shared_ptr<SqliteCheckpointStore>> Open(SqliteStoreOptions options);
 
   // CheckpointStore; statuses as in checkpoint_store.h.
   Result<int64_t> Load(std::string_view name) override;

@@ -18,26 +18,14 @@
 
 namespace estoria::sqlite {
 
-struct SqliteSnapshotStoreOptions {
-  // Database file (may be the event store's); ":memory:" for a private
-  // in-memory store. Required.
-  std::string path;
-  // kStrict (default) = synchronous FULL, kRelaxed = NORMAL.
-  Durability durability = Durability::kStrict;
-  // Wait for another process's lock up to this long, then Unavailable.
-  // Default 5 s.
-  std::chrono::milliseconds busy_timeout{5000};
-  // Applied after each Save. Default: keep all.
-  SnapshotRetention retention{};
-};
-
 class SqliteSnapshotStore final : public SnapshotStore {
  public:
   // Opens (creating when missing) the store. Errors as SqliteEventStore::Open:
   // InvalidArgument (empty path, missing directory), FailedPrecondition
   // (read-only file, newer schema; the file is not modified), Corruption (not
   // a database), Unavailable, Internal.
-  static Result<std::shared_ptr<SqliteSnapshotStore>> Open(SqliteSnapshotStoreOptions options);
+  static Result<std::shared_ptr<SqliteSnapshotStore>> Open(SqliteStoreOptions options,
+                                                           SnapshotRetention retention = {});
 
   // SnapshotStore; statuses as in snapshot_store.h. Timestamps are stored in
   // microseconds, data verbatim.

@@ -1,0 +1,59 @@
+// estoria/backend/validation.h: argument validation, expectation checks and
+// idempotency classification shared by every backend (the backend SDK; users of
+// the library do not need this header). A backend calls these so that every
+// backend rejects the same inputs with the same InvalidArgument text and
+// reports conflicts and idempotent retries alike; the conformance kit
+// (estoria/testing/conformance.h) checks that it does.
+//
+// Thread safety: every function is safe to call from many threads at once.
+// ValidateAppend must be called on the thread that called AppendStream (the
+// library's own layers mark, per thread, the appends allowed to carry reserved
+// "estoria." metadata keys).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "estoria/checkpoint_store.h"
+#include "estoria/event_store.h"
+#include "estoria/snapshot_store.h"
+
+namespace estoria::backend {
+
+// Validates an append's arguments. OK, or InvalidArgument naming the problem:
+// invalid stream id, no events, both expectation kinds, a negative expected
+// version, an invalid event type, a duplicate event id within the append, or a
+// metadata key with the reserved "estoria." prefix (allowed only on appends made
+// by the library's own layers, e.g. EventSourcedStore's schema version).
+Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> events, const AppendOptions& options);
+// Validates read options. OK or InvalidArgument.
+Status ValidateReadStream(const TypeId& stream_id, const ReadStreamOptions& options);
+Status ValidateReadAll(const ReadAllOptions& options);
+
+// Checks an expectation against the stream's current state; OK or a Conflict
+// carrying ConflictDetails. `exists` is false for a stream never written or fully
+// deleted; `version` is its tip version (0 when it does not exist).
+Status CheckExpectation(const TypeId& stream_id, const AppendOptions& options, bool exists, int64_t version);
+
+// Where an event id is already stored.
+struct StoredEventLocation {
+  TypeId stream_id{};
+  int64_t stream_version = 0;
+};
+
+// Classifies an append whose events carry caller-chosen ids, given where each id
+// is already stored (nullopt = not stored). Returns OK when none is stored (go
+// ahead), AlreadyExists when all are stored in this stream at consecutive
+// versions in this order and any expect_version names the version before the
+// first of them (an idempotent retry), InvalidArgument otherwise (an id reused).
+Status ClassifyStoredIds(const TypeId& stream_id, std::span<const WritableEvent> events, const AppendOptions& options,
+                         std::span<const std::optional<StoredEventLocation>> stored);
+
+// Store-specific validation: OK or InvalidArgument naming the problem.
+Status ValidateSnapshot(const Snapshot& snapshot);                                   // id type, version >= 1
+Status ValidateCheckpoint(std::string_view name, int64_t position);                  // name, position >= 0
+Status ValidateDeadLetterKey(std::string_view projection, int64_t global_position);  // name, position >= 1
+
+}  // namespace estoria::backend

@@ -1,0 +1,65 @@
+// estoria/memory/memory_event_store.h (estoria::memory, target estoria::memory): an in-memory event store with every
+// capability (GlobalReader, StreamDeleter, StreamLister, AppendWatcher, EventImporter). For tests, caches and demos;
+// nothing is persisted.
+//
+// Thread safety: safe for concurrent use from many threads. One mutex orders all
+// appends, so global positions are gap-free and commit-ordered. Iterators share
+// ownership of the store's state and fetch in pages under the lock, never
+// holding it between calls.
+#pragma once
+
+#include <memory>
+
+#include "estoria/event_store.h"
+#include "estoria/logger.h"
+
+namespace estoria::memory {
+
+struct MemoryEventStoreOptions {
+  // Where warnings go. Default: StderrLogger().
+  std::shared_ptr<Logger> logger;
+};
+
+class MemoryEventStore final : public EventStore,
+                               public GlobalReader,
+                               public StreamDeleter,
+                               public StreamLister,
+                               public AppendWatcher,
+                               public EventImporter {
+ public:
+  // A new, empty store. Never fails (Result for one factory shape across
+  // backends: `MemoryEventStore::Open().value()` is safe).
+  static Result<std::shared_ptr<MemoryEventStore>> Open(MemoryEventStoreOptions options = {});
+  explicit MemoryEventStore(MemoryEventStoreOptions options = {});
+  ~MemoryEventStore() override;
+
+  // StreamWriter, StreamReader: see event_store.h for statuses.
+  Result<std::vector<Event>> AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
+                                          const AppendOptions& options = {}) override;
+  Result<std::unique_ptr<EventIterator>> ReadStream(const TypeId& stream_id,
+                                                    const ReadStreamOptions& options = {}) override;
+  // GlobalReader.
+  Result<std::unique_ptr<EventIterator>> ReadAll(const ReadAllOptions& options = {}) override;
+  Result<int64_t> HeadPosition() override;
+  // StreamDeleter.
+  Status DeleteStream(const TypeId& stream_id, const DeleteStreamOptions& options = {}) override;
+  // StreamLister.
+  Result<std::vector<StreamInfo>> ListStreams(const ListStreamsOptions& options = {}) override;
+  // AppendWatcher.
+  Result<int64_t> WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) override;
+  // EventImporter (positions may be preserved).
+  Result<std::vector<int64_t>> ImportEvents(std::span<const Event> events, const ImportOptions& options = {}) override;
+
+  GlobalReader* global_reader() override { return this; }
+  StreamDeleter* stream_deleter() override { return this; }
+  StreamLister* stream_lister() override { return this; }
+  AppendWatcher* append_watcher() override { return this; }
+  EventImporter* event_importer() override { return this; }
+
+  struct State;  // implementation detail, shared with iterators
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace estoria::memory

@@ -1,0 +1,102 @@
+// estoria/sqlite/sqlite_projection_stores.h: the SQLite tables behind SQL
+// read models, usable on their own (part of estoria::sqlite):
+//   SqliteDeadLetterStore    parked events (table estoria_dead_letters) and
+//                            their replay requests (estoria_dead_letter_replays)
+//   SqliteVersionRegistry    the active version of each projection
+//                            (table estoria_projection_versions)
+//   SqliteProjectionTables   schema creation and the in-transaction helpers the
+//                            read model uses on its own connection
+// The tables live in any SQLite file: the event store's or a read model's.
+//
+// Thread safety: SqliteDeadLetterStore and SqliteVersionRegistry are safe for
+// concurrent use from many threads (one connection behind a mutex). The static
+// functions of SqliteProjectionTables use the caller's connection (one thread
+// at a time).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "estoria/event_store.h"
+#include "estoria/projection/dead_letter_store.h"
+#include "estoria/projection/versioning.h"
+#include "estoria/sqlite/database.h"
+
+namespace estoria::sqlite {
+
+class SqliteProjectionTables {
+ public:
+  // Creates the dead-letter, lease, version and checkpoint tables when missing
+  // (outside a transaction). Errors as SqliteDatabase::Exec.
+  static Status EnsureSchema(SqliteDatabase& db);
+  // Opens a connection configured like the stores' (WAL, busy timeout) and
+  // ensures the schema. Errors as SqliteDatabase::Open and EnsureSchema.
+  static Result<std::unique_ptr<SqliteDatabase>> Open(const SqliteStoreOptions& options);
+
+  // Dead letters on the caller's connection (inside its transaction, if any).
+  // Statuses as DeadLetterStore.
+  static Status ParkIn(SqliteDatabase& db, const DeadLetter& letter);
+  static Result<std::vector<DeadLetter>> ListIn(SqliteDatabase& db, std::string_view projection);
+  static Result<DeadLetter> GetIn(SqliteDatabase& db, std::string_view projection, int64_t global_position);
+  static Status DiscardIn(SqliteDatabase& db, std::string_view projection, int64_t global_position);
+  static Result<int64_t> RequestReplayIn(SqliteDatabase& db, std::string_view projection,
+                                         std::optional<int64_t> global_position);
+  static Result<std::vector<int64_t>> ListReplayRequestsIn(SqliteDatabase& db, std::string_view projection);
+  static Status ClearReplayRequestIn(SqliteDatabase& db, std::string_view projection, int64_t global_position);
+
+  // Takes or extends the lease row of `name` for `owner` (expiry now + ttl) on
+  // the caller's connection, which must be in a write transaction. Returns
+  // false when another owner holds an unexpired lease, or (take = false) when
+  // the row is not ours. Errors as Exec.
+  static Result<bool> ClaimLeaseIn(SqliteDatabase& db, std::string_view name, std::string_view owner,
+                                   std::chrono::milliseconds ttl, bool take);
+  // Deletes `owner`'s lease row of `name` (no error when absent). Errors as Exec.
+  static Status ReleaseLeaseIn(SqliteDatabase& db, std::string_view name, std::string_view owner);
+
+  // Drops the given tables (names validated with ValidateIdentifier), in one
+  // transaction: e.g. an old projection version's tables after a cut-over.
+  // InvalidArgument for a bad name; errors as Exec.
+  static Status DropTables(SqliteDatabase& db, const std::vector<std::string>& tables);
+};
+
+class SqliteDeadLetterStore final : public DeadLetterStore {
+ public:
+  // Errors as SqliteProjectionTables::Open.
+  static Result<std::shared_ptr<SqliteDeadLetterStore>> Open(SqliteStoreOptions options);
+  explicit SqliteDeadLetterStore(std::unique_ptr<SqliteDatabase> db) : db_(std::move(db)) {}
+
+  // DeadLetterStore; statuses as documented there.
+  Status Park(const DeadLetter& letter) override;
+  Result<std::vector<DeadLetter>> List(std::string_view projection) override;
+  Result<DeadLetter> Get(std::string_view projection, int64_t global_position) override;
+  Status Discard(std::string_view projection, int64_t global_position) override;
+  Result<int64_t> RequestReplay(std::string_view projection, std::optional<int64_t> global_position) override;
+  Result<std::vector<int64_t>> ListReplayRequests(std::string_view projection) override;
+  Status ClearReplayRequest(std::string_view projection, int64_t global_position) override;
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<SqliteDatabase> db_;
+};
+
+class SqliteVersionRegistry final : public VersionRegistry {
+ public:
+  // Errors as SqliteProjectionTables::Open.
+  static Result<std::shared_ptr<SqliteVersionRegistry>> Open(SqliteStoreOptions options);
+  explicit SqliteVersionRegistry(std::unique_ptr<SqliteDatabase> db) : db_(std::move(db)) {}
+
+  // VersionRegistry; statuses as documented there.
+  Result<int> ActiveVersion(std::string_view name) override;
+  Status SetActiveVersion(std::string_view name, int version) override;
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<SqliteDatabase> db_;
+};
+
+}  // namespace estoria::sqlite

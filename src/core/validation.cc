@@ -1,0 +1,134 @@
+// The backend SDK's validation (estoria/backend/validation.h), shared by every
+// built-in backend.
+#include "estoria/backend/validation.h"
+
+#include <string>
+#include <unordered_set>
+
+#include "reserved_metadata.h"
+
+namespace estoria::backend {
+
+namespace {
+Status ValidateStreamId(const TypeId& stream_id) {
+  Status st = TypeId::ValidateTypeName(stream_id.type());
+  if (!st.ok()) return st.WithContext("invalid stream id");
+  return Status::Ok();
+}
+}  // namespace
+
+Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> events, const AppendOptions& options) {
+  ESTORIA_RETURN_IF_ERROR(ValidateStreamId(stream_id));
+  if (events.empty()) return Status::InvalidArgument("append to " + stream_id.ToString() + ": no events");
+  if (options.expect_version.has_value() && options.stream_state != StreamState::kAny) {
+    return Status::InvalidArgument("append to " + stream_id.ToString() +
+                                   ": expect_version and stream_state are mutually exclusive");
+  }
+  if (options.expect_version.has_value() && *options.expect_version < 0) {
+    return Status::InvalidArgument("append to " + stream_id.ToString() + ": negative expect_version " +
+                                   std::to_string(*options.expect_version));
+  }
+  std::unordered_set<Uuid> ids;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const WritableEvent& e = events[i];
+    std::string where = "append to " + stream_id.ToString() + ": event " + std::to_string(i);
+    Status st = TypeId::ValidateTypeName(e.type);
+    if (!st.ok()) return st.WithContext(where + ": event type");
+    if (e.id.has_value()) {
+      if (e.id->IsNil()) return Status::InvalidArgument(where + ": nil event id");
+      if (!ids.insert(*e.id).second) {
+        return Status::InvalidArgument(where + ": duplicate event id " + e.id->ToString() + " in one append");
+      }
+    }
+    for (const auto& [key, value] : e.metadata) {
+      if (!internal::ReservedMetadataAllowed() && key.rfind(kReservedMetadataPrefix, 0) == 0) {
+        return Status::InvalidArgument(where + ": metadata key \"" + key + "\" uses the reserved prefix \"" +
+                                       std::string(kReservedMetadataPrefix) + "\"");
+      }
+      if (key.empty()) return Status::InvalidArgument(where + ": empty metadata key");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateReadStream(const TypeId& stream_id, const ReadStreamOptions& options) {
+  ESTORIA_RETURN_IF_ERROR(ValidateStreamId(stream_id));
+  if (options.after_version < 0) return Status::InvalidArgument("ReadStream: negative after_version");
+  if (options.count < 0) return Status::InvalidArgument("ReadStream: negative count");
+  return Status::Ok();
+}
+
+Status ValidateReadAll(const ReadAllOptions& options) {
+  if (options.after_position < 0) return Status::InvalidArgument("ReadAll: negative after_position");
+  if (options.count < 0) return Status::InvalidArgument("ReadAll: negative count");
+  for (const auto& t : options.stream_types) {
+    Status st = TypeId::ValidateTypeName(t);
+    if (!st.ok()) return st.WithContext("ReadAll: stream type filter");
+  }
+  for (const auto& t : options.event_types) {
+    Status st = TypeId::ValidateTypeName(t);
+    if (!st.ok()) return st.WithContext("ReadAll: event type filter");
+  }
+  return Status::Ok();
+}
+
+Status CheckExpectation(const TypeId& stream_id, const AppendOptions& options, bool exists, int64_t version) {
+  int64_t actual = exists ? version : 0;
+  if (options.expect_version.has_value()) {
+    if (*options.expect_version != actual) {
+      return Status::Conflict(ConflictDetails{stream_id.ToString(), *options.expect_version, actual});
+    }
+  } else if (options.stream_state == StreamState::kMustNotExist) {
+    if (exists) return Status::Conflict(ConflictDetails{stream_id.ToString(), 0, actual});
+  } else if (options.stream_state == StreamState::kMustExist) {
+    if (!exists) return Status::Conflict(ConflictDetails{stream_id.ToString(), -1, 0});
+  }
+  return Status::Ok();
+}
+
+Status ClassifyStoredIds(const TypeId& stream_id, std::span<const WritableEvent> events, const AppendOptions& options,
+                         std::span<const std::optional<StoredEventLocation>> stored) {
+  size_t found = 0;
+  for (const auto& loc : stored) found += loc.has_value() ? 1 : 0;
+  if (found == 0) return Status::Ok();
+  bool exact = found == events.size() && stored.size() == events.size();
+  for (size_t i = 0; exact && i < stored.size(); ++i) {
+    exact = stored[i]->stream_id == stream_id &&
+            stored[i]->stream_version == stored[0]->stream_version + static_cast<int64_t>(i);
+  }
+  if (exact && options.expect_version.has_value()) exact = *options.expect_version == stored[0]->stream_version - 1;
+  if (exact) {
+    return Status::AlreadyExists("append to " + stream_id.ToString() + ": events already appended at versions " +
+                                 std::to_string(stored[0]->stream_version) + ".." +
+                                 std::to_string(stored[0]->stream_version + static_cast<int64_t>(found) - 1));
+  }
+  for (size_t i = 0; i < stored.size(); ++i) {
+    if (stored[i].has_value()) {
+      return Status::InvalidArgument("append to " + stream_id.ToString() + ": event id " + events[i].id->ToString() +
+                                     " is already stored in stream " + stored[i]->stream_id.ToString() +
+                                     " at version " + std::to_string(stored[i]->stream_version));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateSnapshot(const Snapshot& s) {
+  Status st = TypeId::ValidateTypeName(s.aggregate_id.type());
+  if (!st.ok()) return st.WithContext("snapshot: invalid aggregate id");
+  if (s.version < 1) return Status::InvalidArgument("snapshot: version must be >= 1, got " + std::to_string(s.version));
+  return Status::Ok();
+}
+
+Status ValidateCheckpoint(std::string_view name, int64_t position) {
+  if (name.empty()) return Status::InvalidArgument("checkpoint: empty name");
+  if (position < 0) return Status::InvalidArgument("checkpoint " + std::string(name) + ": negative position");
+  return Status::Ok();
+}
+
+Status ValidateDeadLetterKey(std::string_view projection, int64_t global_position) {
+  if (projection.empty()) return Status::InvalidArgument("dead letter: empty projection name");
+  if (global_position < 1) return Status::InvalidArgument("dead letter: global position must be >= 1");
+  return Status::Ok();
+}
+
+}  // namespace estoria::backend
