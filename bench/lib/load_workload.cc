@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "estoria/event_sourced_store.h"
+#include "estoria/memory/memory_stores.h"
 #include "estoria/snapshotting_store.h"
 #include "workloads.h"
 #ifdef ESTORIA_BENCH_SQLITE
@@ -18,7 +19,6 @@
 #include "estoria/sqlite/sqlite_snapshot_store.h"
 #endif
 #ifdef ESTORIA_BENCH_POSTGRES
-#include "estoria/memory/memory_stores.h"
 #include "estoria/postgres/postgres_options.h"
 #include "estoria/postgres/postgres_snapshot_store.h"
 #endif

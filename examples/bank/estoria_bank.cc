@@ -3,13 +3,13 @@
 #include <filesystem>
 
 #include "estoria/open.h"
+#include "estoria/memory/memory_stores.h"
 #include "memory_accounts.h"
 #ifdef BANK_WITH_SQLITE
 #include "estoria/sqlite/sqlite_read_model.h"
 #include "sqlite_accounts.h"
 #endif
 #ifdef BANK_WITH_POSTGRES
-#include "estoria/memory/memory_stores.h"
 #include "estoria/postgres/postgres_options.h"
 #include "estoria/postgres/postgres_read_model.h"
 #include "postgres_accounts.h"
