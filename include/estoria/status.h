@@ -1,13 +1,17 @@
 // estoria/status.h: Status (an error code plus message) and Result<T> (a value or
 // a Status), the error model of every public Estoria function.
 //
-// Thread safety: Status and Result are plain values; distinct objects may be used
-// from distinct threads freely, one object from one thread at a time (const access
-// from many threads is safe).
+// Thread safety: Status and Result are values. Distinct objects may be used from
+// distinct threads freely, and const member functions of one object may be called
+// from many threads at once; a non-const call (assignment, MarkEventsAppended,
+// moving from it) needs the object to itself. Copies of an error Status share one
+// immutable heap record through an atomic count, so copies living in different
+// threads need no coordination.
 //
 // No function of the public API throws; failures are reported as a Status.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -43,10 +47,42 @@ struct ConflictDetails {
   int64_t actual_version = 0;     // version found; 0 = stream does not exist
 };
 
+// Representation: one pointer. An OK Status is a null pointer and never
+// allocates; an error points to a heap record (code, message, conflict details,
+// events-appended flag) shared by its copies through an atomic count and copied
+// before it is modified (MarkEventsAppended on a shared record). So
+// sizeof(Status) == sizeof(void*), copying an error costs one atomic increment,
+// and moving any Status costs no allocation.
+//
+// A moved-from Status that held an error reports Internal ("Status accessed
+// after move"), never OK, so an error moved out of a Result cannot later read
+// as success; a moved-from OK Status stays OK. Either may be assigned to or
+// destroyed.
 class [[nodiscard]] Status {
  public:
-  Status() = default;  // OK
+  constexpr Status() noexcept = default;  // OK
+  // A code of kOk makes an OK Status (the message is dropped).
   Status(StatusCode code, std::string message);
+
+  Status(const Status& other) noexcept : rep_(other.rep_) { Ref(rep_); }
+  Status(Status&& other) noexcept : rep_(other.rep_) {
+    if (rep_ != nullptr) other.rep_ = MovedFromRep();
+  }
+  Status& operator=(const Status& other) noexcept {
+    Ref(other.rep_);  // first: other may be *this
+    Unref(rep_);
+    rep_ = other.rep_;
+    return *this;
+  }
+  Status& operator=(Status&& other) noexcept {
+    if (this != &other) {
+      Unref(rep_);
+      rep_ = other.rep_;
+      if (rep_ != nullptr) other.rep_ = MovedFromRep();
+    }
+    return *this;
+  }
+  ~Status() { Unref(rep_); }
 
   static Status Ok() { return Status(); }
   static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
@@ -60,31 +96,31 @@ class [[nodiscard]] Status {
   static Status NotSupported(std::string msg) { return {StatusCode::kNotSupported, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
 
-  bool ok() const { return code_ == StatusCode::kOk; }
-  StatusCode code() const { return code_; }
-  const std::string& message() const { return message_; }
+  bool ok() const { return rep_ == nullptr; }
+  StatusCode code() const { return rep_ == nullptr ? StatusCode::kOk : rep_->code; }
+  // Empty for an OK Status.
+  const std::string& message() const { return rep_ == nullptr ? EmptyString() : rep_->message; }
 
-  bool IsInvalidArgument() const { return code_ == StatusCode::kInvalidArgument; }
-  bool IsNotFound() const { return code_ == StatusCode::kNotFound; }
-  bool IsConflict() const { return code_ == StatusCode::kConflict; }
-  bool IsAlreadyExists() const { return code_ == StatusCode::kAlreadyExists; }
-  bool IsFailedPrecondition() const { return code_ == StatusCode::kFailedPrecondition; }
-  bool IsUnavailable() const { return code_ == StatusCode::kUnavailable; }
-  bool IsCorruption() const { return code_ == StatusCode::kCorruption; }
-  bool IsNotSupported() const { return code_ == StatusCode::kNotSupported; }
-  bool IsInternal() const { return code_ == StatusCode::kInternal; }
+  bool IsInvalidArgument() const { return code() == StatusCode::kInvalidArgument; }
+  bool IsNotFound() const { return code() == StatusCode::kNotFound; }
+  bool IsConflict() const { return code() == StatusCode::kConflict; }
+  bool IsAlreadyExists() const { return code() == StatusCode::kAlreadyExists; }
+  bool IsFailedPrecondition() const { return code() == StatusCode::kFailedPrecondition; }
+  bool IsUnavailable() const { return code() == StatusCode::kUnavailable; }
+  bool IsCorruption() const { return code() == StatusCode::kCorruption; }
+  bool IsNotSupported() const { return code() == StatusCode::kNotSupported; }
+  bool IsInternal() const { return code() == StatusCode::kInternal; }
 
   // Present on Conflicts raised by an append expectation.
-  const std::optional<ConflictDetails>& conflict() const { return conflict_; }
+  const std::optional<ConflictDetails>& conflict() const { return rep_ == nullptr ? NoConflict() : rep_->conflict; }
 
   // True when this error happened after events were durably appended (for
   // example a hook or snapshot failing after Save's append): the caller must not
-  // retry the append; discard the aggregate and reload.
-  bool events_appended() const { return events_appended_; }
-  Status& MarkEventsAppended() {
-    events_appended_ = true;
-    return *this;
-  }
+  // retry the append; discard the aggregate and reload. MarkEventsAppended sets
+  // it on an error and does nothing on an OK Status (which carries nothing).
+  bool events_appended() const { return rep_ != nullptr && rep_->events_appended; }
+  Status& MarkEventsAppended() &;
+  Status MarkEventsAppended() && { return std::move(MarkEventsAppended()); }
 
   // Returns a copy whose message is "context: message".
   Status WithContext(std::string_view context) const;
@@ -93,14 +129,34 @@ class [[nodiscard]] Status {
   std::string ToString() const;
 
   friend bool operator==(const Status& a, const Status& b) {
-    return a.code_ == b.code_ && a.message_ == b.message_;
+    return a.rep_ == b.rep_ || (a.code() == b.code() && a.message() == b.message());
   }
 
  private:
-  StatusCode code_ = StatusCode::kOk;
-  std::string message_;
-  std::optional<ConflictDetails> conflict_;
-  bool events_appended_ = false;
+  struct Rep {
+    // Owners of this record; immortal records (the moved-from one) are not counted.
+    mutable std::atomic<int32_t> refs{1};
+    bool immortal = false;
+    bool events_appended = false;
+    StatusCode code = StatusCode::kInternal;
+    std::string message;
+    std::optional<ConflictDetails> conflict;
+  };
+
+  static void Ref(const Rep* rep) noexcept {
+    if (rep != nullptr && !rep->immortal) rep->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  static void Unref(Rep* rep) noexcept {
+    if (rep != nullptr) UnrefNonNull(rep);
+  }
+  static void UnrefNonNull(Rep* rep) noexcept;
+  static Rep* MovedFromRep() noexcept;
+  static const std::string& EmptyString() noexcept;
+  static const std::optional<ConflictDetails>& NoConflict() noexcept;
+  // Gives this Status a record of its own (copying a shared one) to modify.
+  Rep* MutableRep();
+
+  Rep* rep_ = nullptr;  // nullptr: OK
 };
 
 std::ostream& operator<<(std::ostream& os, const Status& s);
@@ -114,14 +170,13 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
-  Result(const T& value) : v_(std::in_place_index<0>, value) {}  // NOLINT
+  Result(const T& value) : v_(std::in_place_index<0>, value) {}        // NOLINT
   Result(T&& value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
   template <typename U,
-            typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
-                                        !std::is_same_v<std::decay_t<U>, Status> &&
+            typename = std::enable_if_t<std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, Status> &&
                                         !std::is_same_v<std::decay_t<U>, Result>>>
   Result(U&& value) : v_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
-  Result(Status status) : v_(std::in_place_index<1>, std::move(status)) {  // NOLINT
+  Result(Status status) : v_(std::in_place_index<1>, std::move(status)) {    // NOLINT
     if (std::get<1>(v_).ok()) {
       std::get<1>(v_) = Status::Internal("Result constructed from an OK status");
     }

@@ -2,14 +2,51 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <memory>
+#include <new>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "estoria/testing/matchers.h"
+
+// Counts this thread's allocations through the global operator new, to show
+// that an OK Status never allocates. Sanitizers bring their own allocator, so
+// those builds keep it and skip the test.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ESTORIA_STATUS_TEST_COUNTS_ALLOCATIONS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define ESTORIA_STATUS_TEST_COUNTS_ALLOCATIONS 0
+#endif
+#endif
+#ifndef ESTORIA_STATUS_TEST_COUNTS_ALLOCATIONS
+#define ESTORIA_STATUS_TEST_COUNTS_ALLOCATIONS 1
+#endif
+
+#if ESTORIA_STATUS_TEST_COUNTS_ALLOCATIONS
+namespace {
+thread_local long allocations = 0;
+}  // namespace
+void* operator new(std::size_t n) {
+  ++allocations;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+// Out of line, so that GCC does not see the free() of a new'd pointer.
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#endif
 
 namespace estoria {
 namespace {
 
 using ::estoria::testing::StatusIs;
+
+static_assert(sizeof(Status) == sizeof(void*), "an OK Status costs one pointer");
+static_assert(std::is_nothrow_move_constructible_v<Status> && std::is_nothrow_copy_constructible_v<Status>);
 
 TEST(StatusTest, DefaultIsOk) {
   Status s;
@@ -57,6 +94,149 @@ TEST(StatusTest, EventsAppendedFlag) {
   s.MarkEventsAppended();
   EXPECT_TRUE(s.events_appended());
   EXPECT_NE(s.ToString().find("events were appended"), std::string::npos);
+}
+
+TEST(StatusTest, OkStatusNeverAllocates) {
+#if ESTORIA_STATUS_TEST_COUNTS_ALLOCATIONS
+  const long before = allocations;
+  {
+    Status a;
+    Status b = Status::Ok();
+    Status c(StatusCode::kOk, "");
+    Status d = b;
+    Status e = std::move(c);
+    d = a;
+    e = std::move(d);
+    a.MarkEventsAppended();
+    Status f = a.WithContext("ctx");
+    EXPECT_TRUE(a.ok() && b.ok() && c.ok() && d.ok() && e.ok() && f.ok());
+    EXPECT_EQ(a.message(), "");
+    EXPECT_FALSE(a.conflict().has_value());
+    EXPECT_FALSE(a.events_appended());
+    Result<int> r = 1;
+    Status g = r.error();
+    EXPECT_TRUE(g.ok());
+  }
+  EXPECT_EQ(allocations, before);
+  Status err = Status::NotFound("x");  // the counter does count
+  EXPECT_GT(allocations, before);
+#else
+  GTEST_SKIP() << "sanitizer build: the allocator is the sanitizer's";
+#endif
+}
+
+TEST(StatusTest, OkCodeMakesAnOkStatus) {
+  Status s(StatusCode::kOk, "dropped");
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(s.message(), "");
+  EXPECT_EQ(s, Status::Ok());
+  EXPECT_FALSE(s.MarkEventsAppended().events_appended());  // nothing to mark
+}
+
+TEST(StatusTest, ErrorCopyIsIndependentOfTheOriginal) {
+  auto original = std::make_unique<Status>(Status::Unavailable("server down"));
+  Status copy = *original;
+  Status assigned;
+  assigned = *original;
+  original->MarkEventsAppended();
+  EXPECT_TRUE(original->events_appended());
+  EXPECT_FALSE(copy.events_appended());
+  EXPECT_FALSE(assigned.events_appended());
+  *original = Status::NotFound("other");
+  original.reset();
+  EXPECT_TRUE(copy.IsUnavailable());
+  EXPECT_EQ(copy.message(), "server down");
+  EXPECT_EQ(copy.ToString(), "Unavailable: server down");
+  EXPECT_EQ(assigned, copy);
+  // Marking a copy leaves the other copies alone too.
+  Status other = copy;
+  copy.MarkEventsAppended();
+  EXPECT_TRUE(copy.events_appended());
+  EXPECT_FALSE(other.events_appended());
+  EXPECT_FALSE(assigned.events_appended());
+}
+
+TEST(StatusTest, SelfAssignmentKeepsTheError) {
+  Status s = Status::Corruption("bad page");
+  Status& alias = s;
+  s = alias;
+  EXPECT_EQ(s.ToString(), "Corruption: bad page");
+  s = std::move(alias);
+  EXPECT_EQ(s.ToString(), "Corruption: bad page");
+}
+
+TEST(StatusTest, MovedFromErrorIsNeverOk) {
+  Status a = Status::Conflict("taken");
+  Status b = std::move(a);
+  EXPECT_TRUE(b.IsConflict());
+  EXPECT_EQ(b.message(), "taken");
+  EXPECT_FALSE(a.ok());  // NOLINT(bugprone-use-after-move): the documented state
+  EXPECT_TRUE(a.IsInternal());
+  Status c;
+  c = std::move(b);
+  EXPECT_TRUE(c.IsConflict());
+  EXPECT_TRUE(b.IsInternal());  // NOLINT(bugprone-use-after-move)
+  Status copy_of_moved = b;     // NOLINT(bugprone-use-after-move)
+  EXPECT_TRUE(copy_of_moved.IsInternal());
+  copy_of_moved.MarkEventsAppended();  // gets a record of its own
+  EXPECT_TRUE(copy_of_moved.events_appended());
+  EXPECT_FALSE(b.events_appended());  // NOLINT(bugprone-use-after-move)
+  a = Status::NotFound("again");
+  EXPECT_TRUE(a.IsNotFound());
+  Status ok;
+  Status ok2 = std::move(ok);
+  EXPECT_TRUE(ok.ok());  // NOLINT(bugprone-use-after-move): an OK Status stays OK
+  EXPECT_TRUE(ok2.ok());
+}
+
+TEST(StatusTest, ConflictDetailsAndEventsAppendedSurviveCopiesAndMoves) {
+  Status original = Status::Conflict(ConflictDetails{"account_x", 3, 5}).MarkEventsAppended();
+  auto check = [](const Status& s, const char* what) {
+    SCOPED_TRACE(what);
+    ASSERT_TRUE(s.IsConflict());
+    ASSERT_TRUE(s.conflict().has_value());
+    EXPECT_EQ(s.conflict()->stream_id, "account_x");
+    EXPECT_EQ(s.conflict()->expected_version, 3);
+    EXPECT_EQ(s.conflict()->actual_version, 5);
+    EXPECT_TRUE(s.events_appended());
+  };
+  check(original, "original");
+  Status copied = original;
+  check(copied, "copy-constructed");
+  Status assigned = Status::NotFound("x");
+  assigned = copied;
+  check(assigned, "copy-assigned");
+  Status moved = std::move(copied);
+  check(moved, "move-constructed");
+  Status move_assigned;
+  move_assigned = std::move(assigned);
+  check(move_assigned, "move-assigned");
+  Status with_context = move_assigned.WithContext("save");
+  check(with_context, "WithContext");
+  EXPECT_EQ(with_context.message(), "save: " + original.message());
+  EXPECT_EQ(move_assigned.message(), original.message());
+  Result<int> r = with_context;
+  check(r.error(), "through a Result");
+}
+
+TEST(StatusTest, CopiesMayLiveInManyThreads) {
+  const Status shared = Status::Internal("boom");
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) {
+        Status copy = shared;
+        if (i % 3 == 0) copy.MarkEventsAppended();
+        Status moved = std::move(copy);
+        if (moved.message() != "boom") mismatches.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_EQ(shared.ToString(), "Internal: boom");
+  EXPECT_FALSE(shared.events_appended());
 }
 
 TEST(ResultTest, HoldsValueOrError) {
