@@ -161,10 +161,23 @@ class [[nodiscard]] Status {
 
 std::ostream& operator<<(std::ostream& os, const Status& s);
 
+namespace internal {
+// What Result<T>::error() refers to when a value is held. Constant-initialized
+// (a null pointer), so usable during static initialization.
+inline constinit const Status kOkStatus;
+}  // namespace internal
+
 // Result<T>: either a T or a non-OK Status. Member names follow std::expected:
 // has_value(), value(), error(), operator*, operator->, value_or().
 // Calling value() on an error aborts the process with the status printed (a bug
 // in the caller); check has_value() or use ESTORIA_ASSIGN_OR_RETURN.
+//
+// The accessors are ref-qualified like std::optional's: on an lvalue they
+// return references into the Result; on an rvalue value() and operator* return
+// T&&, value_or() moves the value, and error() returns the Status by value,
+// moved out (std::move(r).error() costs no atomic increment; the Result is left
+// holding a moved-from error, which is Internal, never OK). By-value error()
+// on rvalues also keeps `const Status& e = F().error();` from dangling.
 template <typename T>
 class [[nodiscard]] Result {
  public:
@@ -198,20 +211,39 @@ class [[nodiscard]] Result {
     CheckValue();
     return std::get<0>(std::move(v_));
   }
+  const T&& value() const&& {
+    CheckValue();
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
+  const T&& operator*() const&& { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
   template <typename U>
   T value_or(U&& fallback) const& {
-    return has_value() ? std::get<0>(v_) : static_cast<T>(std::forward<U>(fallback));
+    if (has_value()) return std::get<0>(v_);
+    return static_cast<T>(std::forward<U>(fallback));
+  }
+  template <typename U>
+  T value_or(U&& fallback) && {
+    if (has_value()) return std::get<0>(std::move(v_));
+    return static_cast<T>(std::forward<U>(fallback));
   }
 
-  // The error; Status::Ok() when a value is held.
-  Status error() const { return has_value() ? Status::Ok() : std::get<1>(v_); }
-  Status status() const { return error(); }
+  // The error; an OK Status when a value is held. On an lvalue, a reference
+  // valid while this Result lives and is not assigned to; on an rvalue, the
+  // Status moved out.
+  const Status& error() const& { return has_value() ? internal::kOkStatus : std::get<1>(v_); }
+  Status error() && {
+    if (has_value()) return Status();
+    return std::get<1>(std::move(v_));
+  }
+  // Synonyms of error(), by the name abseil's StatusOr uses.
+  const Status& status() const& { return error(); }
+  Status status() && { return std::move(*this).error(); }
 
  private:
   void CheckValue() const;
@@ -240,7 +272,7 @@ void Result<T>::CheckValue() const {
   ESTORIA_ASSIGN_OR_RETURN_IMPL_(ESTORIA_CONCAT_(estoria_result_, __LINE__), lhs, expr)
 #define ESTORIA_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                   \
-  if (!tmp.has_value()) return tmp.error();            \
+  if (!tmp.has_value()) return std::move(tmp).error(); \
   lhs = std::move(tmp).value()
 
 }  // namespace estoria

@@ -262,6 +262,56 @@ TEST(ResultTest, MoveOnlyValues) {
   EXPECT_EQ(*p, 5);
 }
 
+static_assert(std::is_same_v<decltype(std::declval<Result<int>&>().error()), const Status&>);
+static_assert(std::is_same_v<decltype(std::declval<const Result<int>&>().error()), const Status&>);
+static_assert(std::is_same_v<decltype(std::declval<Result<int>>().error()), Status>);
+static_assert(std::is_same_v<decltype(std::declval<Result<int>>().status()), Status>);
+static_assert(std::is_same_v<decltype(*std::declval<const Result<int>>()), const int&&>);
+
+TEST(ResultTest, ErrorOnAnLvalueRefersIntoTheResult) {
+  Result<int> r = Status::NotFound("nope");
+  const Status& a = r.error();
+  const Status& b = r.status();
+  EXPECT_EQ(&a, &b);
+  EXPECT_EQ(a.ToString(), "NotFound: nope");
+  const Result<int> v = 3;
+  EXPECT_TRUE(v.error().ok());
+  const Result<std::string> w = std::string("x");
+  EXPECT_EQ(&v.error(), &w.error());  // the one shared OK Status
+}
+
+TEST(ResultTest, ErrorOnAnRvalueMovesTheStatusOut) {
+  Result<std::string> r = Status::Conflict(ConflictDetails{"s1", 2, 4}).MarkEventsAppended();
+  const std::string message = r.error().message();
+  Status moved = std::move(r).error();
+  EXPECT_TRUE(moved.IsConflict());
+  EXPECT_EQ(moved.message(), message);
+  ASSERT_TRUE(moved.conflict().has_value());
+  EXPECT_EQ(moved.conflict()->actual_version, 4);
+  EXPECT_TRUE(moved.events_appended());
+  // The source is left valid: still an error (never OK), and assignable.
+  EXPECT_FALSE(r.has_value());   // NOLINT(bugprone-use-after-move)
+  EXPECT_FALSE(r.error().ok());  // NOLINT(bugprone-use-after-move)
+  EXPECT_THAT(r, StatusIs(StatusCode::kInternal));
+  r = std::string("value");
+  EXPECT_EQ(*r, "value");
+  // On a value, an rvalue error() is OK and leaves the value alone.
+  EXPECT_TRUE(std::move(r).error().ok());
+  EXPECT_EQ(*r, "value");  // NOLINT(bugprone-use-after-move)
+  // A temporary's error binds without dangling.
+  const Status& e = Result<int>(Status::Unavailable("down")).error();
+  EXPECT_EQ(e.ToString(), "Unavailable: down");
+}
+
+TEST(ResultTest, ValueOrOnAnRvalueMovesTheValue) {
+  Result<std::unique_ptr<int>> r = std::make_unique<int>(9);
+  std::unique_ptr<int> p = std::move(r).value_or(nullptr);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(*p, 9);
+  Result<std::unique_ptr<int>> e = Status::NotFound("x");
+  EXPECT_EQ(std::move(e).value_or(nullptr), nullptr);
+}
+
 Result<int> Half(int x) {
   if (x % 2) return Status::InvalidArgument("odd");
   return x / 2;
@@ -276,11 +326,21 @@ Status CheckEven(int x) {
   return Status::Ok();
 }
 
+Result<int> ConflictingAppend() { return Status::Conflict(ConflictDetails{"s1", 1, 2}); }
+Result<int64_t> Forward() {
+  ESTORIA_ASSIGN_OR_RETURN(int v, ConflictingAppend());
+  return v;
+}
+
 TEST(ResultTest, PropagationMacros) {
   EXPECT_EQ(*Quarter(8), 2);
   EXPECT_THAT(Quarter(6), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(Quarter(6).error().message(), "odd");
   EXPECT_OK(CheckEven(4));
   EXPECT_THAT(CheckEven(3), StatusIs(StatusCode::kInvalidArgument));
+  Result<int64_t> forwarded = Forward();
+  ASSERT_TRUE(forwarded.error().conflict().has_value());
+  EXPECT_EQ(forwarded.error().conflict()->stream_id, "s1");
 }
 
 TEST(ResultDeathTest, ValueOnErrorAborts) {
