@@ -161,10 +161,26 @@ class [[nodiscard]] Status {
 
 std::ostream& operator<<(std::ostream& os, const Status& s);
 
+template <typename T>
+class Result;
+
 namespace internal {
 // What Result<T>::error() refers to when a value is held. Constant-initialized
 // (a null pointer), so usable during static initialization.
 inline constinit const Status kOkStatus;
+
+template <typename R>
+inline constexpr bool kIsResult = false;
+template <typename U>
+inline constexpr bool kIsResult<Result<U>> = true;
+
+// Whether Result<T> has a converting constructor from Result<U> whose value is
+// passed to T's constructor as Arg (const U& or U&&).
+template <typename T, typename U, typename Arg>
+inline constexpr bool kConvertsFromResult =
+    !std::is_same_v<T, U> && std::is_constructible_v<T, Arg> && !std::is_constructible_v<T, Result<U>&> &&
+    !std::is_constructible_v<T, const Result<U>&> && !std::is_constructible_v<T, Result<U>&&> &&
+    !std::is_constructible_v<T, const Result<U>&&>;
 }  // namespace internal
 
 // Result<T>: either a T or a non-OK Status. Member names follow std::expected:
@@ -178,6 +194,18 @@ inline constinit const Status kOkStatus;
 // moved out (std::move(r).error() costs no atomic increment; the Result is left
 // holding a moved-from error, which is Internal, never OK). By-value error()
 // on rvalues also keeps `const Status& e = F().error();` from dangling.
+//
+// Converting constructors: a Result<U> converts to a Result<T> when T can be
+// constructed from U, as abseil's StatusOr does: the value is converted, or the
+// error carried over (copied from an lvalue, moved from an rvalue). The
+// conversion is implicit when U converts implicitly to T (e.g.
+// Result<std::shared_ptr<Derived>> or Result<std::unique_ptr<Derived>> to the
+// Base pointer, Result<int> to Result<int64_t>) and explicit otherwise (e.g.
+// Result<std::string_view> to Result<std::string>). It is disabled when T could
+// also be constructed from the Result<U> itself, which would be ambiguous:
+// Result<bool> does not convert from Result<int> at all (bool would take the
+// Result's explicit operator bool), and a Result<std::any> made from a
+// Result<int> holds that Result<int> as its value.
 template <typename T>
 class [[nodiscard]] Result {
  public:
@@ -187,9 +215,15 @@ class [[nodiscard]] Result {
   Result(T&& value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
   template <typename U,
             typename = std::enable_if_t<std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, Status> &&
-                                        !std::is_same_v<std::decay_t<U>, Result>>>
+                                        !internal::kIsResult<std::decay_t<U>>>>
   Result(U&& value) : v_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
-  Result(Status status) : v_(std::in_place_index<1>, std::move(status)) {    // NOLINT
+  template <typename U, std::enable_if_t<internal::kConvertsFromResult<T, U, const U&>, int> = 0>
+  explicit(!std::is_convertible_v<const U&, T>) Result(const Result<U>& other)  // NOLINT
+      : v_(Convert(other)) {}
+  template <typename U, std::enable_if_t<internal::kConvertsFromResult<T, U, U&&>, int> = 0>
+  explicit(!std::is_convertible_v<U&&, T>) Result(Result<U>&& other)  // NOLINT
+      : v_(Convert(std::move(other))) {}
+  Result(Status status) : v_(std::in_place_index<1>, std::move(status)) {  // NOLINT
     if (std::get<1>(v_).ok()) {
       std::get<1>(v_) = Status::Internal("Result constructed from an OK status");
     }
@@ -246,8 +280,15 @@ class [[nodiscard]] Result {
   Status status() && { return std::move(*this).error(); }
 
  private:
+  using Variant = std::variant<T, Status>;
+  template <typename R>
+  static Variant Convert(R&& other) {
+    if (other.has_value()) return Variant(std::in_place_index<0>, *std::forward<R>(other));
+    return Variant(std::in_place_index<1>, std::forward<R>(other).error());
+  }
+
   void CheckValue() const;
-  std::variant<T, Status> v_;
+  Variant v_;
 };
 
 namespace internal {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -310,6 +312,87 @@ TEST(ResultTest, ValueOrOnAnRvalueMovesTheValue) {
   EXPECT_EQ(*p, 9);
   Result<std::unique_ptr<int>> e = Status::NotFound("x");
   EXPECT_EQ(std::move(e).value_or(nullptr), nullptr);
+}
+
+struct Base {
+  virtual ~Base() = default;
+  virtual int Id() const { return 1; }
+};
+struct Derived : Base {
+  int Id() const override { return 2; }
+};
+
+static_assert(std::is_convertible_v<Result<std::shared_ptr<Derived>>, Result<std::shared_ptr<Base>>>);
+static_assert(std::is_convertible_v<const Result<std::shared_ptr<Derived>>&, Result<std::shared_ptr<Base>>>);
+static_assert(std::is_convertible_v<Result<std::unique_ptr<Derived>>, Result<std::unique_ptr<Base>>>);
+static_assert(!std::is_constructible_v<Result<std::unique_ptr<Base>>, const Result<std::unique_ptr<Derived>>&>);
+static_assert(!std::is_constructible_v<Result<std::shared_ptr<Derived>>, Result<std::shared_ptr<Base>>>);
+static_assert(std::is_convertible_v<Result<int>, Result<int64_t>>);
+// Explicit where the value's conversion is.
+static_assert(std::is_constructible_v<Result<std::string>, Result<std::string_view>>);
+static_assert(!std::is_convertible_v<Result<std::string_view>, Result<std::string>>);
+// bool would be ambiguous (Result's explicit operator bool): no conversion.
+static_assert(!std::is_constructible_v<Result<bool>, Result<int>>);
+
+TEST(ResultTest, ConvertsSharedPtrDerivedToBase) {
+  Result<std::shared_ptr<Derived>> d = std::make_shared<Derived>();
+  Result<std::shared_ptr<Base>> from_lvalue = d;
+  ASSERT_TRUE(from_lvalue.has_value());
+  EXPECT_EQ((*from_lvalue)->Id(), 2);
+  EXPECT_EQ(from_lvalue->get(), d->get());  // the same object, now shared
+  EXPECT_EQ(d->use_count(), 2);
+  Result<std::shared_ptr<Base>> from_rvalue = std::move(d);
+  ASSERT_TRUE(from_rvalue.has_value());
+  EXPECT_EQ(from_rvalue->get(), from_lvalue->get());
+  EXPECT_EQ(from_lvalue->use_count(), 2);  // moved, not copied
+
+  const Result<std::shared_ptr<Derived>> err = Status::Conflict(ConflictDetails{"s", 1, 2});
+  Result<std::shared_ptr<Base>> err_copy = err;
+  EXPECT_THAT(err_copy, StatusIs(StatusCode::kConflict));
+  EXPECT_EQ(err_copy.error().message(), err.error().message());
+  ASSERT_TRUE(err_copy.error().conflict().has_value());
+  EXPECT_EQ(err_copy.error().conflict()->actual_version, 2);
+  EXPECT_THAT(err, StatusIs(StatusCode::kConflict));  // a copy leaves the source alone
+}
+
+Result<std::unique_ptr<Derived>> MakeDerived(bool fail) {
+  if (fail) return Status::Unavailable("no derived");
+  return std::make_unique<Derived>();
+}
+Result<std::unique_ptr<Base>> MakeBase(bool fail) {
+  Result<std::unique_ptr<Derived>> d = MakeDerived(fail);
+  return d;  // implicitly moved, then converted
+}
+
+TEST(ResultTest, ConvertsUniquePtrDerivedToBase) {
+  Result<std::unique_ptr<Derived>> d = MakeDerived(false);
+  Derived* raw = d->get();
+  Result<std::unique_ptr<Base>> b = std::move(d);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->get(), raw);
+  EXPECT_EQ((*b)->Id(), 2);
+  EXPECT_EQ(*d, nullptr);  // NOLINT(bugprone-use-after-move): ownership moved
+  Result<std::unique_ptr<Base>> via_return = MakeBase(false);
+  ASSERT_TRUE(via_return.has_value());
+  EXPECT_EQ((*via_return)->Id(), 2);
+  Result<std::unique_ptr<Base>> err = MakeBase(true);
+  EXPECT_THAT(err, StatusIs(StatusCode::kUnavailable));
+  EXPECT_EQ(err.error().message(), "no derived");
+}
+
+TEST(ResultTest, ConvertsValuesExplicitlyWhereTheValueDoes) {
+  Result<int> i = 7;
+  Result<int64_t> widened = i;
+  EXPECT_EQ(*widened, 7);
+  Result<std::string_view> view = std::string_view("abc");
+  Result<std::string> str(view);
+  EXPECT_EQ(*str, "abc");
+  Result<std::string> str_err(Result<std::string_view>(Status::NotFound("gone")));
+  EXPECT_THAT(str_err, StatusIs(StatusCode::kNotFound));
+  // A Result of a Result wraps rather than converts.
+  Result<Result<int>> nested = Result<int>(Status::NotFound("inner"));
+  ASSERT_TRUE(nested.has_value());
+  EXPECT_THAT(*nested, StatusIs(StatusCode::kNotFound));
 }
 
 Result<int> Half(int x) {
