@@ -15,7 +15,7 @@ namespace estoria::testing {
 
 inline const Status& ToStatus(const Status& s) { return s; }
 template <typename T>
-Status ToStatus(const Result<T>& r) {
+const Status& ToStatus(const Result<T>& r) {
   return r.error();
 }
 
@@ -39,7 +39,7 @@ MATCHER(IsOk, "is OK") {
 #define ESTORIA_TEST_CONCAT_(a, b) ESTORIA_TEST_CONCAT_INNER_(a, b)
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(ESTORIA_TEST_CONCAT_(estoria_test_result_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)               \
-  auto tmp = (expr);                                             \
-  ASSERT_TRUE(tmp.has_value()) << "error: " << tmp.error();      \
+#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)          \
+  auto tmp = (expr);                                        \
+  ASSERT_TRUE(tmp.has_value()) << "error: " << tmp.error(); \
   lhs = std::move(tmp).value()
