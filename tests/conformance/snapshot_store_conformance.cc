@@ -34,8 +34,8 @@ TEST_P(SnapshotStoreConformance, SaveAndLoadRoundTrip) {
   Snapshot s = Snap(id, 7, std::string("\0\x01\xff{bin}", 8));
   s.content_type = "application/octet-stream";
   s.schema_version = 3;
-  ASSERT_OK(store->Save(s));
-  ASSERT_OK_AND_ASSIGN(Snapshot loaded, store->Load(id));
+  ESTORIA_ASSERT_OK(store->Save(s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(Snapshot loaded, store->Load(id));
   EXPECT_EQ(loaded, s);
 }
 
@@ -43,18 +43,18 @@ TEST_P(SnapshotStoreConformance, LoadsNewestAtOrBelowVersion) {
   auto store = Make(GetParam());
   ASSERT_NE(store, nullptr);
   TypeId id = TypeId::New("account").value();
-  for (int64_t v : {10, 20, 30}) ASSERT_OK(store->Save(Snap(id, v, "v" + std::to_string(v))));
-  ASSERT_OK_AND_ASSIGN(Snapshot newest, store->Load(id));
+  for (int64_t v : {10, 20, 30}) ESTORIA_ASSERT_OK(store->Save(Snap(id, v, "v" + std::to_string(v))));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(Snapshot newest, store->Load(id));
   EXPECT_EQ(newest.version, 30);
-  ASSERT_OK_AND_ASSIGN(Snapshot at25, store->Load(id, 25));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(Snapshot at25, store->Load(id, 25));
   EXPECT_EQ(at25.version, 20);
   EXPECT_EQ(at25.data, "v20");
-  ASSERT_OK_AND_ASSIGN(Snapshot at20, store->Load(id, 20));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(Snapshot at20, store->Load(id, 20));
   EXPECT_EQ(at20.version, 20);
   EXPECT_THAT(store->Load(id, 9), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store->Load(TypeId::New("account").value()), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store->Load(id, -1), StatusIs(StatusCode::kInvalidArgument));
-  ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
   EXPECT_THAT(versions, ElementsAre(10, 20, 30));
 }
 
@@ -62,11 +62,11 @@ TEST_P(SnapshotStoreConformance, SavingTheSameVersionReplaces) {
   auto store = Make(GetParam());
   ASSERT_NE(store, nullptr);
   TypeId id = TypeId::New("account").value();
-  ASSERT_OK(store->Save(Snap(id, 5, "old")));
-  ASSERT_OK(store->Save(Snap(id, 5, "new")));
-  ASSERT_OK_AND_ASSIGN(Snapshot s, store->Load(id));
+  ESTORIA_ASSERT_OK(store->Save(Snap(id, 5, "old")));
+  ESTORIA_ASSERT_OK(store->Save(Snap(id, 5, "new")));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(Snapshot s, store->Load(id));
   EXPECT_EQ(s.data, "new");
-  ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
   EXPECT_THAT(versions, ElementsAre(5));
 }
 
@@ -74,11 +74,11 @@ TEST_P(SnapshotStoreConformance, RetentionKeepsTheNewest) {
   auto store = Make(GetParam(), SnapshotRetention{2});
   ASSERT_NE(store, nullptr);
   TypeId id = TypeId::New("account").value(), other = TypeId::New("account").value();
-  ASSERT_OK(store->Save(Snap(other, 1)));
-  for (int64_t v = 1; v <= 5; ++v) ASSERT_OK(store->Save(Snap(id, v * 10)));
-  ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
+  ESTORIA_ASSERT_OK(store->Save(Snap(other, 1)));
+  for (int64_t v = 1; v <= 5; ++v) ESTORIA_ASSERT_OK(store->Save(Snap(id, v * 10)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
   EXPECT_THAT(versions, ElementsAre(40, 50));
-  ASSERT_OK_AND_ASSIGN(auto other_versions, store->ListVersions(other));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto other_versions, store->ListVersions(other));
   EXPECT_THAT(other_versions, ElementsAre(1));
 }
 
@@ -86,15 +86,15 @@ TEST_P(SnapshotStoreConformance, DeleteBelow) {
   auto store = Make(GetParam());
   ASSERT_NE(store, nullptr);
   TypeId id = TypeId::New("account").value();
-  for (int64_t v : {1, 2, 3, 4}) ASSERT_OK(store->Save(Snap(id, v)));
-  ASSERT_OK(store->DeleteBelow(id, 3));
-  ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
+  for (int64_t v : {1, 2, 3, 4}) ESTORIA_ASSERT_OK(store->Save(Snap(id, v)));
+  ESTORIA_ASSERT_OK(store->DeleteBelow(id, 3));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto versions, store->ListVersions(id));
   EXPECT_THAT(versions, ElementsAre(3, 4));
-  ASSERT_OK(store->DeleteBelow(id, 0));
-  ASSERT_OK_AND_ASSIGN(auto none, store->ListVersions(id));
+  ESTORIA_ASSERT_OK(store->DeleteBelow(id, 0));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto none, store->ListVersions(id));
   EXPECT_TRUE(none.empty());
   EXPECT_THAT(store->Load(id), StatusIs(StatusCode::kNotFound));
-  ASSERT_OK(store->DeleteBelow(TypeId::New("account").value(), 5));  // nothing to delete is fine
+  ESTORIA_ASSERT_OK(store->DeleteBelow(TypeId::New("account").value(), 5));  // nothing to delete is fine
 }
 
 TEST_P(SnapshotStoreConformance, InvalidSnapshotsAreRejected) {
@@ -115,28 +115,28 @@ void CheckpointStoreConformance::SetUp() {
 namespace {
 
 TEST_P(CheckpointStoreConformance, MissingIsZeroThenSavedValue) {
-  ASSERT_OK_AND_ASSIGN(int64_t p, store_->Load("balances"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t p, store_->Load("balances"));
   EXPECT_EQ(p, 0);
-  ASSERT_OK(store_->Save("balances", 42));
-  ASSERT_OK_AND_ASSIGN(p, store_->Load("balances"));
+  ESTORIA_ASSERT_OK(store_->Save("balances", 42));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(p, store_->Load("balances"));
   EXPECT_EQ(p, 42);
-  ASSERT_OK(store_->Save("balances", 7));  // a reset may move it backwards
-  ASSERT_OK_AND_ASSIGN(p, store_->Load("balances"));
+  ESTORIA_ASSERT_OK(store_->Save("balances", 7));  // a reset may move it backwards
+  ESTORIA_ASSERT_OK_AND_ASSIGN(p, store_->Load("balances"));
   EXPECT_EQ(p, 7);
 }
 
 TEST_P(CheckpointStoreConformance, ListAndDelete) {
-  ASSERT_OK(store_->Save("zeta", 3));
-  ASSERT_OK(store_->Save("alpha", 9));
-  ASSERT_OK_AND_ASSIGN(auto all, store_->List());
+  ESTORIA_ASSERT_OK(store_->Save("zeta", 3));
+  ESTORIA_ASSERT_OK(store_->Save("alpha", 9));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, store_->List());
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].name, "alpha");
   EXPECT_EQ(all[0].position, 9);
   EXPECT_EQ(all[1].name, "zeta");
   EXPECT_GT(all[1].updated_at, Now() - std::chrono::minutes(5));
-  ASSERT_OK(store_->Delete("zeta"));
+  ESTORIA_ASSERT_OK(store_->Delete("zeta"));
   EXPECT_THAT(store_->Delete("zeta"), StatusIs(StatusCode::kNotFound));
-  ASSERT_OK_AND_ASSIGN(int64_t p, store_->Load("zeta"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t p, store_->Load("zeta"));
   EXPECT_EQ(p, 0);
 }
 
@@ -150,12 +150,12 @@ TEST_P(CheckpointStoreConformance, ConcurrentSavesToDistinctNames) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 1; i <= 20; ++i) EXPECT_OK(store_->Save("proj" + std::to_string(t), i));
+      for (int i = 1; i <= 20; ++i) ESTORIA_EXPECT_OK(store_->Save("proj" + std::to_string(t), i));
     });
   }
   for (auto& th : threads) th.join();
   for (int t = 0; t < 8; ++t) {
-    ASSERT_OK_AND_ASSIGN(int64_t p, store_->Load("proj" + std::to_string(t)));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t p, store_->Load("proj" + std::to_string(t)));
     EXPECT_EQ(p, 20);
   }
 }

@@ -99,7 +99,7 @@ Status CheckEven(int x) {
 TEST(ResultTest, PropagationMacros) {
   EXPECT_EQ(*Quarter(8), 2);
   EXPECT_THAT(Quarter(6), StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_OK(CheckEven(4));
+  ESTORIA_EXPECT_OK(CheckEven(4));
   EXPECT_THAT(CheckEven(3), StatusIs(StatusCode::kInvalidArgument));
 }
 

@@ -117,8 +117,8 @@ TEST(TypeIdTest, MalformedInputsAreRejected) {
 }
 
 TEST(TypeIdTest, TypeNameRules) {
-  EXPECT_OK(TypeId::ValidateTypeName("a"));
-  EXPECT_OK(TypeId::ValidateTypeName("a.b_c9"));
+  ESTORIA_EXPECT_OK(TypeId::ValidateTypeName("a"));
+  ESTORIA_EXPECT_OK(TypeId::ValidateTypeName("a.b_c9"));
   EXPECT_THAT(TypeId::ValidateTypeName(""), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(TypeId::ValidateTypeName("_a"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(TypeId::ValidateTypeName("a_"), StatusIs(StatusCode::kInvalidArgument));

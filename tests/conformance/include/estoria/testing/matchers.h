@@ -1,7 +1,10 @@
 // estoria/testing/matchers.h: GoogleTest helpers for Status and Result.
-//   EXPECT_OK(expr), ASSERT_OK(expr)       expr is a Status or a Result
-//   ASSERT_OK_AND_ASSIGN(lhs, expr)        unwraps a Result or fails the test
-//   StatusIs(code)                         matcher for a Status or Result's error
+//   ESTORIA_EXPECT_OK(expr), ESTORIA_ASSERT_OK(expr)  expr is a Status or a Result
+//   ESTORIA_ASSERT_OK_AND_ASSIGN(lhs, expr)           unwraps a Result or fails the test
+//   StatusIs(code)                                    matcher for a Status or Result's error
+//   IsOk()                                            matcher for an OK Status or Result
+// The macros carry the ESTORIA_ prefix so that they never collide with other
+// libraries' ASSERT_OK-style macros in a backend's test program.
 //
 // Thread safety: as GoogleTest's assertions (usable from test threads).
 #pragma once
@@ -33,13 +36,13 @@ MATCHER(IsOk, "is OK") {
 
 }  // namespace estoria::testing
 
-#define EXPECT_OK(expr) EXPECT_THAT((expr), ::estoria::testing::IsOk())
-#define ASSERT_OK(expr) ASSERT_THAT((expr), ::estoria::testing::IsOk())
+#define ESTORIA_EXPECT_OK(expr) EXPECT_THAT((expr), ::estoria::testing::IsOk())
+#define ESTORIA_ASSERT_OK(expr) ASSERT_THAT((expr), ::estoria::testing::IsOk())
 #define ESTORIA_TEST_CONCAT_INNER_(a, b) a##b
 #define ESTORIA_TEST_CONCAT_(a, b) ESTORIA_TEST_CONCAT_INNER_(a, b)
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(ESTORIA_TEST_CONCAT_(estoria_test_result_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)               \
-  auto tmp = (expr);                                             \
-  ASSERT_TRUE(tmp.has_value()) << "error: " << tmp.error();      \
+#define ESTORIA_ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  ESTORIA_ASSERT_OK_AND_ASSIGN_IMPL_(ESTORIA_TEST_CONCAT_(estoria_test_result_, __LINE__), lhs, expr)
+#define ESTORIA_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)  \
+  auto tmp = (expr);                                        \
+  ASSERT_TRUE(tmp.has_value()) << "error: " << tmp.error(); \
   lhs = std::move(tmp).value()
