@@ -12,6 +12,12 @@
 // ESTORIA_INSTANTIATE_CHECKPOINT_STORE_CONFORMANCE do the same for those stores;
 // a snapshot store factory takes the retention to configure.
 //
+// Further suites, each with its own header and instantiation macro:
+//   event_store_capability_conformance.h  AppendWatcher, EventImporter and
+//                                         StreamLister (same factory as above)
+//   dead_letter_store_conformance.h       DeadLetterStore
+//   projection_sink_conformance.h         ProjectionSink (read models)
+//
 // Thread safety: the factories may be called from the test thread only.
 #pragma once
 
