@@ -95,7 +95,10 @@ Status PostgresProjectionTables::ParkIn(PgConnection& conn, std::string_view sch
       conn.ExecParams("INSERT INTO " + Table(schema, "projection_dead_letters") + " (projection, " +
                           kDeadLetterColumns +
                           ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                          " ON CONFLICT (projection, global_position) DO UPDATE SET error = EXCLUDED.error,"
+                          " ON CONFLICT (projection, global_position) DO UPDATE SET event_id = EXCLUDED.event_id,"
+                          " stream_id = EXCLUDED.stream_id, stream_version = EXCLUDED.stream_version,"
+                          " timestamp_us = EXCLUDED.timestamp_us, content_type = EXCLUDED.content_type,"
+                          " data = EXCLUDED.data, metadata = EXCLUDED.metadata, error = EXCLUDED.error,"
                           " attempts = EXCLUDED.attempts, parked_at_us = EXCLUDED.parked_at_us",
                       p)
           .error());

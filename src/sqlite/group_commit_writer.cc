@@ -21,7 +21,7 @@
 // appends, a waiting thread first yields the CPU in a loop for up to twice the
 // last batch's duration (capped at 1 ms), checking its request's state, and
 // only then sleeps on its condition variable; a follower that sees its outcome
-// while spinning needs no futex wake-up (see estoria/internal/yield_wait.h for
+// while spinning needs no futex wake-up (see estoria/backend/group_commit.h for
 // the measurements and bounds). With two appenders (one follower per batch)
 // spinning measured 10-20 % slower than sleeping, hence the threshold.
 //

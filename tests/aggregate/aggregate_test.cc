@@ -24,20 +24,20 @@ class AggregateTest : public ::testing::Test {
     auto a = accounts_.New().value();
     a.Append(Opened{"ann"});
     for (int i = 0; i < n; ++i) a.Append(BalanceChanged{1});
-    EXPECT_OK(accounts_.Save(a));
+    ESTORIA_EXPECT_OK(accounts_.Save(a));
     return a;
   }
   std::vector<Event> Stream(const TypeId& id) { return Collect(*events_->ReadStream(id).value()).value(); }
 };
 
 TEST_F(AggregateTest, AppendDoesNotApplyUntilSave) {
-  ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
   EXPECT_EQ(a.id().type(), "account");
   EXPECT_EQ(a.version(), 0);
   a.Append(Opened{"ann"}, BalanceChanged{10});
   EXPECT_EQ(a.pending_events().size(), 2u);
   EXPECT_EQ(a.state().balance, 0);
-  ASSERT_OK(accounts_.Save(a));
+  ESTORIA_ASSERT_OK(accounts_.Save(a));
   EXPECT_EQ(a.version(), 2);
   EXPECT_FALSE(a.has_pending_events());
   EXPECT_EQ(a.state().owner, "ann");
@@ -48,8 +48,8 @@ TEST_F(AggregateTest, AppendDoesNotApplyUntilSave) {
 TEST_F(AggregateTest, SaveThenLoadRebuildsState) {
   auto a = Create(3);
   a.Append(Closed{"done"});
-  ASSERT_OK(accounts_.Save(a));
-  ASSERT_OK_AND_ASSIGN(auto loaded, accounts_.Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK(accounts_.Save(a));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto loaded, accounts_.Load(a.id().uuid()));
   EXPECT_EQ(loaded.version(), 5);
   EXPECT_EQ(loaded.state(), a.state());
   EXPECT_TRUE(loaded.state().closed);
@@ -67,50 +67,50 @@ TEST_F(AggregateTest, LoadOfMissingStreamIsNotFound) {
 }
 
 TEST_F(AggregateTest, SaveWithoutPendingEventsWritesNothing) {
-  ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
-  ASSERT_OK(accounts_.Save(a));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
+  ESTORIA_ASSERT_OK(accounts_.Save(a));
   EXPECT_THAT(events_->ReadStream(a.id()), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(AggregateTest, LoadToVersion) {
   auto a = Create(5);
-  ASSERT_OK_AND_ASSIGN(auto v3, accounts_.Load(a.id().uuid(), {.to_version = 3}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v3, accounts_.Load(a.id().uuid(), {.to_version = 3}));
   EXPECT_EQ(v3.version(), 3);
   EXPECT_EQ(v3.state().balance, 2);
-  ASSERT_OK_AND_ASSIGN(auto beyond, accounts_.Load(a.id().uuid(), {.to_version = 100}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto beyond, accounts_.Load(a.id().uuid(), {.to_version = 100}));
   EXPECT_EQ(beyond.version(), 6);
   EXPECT_THAT(accounts_.Load(a.id().uuid(), {.to_version = -1}), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(AggregateTest, LoadToTime) {
-  ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
   std::vector<Timestamp> times;
   for (int i = 1; i <= 4; ++i) {
     // Each save lands in a later microsecond than the previous one.
     while (!times.empty() && Now() <= times.back()) {
     }
     a.Append(BalanceChanged{i});
-    ASSERT_OK(accounts_.Save(a));
+    ESTORIA_ASSERT_OK(accounts_.Save(a));
     times.push_back(a.last_event_time());
   }
-  ASSERT_OK_AND_ASSIGN(auto at2, accounts_.Load(a.id().uuid(), {.to_time = times[1]}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto at2, accounts_.Load(a.id().uuid(), {.to_time = times[1]}));
   EXPECT_EQ(at2.version(), 2);
   EXPECT_EQ(at2.state().balance, 3);
-  ASSERT_OK_AND_ASSIGN(auto between,
-                       accounts_.Load(a.id().uuid(), {.to_time = times[2] - std::chrono::microseconds(1)}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto between,
+                               accounts_.Load(a.id().uuid(), {.to_time = times[2] - std::chrono::microseconds(1)}));
   EXPECT_EQ(between.version(), 2);
-  ASSERT_OK_AND_ASSIGN(auto both, accounts_.Load(a.id().uuid(), {.to_version = 1, .to_time = times[3]}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto both, accounts_.Load(a.id().uuid(), {.to_version = 1, .to_time = times[3]}));
   EXPECT_EQ(both.version(), 1);
   EXPECT_THAT(accounts_.Load(a.id().uuid(), {.to_time = times[0] - std::chrono::microseconds(1)}),
               StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(AggregateTest, MetadataIsStoredWithSchemaVersion) {
-  ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
   a.AppendWithMetadata(Opened{"ann"}, {{"user", "u1"}, {"empty", ""}});
   a.Append(BalanceChanged{5});
   a.MergeEventMetadata({{"request", "r9"}, {"user", "u2"}});
-  ASSERT_OK(accounts_.Save(a));
+  ESTORIA_ASSERT_OK(accounts_.Save(a));
   auto stored = Stream(a.id());
   ASSERT_EQ(stored.size(), 2u);
   EXPECT_EQ(stored[0].metadata,
@@ -119,7 +119,7 @@ TEST_F(AggregateTest, MetadataIsStoredWithSchemaVersion) {
 }
 
 TEST_F(AggregateTest, ReservedMetadataKeyIsRejectedAndNothingWritten) {
-  ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
   a.AppendWithMetadata(Opened{"ann"}, {{"estoria.schema_version", "7"}});
   EXPECT_THAT(accounts_.Save(a), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(a.version(), 0);
@@ -129,10 +129,10 @@ TEST_F(AggregateTest, ReservedMetadataKeyIsRejectedAndNothingWritten) {
 
 TEST_F(AggregateTest, ConflictLeavesAggregateUnchangedAndRetrySucceeds) {
   auto a = Create(1);
-  ASSERT_OK_AND_ASSIGN(auto first, accounts_.Load(a.id().uuid()));
-  ASSERT_OK_AND_ASSIGN(auto second, accounts_.Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto first, accounts_.Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto second, accounts_.Load(a.id().uuid()));
   first.Append(BalanceChanged{10});
-  ASSERT_OK(accounts_.Save(first));
+  ESTORIA_ASSERT_OK(accounts_.Save(first));
   second.Append(BalanceChanged{100}, BalanceChanged{1000});
   Account before = second.state();
   Status st = accounts_.Save(second);
@@ -146,16 +146,16 @@ TEST_F(AggregateTest, ConflictLeavesAggregateUnchangedAndRetrySucceeds) {
   EXPECT_EQ(second.pending_events().size(), 2u);
   EXPECT_EQ(Stream(a.id()).size(), 3u);
   // Reload and retry the command.
-  ASSERT_OK_AND_ASSIGN(auto retry, accounts_.Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto retry, accounts_.Load(a.id().uuid()));
   retry.Append(BalanceChanged{100});
-  ASSERT_OK(accounts_.Save(retry));
+  ESTORIA_ASSERT_OK(accounts_.Save(retry));
   EXPECT_EQ(retry.version(), 4);
   EXPECT_EQ(retry.state().balance, 111);
 }
 
 TEST_F(AggregateTest, NewAggregateOnExistingStreamConflicts) {
   auto a = Create(0);
-  ASSERT_OK_AND_ASSIGN(auto again, accounts_.New(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto again, accounts_.New(a.id().uuid()));
   again.Append(Opened{"bob"});
   EXPECT_THAT(accounts_.Save(again), StatusIs(StatusCode::kConflict));
 }
@@ -171,12 +171,12 @@ TEST_F(AggregateTest, FailureAfterAppendIsReportedDistinctly) {
   EXPECT_EQ(a.version(), 1);             // and the aggregate is left as it was: discard and reload
   // Loading replays the throwing event and reports Internal.
   EXPECT_THAT(accounts_.Load(a.id().uuid()), StatusIs(StatusCode::kInternal));
-  ASSERT_OK_AND_ASSIGN(auto up_to_2, accounts_.Load(a.id().uuid(), {.to_version = 2}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto up_to_2, accounts_.Load(a.id().uuid(), {.to_version = 2}));
   EXPECT_EQ(up_to_2.state().balance, 5);
 }
 
 TEST_F(AggregateTest, UnregisteredEventTypeIsRejectedAtSave) {
-  ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, accounts_.New());
   a.Append(Unregistered{1});
   Status st = accounts_.Save(a);
   EXPECT_THAT(st, StatusIs(StatusCode::kInvalidArgument));
@@ -188,7 +188,7 @@ TEST_F(AggregateTest, UnknownStoredEventTypeFailsLoadUnlessSkipped) {
   std::vector<WritableEvent> foreign(1);
   foreign[0].type = "mystery";
   foreign[0].data = "{}";
-  ASSERT_OK(events_->AppendStream(a.id(), foreign));
+  ESTORIA_ASSERT_OK(events_->AppendStream(a.id(), foreign));
   a.Append(BalanceChanged{7});
   ASSERT_THAT(accounts_.Save(a), StatusIs(StatusCode::kConflict));
   auto r = accounts_.Load(a.id().uuid());
@@ -197,11 +197,11 @@ TEST_F(AggregateTest, UnknownStoredEventTypeFailsLoadUnlessSkipped) {
   EXPECT_NE(r.error().message().find(a.id().ToString()), std::string::npos);
 
   AccountStore skipping(events_, "account", {.skip_unknown_event_types = true, .logger = NullLogger()});
-  ASSERT_OK_AND_ASSIGN(auto b, skipping.Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, skipping.Load(a.id().uuid()));
   EXPECT_EQ(b.version(), 3);
   EXPECT_EQ(b.state().balance, 1);
   b.Append(BalanceChanged{7});
-  ASSERT_OK(skipping.Save(b));
+  ESTORIA_ASSERT_OK(skipping.Save(b));
   EXPECT_EQ(b.state().balance, 8);
 }
 
@@ -211,7 +211,7 @@ TEST_F(AggregateTest, StoredContentTypeIsHonoured) {
   odd[0].type = "balancechanged";
   odd[0].data = "xx";
   odd[0].content_type = "application/octet-stream";
-  ASSERT_OK(events_->AppendStream(a.id(), odd));
+  ESTORIA_ASSERT_OK(events_->AppendStream(a.id(), odd));
   auto r = accounts_.Load(a.id().uuid());
   ASSERT_THAT(r, StatusIs(StatusCode::kCorruption));
   EXPECT_NE(r.error().message().find("content type"), std::string::npos);
@@ -220,21 +220,21 @@ TEST_F(AggregateTest, StoredContentTypeIsHonoured) {
 TEST_F(AggregateTest, BytesCodecEventRoundTrips) {
   auto a = Create(0);
   a.Append(Note{std::string("bin\0ary", 7)});
-  ASSERT_OK(accounts_.Save(a));
+  ESTORIA_ASSERT_OK(accounts_.Save(a));
   auto stored = Stream(a.id());
   EXPECT_EQ(stored[1].content_type, "application/octet-stream");
   EXPECT_EQ(stored[1].data, std::string("bin\0ary", 7));
-  ASSERT_OK_AND_ASSIGN(auto loaded, accounts_.Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto loaded, accounts_.Load(a.id().uuid()));
   EXPECT_EQ(loaded.version(), 2);
 }
 
 TEST_F(AggregateTest, HydrateAdvancesALoadedAggregate) {
   auto a = Create(4);
-  ASSERT_OK_AND_ASSIGN(auto old, accounts_.Load(a.id().uuid(), {.to_version = 2}));
-  ASSERT_OK(accounts_.Hydrate(old, {.to_version = 4}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto old, accounts_.Load(a.id().uuid(), {.to_version = 2}));
+  ESTORIA_ASSERT_OK(accounts_.Hydrate(old, {.to_version = 4}));
   EXPECT_EQ(old.version(), 4);
   EXPECT_EQ(old.state().balance, 3);
-  ASSERT_OK(accounts_.Hydrate(old));
+  ESTORIA_ASSERT_OK(accounts_.Hydrate(old));
   EXPECT_EQ(old.version(), 5);
   EXPECT_EQ(old.state(), a.state());
   EXPECT_THAT(accounts_.Hydrate(old, {.to_version = 3}), StatusIs(StatusCode::kInvalidArgument));
@@ -244,7 +244,7 @@ TEST_F(AggregateTest, HydrateAdvancesALoadedAggregate) {
 
 TEST_F(AggregateTest, TruncatedStreamCannotBeReplayedFromScratch) {
   auto a = Create(3);
-  ASSERT_OK(events_->DeleteStream(a.id(), {.to_version = 2}));
+  ESTORIA_ASSERT_OK(events_->DeleteStream(a.id(), {.to_version = 2}));
   auto r = accounts_.Load(a.id().uuid());
   ASSERT_THAT(r, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_NE(r.error().message().find("truncated"), std::string::npos);

@@ -78,7 +78,7 @@ std::vector<Uuid> CreateAccounts(AggregateStore<Account>& store) {
   for (int i = 0; i < kAggregates; ++i) {
     auto a = store.New().value();
     a.Append(Opened{"owner" + std::to_string(i)});
-    EXPECT_OK(store.Save(a));
+    ESTORIA_EXPECT_OK(store.Save(a));
     ids.push_back(a.id().uuid());
   }
   return ids;

@@ -16,10 +16,10 @@ using estoria_test::Note;
 TEST(JsonCodecTest, RoundTripsAndDeclaresContentType) {
   EXPECT_EQ(JsonCodec::kContentType, "application/json");
   Account a{"ann", 42, 3, true};
-  ASSERT_OK_AND_ASSIGN(std::string data, JsonCodec::Encode(a));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::string data, JsonCodec::Encode(a));
   EXPECT_EQ(nlohmann::json::parse(data),
             nlohmann::json({{"owner", "ann"}, {"balance", 42}, {"changes", 3}, {"closed", true}}));
-  ASSERT_OK_AND_ASSIGN(Account back, JsonCodec::Decode<Account>("application/json", data));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(Account back, JsonCodec::Decode<Account>("application/json", data));
   EXPECT_EQ(back, a);
 }
 
@@ -46,14 +46,14 @@ TEST(JsonCodecTest, InvalidUtf8IsInvalidArgumentOnEncode) {
 TEST(BytesCodecTest, RoundTripsBinaryData) {
   EXPECT_EQ(BytesCodec::kContentType, "application/octet-stream");
   std::string raw("a\0b\xff", 4);
-  ASSERT_OK_AND_ASSIGN(std::string data, BytesCodec::Encode(raw));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::string data, BytesCodec::Encode(raw));
   EXPECT_EQ(data, raw);
-  ASSERT_OK_AND_ASSIGN(std::string back, BytesCodec::Decode<std::string>("application/octet-stream", data));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::string back, BytesCodec::Decode<std::string>("application/octet-stream", data));
   EXPECT_EQ(back, raw);
-  ASSERT_OK_AND_ASSIGN(std::string note_data, BytesCodec::Encode(Note{raw}));
-  ASSERT_OK_AND_ASSIGN(Note note, BytesCodec::Decode<Note>("application/octet-stream", note_data));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::string note_data, BytesCodec::Encode(Note{raw}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(Note note, BytesCodec::Decode<Note>("application/octet-stream", note_data));
   EXPECT_EQ(note.text, raw);
-  ASSERT_OK_AND_ASSIGN(std::string empty, BytesCodec::Decode<std::string>("application/octet-stream", ""));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::string empty, BytesCodec::Decode<std::string>("application/octet-stream", ""));
   EXPECT_EQ(empty, "");
 }
 

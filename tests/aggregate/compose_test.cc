@@ -62,11 +62,11 @@ TEST_P(ComposeTest, EveryBehaviourSurvivesTheComposition) {
   EXPECT_EQ(store_->aggregate_type(), "account");
 
   // Save 1 + 250 events in batches of 10: hooks stamp, snapshots at 101, 201.
-  ASSERT_OK_AND_ASSIGN(auto a, store_->New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, store_->New());
   a.Append(Opened{"ann"});
   for (int batch = 0; batch < 25; ++batch) {
     for (int i = 0; i < 10; ++i) a.Append(BalanceChanged{1});
-    ASSERT_OK(store_->Save(a));
+    ESTORIA_ASSERT_OK(store_->Save(a));
   }
   EXPECT_EQ(a.version(), 251);
   EXPECT_EQ(layers_.snapshots->ListVersions(a.id()).value(), (std::vector<int64_t>{101, 201}));
@@ -76,28 +76,28 @@ TEST_P(ComposeTest, EveryBehaviourSurvivesTheComposition) {
 
   // Latest and bounded loads.
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto latest, store_->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto latest, store_->Load(a.id().uuid()));
   EXPECT_EQ(latest.version(), 251);
   EXPECT_EQ(latest.state(), a.state());
   EXPECT_LE(events_->events_read(), 100);
-  ASSERT_OK_AND_ASSIGN(auto v150, store_->Load(a.id().uuid(), {.to_version = 150}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v150, store_->Load(a.id().uuid(), {.to_version = 150}));
   EXPECT_EQ(v150.version(), 150);
   EXPECT_EQ(v150.state().balance, 149);
 
   // Conflict leaves the loser unchanged; reload and retry succeeds.
-  ASSERT_OK_AND_ASSIGN(auto first, store_->Load(a.id().uuid()));
-  ASSERT_OK_AND_ASSIGN(auto second, store_->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto first, store_->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto second, store_->Load(a.id().uuid()));
   first.Append(BalanceChanged{10});
-  ASSERT_OK(store_->Save(first));
+  ESTORIA_ASSERT_OK(store_->Save(first));
   second.Append(BalanceChanged{20});
   ASSERT_THAT(store_->Save(second), StatusIs(StatusCode::kConflict));
   EXPECT_EQ(second.version(), 251);
   EXPECT_EQ(second.pending_events().size(), 1u);
-  ASSERT_OK_AND_ASSIGN(auto retry, store_->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto retry, store_->Load(a.id().uuid()));
   EXPECT_EQ(retry.version(), 252);  // never the stale 251
   retry.Append(BalanceChanged{20});
-  ASSERT_OK(store_->Save(retry));
-  ASSERT_OK_AND_ASSIGN(auto final_state, store_->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK(store_->Save(retry));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto final_state, store_->Load(a.id().uuid()));
   EXPECT_EQ(final_state.version(), 253);
   EXPECT_EQ(final_state.state().balance, 250 + 10 + 20);
   EXPECT_THAT(store_->Load(Uuid::NewV7()), StatusIs(StatusCode::kNotFound));

@@ -25,7 +25,7 @@ class FoldTest : public ::testing::Test {
     e[0].type = std::move(type);
     e[0].data = std::move(data);
     auto r = events_->AppendStream(stream, e);
-    ASSERT_OK(r);
+    ESTORIA_ASSERT_OK(r);
     times_.push_back(r->back().timestamp);
   }
   std::shared_ptr<estoria::memory::MemoryEventStore> events_ = estoria::memory::MemoryEventStore::Open().value();
@@ -37,7 +37,7 @@ class FoldTest : public ::testing::Test {
 TEST_F(FoldTest, FoldsAStreamInOrder) {
   int64_t sum = 0;
   std::vector<int64_t> versions;
-  ASSERT_OK(FoldStream(*events_, a_, [&](const Event& e) {
+  ESTORIA_ASSERT_OK(FoldStream(*events_, a_, [&](const Event& e) {
     versions.push_back(e.stream_version);
     if (e.type() == "balancechanged") sum += std::stoll(e.data);
   }));
@@ -48,10 +48,10 @@ TEST_F(FoldTest, FoldsAStreamInOrder) {
 TEST_F(FoldTest, BoundsLimitTheFold) {
   std::vector<int64_t> versions;
   auto collect = [&](const Event& e) { versions.push_back(e.stream_version); };
-  ASSERT_OK(FoldStream(*events_, a_, collect, {.after_version = 2, .to_version = 4}));
+  ESTORIA_ASSERT_OK(FoldStream(*events_, a_, collect, {.after_version = 2, .to_version = 4}));
   EXPECT_EQ(versions, (std::vector<int64_t>{3, 4}));
   versions.clear();
-  ASSERT_OK(FoldStream(*events_, a_, collect, {.to_time = times_[1]}));
+  ESTORIA_ASSERT_OK(FoldStream(*events_, a_, collect, {.to_time = times_[1]}));
   EXPECT_GE(versions.size(), 2u);
   for (int64_t v : versions)
     EXPECT_LE(events_->ReadStream(a_, {.after_version = v - 1, .count = 1}).value()->Next().value()->timestamp,
@@ -83,13 +83,13 @@ TEST_F(FoldTest, MissingStreamIsNotFound) {
 
 TEST_F(FoldTest, FoldsARangeOfTheGlobalLog) {
   std::vector<int64_t> positions;
-  ASSERT_OK(FoldAll(*events_, [&](const Event& e) { positions.push_back(e.global_position); }));
+  ESTORIA_ASSERT_OK(FoldAll(*events_, [&](const Event& e) { positions.push_back(e.global_position); }));
   EXPECT_EQ(positions, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7}));
   positions.clear();
   ReadAllOptions opts;
   opts.after_position = 2;
   opts.event_types = {"balancechanged", "opened"};
-  ASSERT_OK(FoldAll(
+  ESTORIA_ASSERT_OK(FoldAll(
       *events_, [&](const Event& e) { positions.push_back(e.global_position); }, opts));
   EXPECT_EQ(positions, (std::vector<int64_t>{3, 4, 5, 6}));
   opts = {};

@@ -29,7 +29,7 @@ class DecoratorTest : public ::testing::Test {
     auto a = store.New().value();
     a.Append(Opened{"ann"});
     for (int i = 0; i < changes; ++i) a.Append(BalanceChanged{1});
-    EXPECT_OK(store.Save(a));
+    ESTORIA_EXPECT_OK(store.Save(a));
     return a.id().uuid();
   }
   std::vector<Event> Stream(const Uuid& id) {
@@ -64,8 +64,8 @@ TEST_F(DecoratorTest, HooksRunInRegistrationOrderAroundEachOperation) {
   Uuid id = CreateAccount(*hooked, 2);
   EXPECT_EQ(calls, (std::vector<std::string>{"before-save-1", "before-save-2", "after-save"}));
   calls.clear();
-  ASSERT_OK_AND_ASSIGN(auto a, hooked->Load(id, {.to_version = 1}));
-  ASSERT_OK(hooked->Hydrate(a));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, hooked->Load(id, {.to_version = 1}));
+  ESTORIA_ASSERT_OK(hooked->Hydrate(a));
   EXPECT_EQ(a.version(), 3);
   EXPECT_EQ(calls, (std::vector<std::string>{"before-load", "after-load-1", "after-load-2", "before-hydrate",
                                              "after-hydrate"}));
@@ -80,7 +80,7 @@ TEST_F(DecoratorTest, FirstFailingHookStopsTheOperation) {
     second_ran = true;
     return Status::Ok();
   });
-  ASSERT_OK_AND_ASSIGN(auto a, hooked->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, hooked->Load(id));
   a.Append(BalanceChanged{5});
   EXPECT_THAT(hooked->Save(a), StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_FALSE(second_ran);
@@ -129,10 +129,10 @@ TEST_F(DecoratorTest, BeforeSaveHookStampsCorrelationAndCausationIds) {
   auto a = hooked->New().value();
   a.AppendWithMetadata(Opened{"ann"}, {{"user", "u7"}});
   a.Append(BalanceChanged{10});
-  ASSERT_OK(hooked->Save(a));
+  ESTORIA_ASSERT_OK(hooked->Save(a));
   current = {"corr-1", "cmd-deposit"};
   a.Append(BalanceChanged{5});
-  ASSERT_OK(hooked->Save(a));
+  ESTORIA_ASSERT_OK(hooked->Save(a));
 
   auto stored = Stream(a.id().uuid());
   ASSERT_EQ(stored.size(), 3u);
@@ -149,9 +149,9 @@ TEST_F(DecoratorTest, CacheServesRepeatedLoadsWithoutReading) {
   auto cached = CachedStore<Account>::Create(base_);
   Uuid id = CreateAccount(*base_, 3);
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto first, cached->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto first, cached->Load(id));
   EXPECT_EQ(events_->reads(), 1);
-  ASSERT_OK_AND_ASSIGN(auto second, cached->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto second, cached->Load(id));
   EXPECT_EQ(events_->reads(), 1);
   EXPECT_EQ(second.version(), 4);
   EXPECT_EQ(second.state(), first.state());
@@ -159,7 +159,7 @@ TEST_F(DecoratorTest, CacheServesRepeatedLoadsWithoutReading) {
   EXPECT_EQ(cached->stats().misses, 1);
   // Changing a returned copy does not change the cached one.
   second.Append(BalanceChanged{100});
-  ASSERT_OK_AND_ASSIGN(auto third, cached->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto third, cached->Load(id));
   EXPECT_FALSE(third.has_pending_events());
 }
 
@@ -167,11 +167,11 @@ TEST_F(DecoratorTest, CacheKeepsTheSavedVersion) {
   auto cached = CachedStore<Account>::Create(base_);
   Uuid id = CreateAccount(*cached, 1);
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto a, cached->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, cached->Load(id));
   EXPECT_EQ(events_->reads(), 0);  // cached by the save
   a.Append(BalanceChanged{5});
-  ASSERT_OK(cached->Save(a));
-  ASSERT_OK_AND_ASSIGN(auto b, cached->Load(id));
+  ESTORIA_ASSERT_OK(cached->Save(a));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, cached->Load(id));
   EXPECT_EQ(b.version(), 3);
   EXPECT_EQ(b.state().balance, 6);
   EXPECT_EQ(events_->reads(), 0);
@@ -181,16 +181,16 @@ TEST_F(DecoratorTest, ConflictingSaveEvictsAndReloadSeesTheWinner) {
   auto cached = CachedStore<Account>::Create(base_);
   Uuid id = CreateAccount(*cached, 0);
   // Another process appends behind the cache's back.
-  ASSERT_OK_AND_ASSIGN(auto other, base_->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto other, base_->Load(id));
   other.Append(BalanceChanged{50});
-  ASSERT_OK(base_->Save(other));
+  ESTORIA_ASSERT_OK(base_->Save(other));
 
-  ASSERT_OK_AND_ASSIGN(auto stale, cached->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto stale, cached->Load(id));
   EXPECT_EQ(stale.version(), 1);  // served from the cache
   stale.Append(BalanceChanged{1});
   EXPECT_THAT(cached->Save(stale), StatusIs(StatusCode::kConflict));
   EXPECT_EQ(cached->stats().size, 0u);
-  ASSERT_OK_AND_ASSIGN(auto fresh, cached->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto fresh, cached->Load(id));
   EXPECT_EQ(fresh.version(), 2);
   EXPECT_EQ(fresh.state().balance, 50);
 }
@@ -199,13 +199,13 @@ TEST_F(DecoratorTest, BoundedLoadsBypassTheCache) {
   auto cached = CachedStore<Account>::Create(base_);
   Uuid id = CreateAccount(*cached, 3);
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto v2, cached->Load(id, {.to_version = 2}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v2, cached->Load(id, {.to_version = 2}));
   EXPECT_EQ(v2.version(), 2);
-  ASSERT_OK_AND_ASSIGN(auto now, cached->Load(id, {.to_time = Now()}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto now, cached->Load(id, {.to_time = Now()}));
   EXPECT_EQ(now.version(), 4);
   EXPECT_EQ(events_->reads(), 2);
   EXPECT_EQ(cached->stats().bypassed, 2);
-  ASSERT_OK_AND_ASSIGN(auto latest, cached->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto latest, cached->Load(id));
   EXPECT_EQ(latest.version(), 4);  // the cached entry was not replaced by a bounded load
   EXPECT_EQ(events_->reads(), 2);
 }
@@ -213,17 +213,17 @@ TEST_F(DecoratorTest, BoundedLoadsBypassTheCache) {
 TEST_F(DecoratorTest, CacheIsABoundedLru) {
   auto cached = CachedStore<Account>::Create(base_, {.capacity = 2});
   Uuid a = CreateAccount(*base_, 0), b = CreateAccount(*base_, 0), c = CreateAccount(*base_, 0);
-  ASSERT_OK(cached->Load(a));
-  ASSERT_OK(cached->Load(b));
-  ASSERT_OK(cached->Load(a));  // a is now the most recently used
-  ASSERT_OK(cached->Load(c));  // evicts b
+  ESTORIA_ASSERT_OK(cached->Load(a));
+  ESTORIA_ASSERT_OK(cached->Load(b));
+  ESTORIA_ASSERT_OK(cached->Load(a));  // a is now the most recently used
+  ESTORIA_ASSERT_OK(cached->Load(c));  // evicts b
   EXPECT_EQ(cached->stats().size, 2u);
   EXPECT_EQ(cached->stats().evictions, 1);
   events_->Reset();
-  ASSERT_OK(cached->Load(a));
-  ASSERT_OK(cached->Load(c));
+  ESTORIA_ASSERT_OK(cached->Load(a));
+  ESTORIA_ASSERT_OK(cached->Load(c));
   EXPECT_EQ(events_->reads(), 0);
-  ASSERT_OK(cached->Load(b));
+  ESTORIA_ASSERT_OK(cached->Load(b));
   EXPECT_EQ(events_->reads(), 1);
   cached->Clear();
   EXPECT_EQ(cached->stats().size, 0u);
@@ -236,7 +236,7 @@ TEST_F(DecoratorTest, CacheForwardsErrorsAndCapabilities) {
   EXPECT_EQ(cached->aggregate_type(), "account");
   EXPECT_EQ(cached->snapshot_store(), nullptr);
   Uuid id = CreateAccount(*cached, 0);
-  ASSERT_OK(cached->Load(id));
+  ESTORIA_ASSERT_OK(cached->Load(id));
   EXPECT_EQ(cached->stats().size, 0u);  // capacity 0 disables caching
 }
 

@@ -64,10 +64,10 @@ class SnapshottingTest : public ::testing::Test {
   Aggregate<Account> Build(AggregateStore<Account>& store, int total, int batch) {
     auto a = store.New().value();
     a.Append(Opened{"ann"});
-    EXPECT_OK(store.Save(a));
+    ESTORIA_EXPECT_OK(store.Save(a));
     for (int done = 0; done < total;) {
       for (int i = 0; i < batch && done < total; ++i, ++done) a.Append(BalanceChanged{1});
-      EXPECT_OK(store.Save(a));
+      ESTORIA_EXPECT_OK(store.Save(a));
     }
     return a;
   }
@@ -80,7 +80,7 @@ TEST_F(SnapshottingTest, WritesASnapshotEveryNEvents) {
   EXPECT_EQ(Versions(a), (std::vector<int64_t>{10, 20}));
   auto a2 = Build(*store, 24, 7);  // saves end at 1, 8, 15, 22, 25
   EXPECT_EQ(Versions(a2), (std::vector<int64_t>{15, 22}));
-  ASSERT_OK_AND_ASSIGN(Snapshot s, snapshots_->Load(a.id()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(Snapshot s, snapshots_->Load(a.id()));
   EXPECT_EQ(s.content_type, "application/json");
   EXPECT_EQ(s.schema_version, 1);
   EXPECT_EQ(JsonCodec::Decode<Account>(s.content_type, s.data).value().balance, 19);
@@ -108,21 +108,21 @@ TEST_F(SnapshottingTest, LoadStartsFromTheNewestSnapshotAtOrBelowTheBound) {
   auto store = Make(SnapshotPolicy<Account>::EveryNEvents(10));
   auto a = Build(*store, 24, 1);
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto latest, store->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto latest, store->Load(a.id().uuid()));
   EXPECT_EQ(latest.version(), 25);
   EXPECT_EQ(latest.state(), a.state());
   EXPECT_EQ(events_->events_read(), 5);  // 21..25 after the snapshot at 20
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto v15, store->Load(a.id().uuid(), {.to_version = 15}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v15, store->Load(a.id().uuid(), {.to_version = 15}));
   EXPECT_EQ(v15.version(), 15);
   EXPECT_EQ(v15.state().balance, 14);
   EXPECT_EQ(events_->events_read(), 5);  // 11..15 after the snapshot at 10
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto v5, store->Load(a.id().uuid(), {.to_version = 5}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v5, store->Load(a.id().uuid(), {.to_version = 5}));
   EXPECT_EQ(v5.version(), 5);
   EXPECT_EQ(events_->events_read(), 5);  // no snapshot at or below 5: full replay
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto by_time, store->Load(a.id().uuid(), {.to_time = Now()}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto by_time, store->Load(a.id().uuid(), {.to_time = Now()}));
   EXPECT_EQ(by_time.version(), 25);
   EXPECT_EQ(events_->events_read(), 25);  // to_time loads replay in full
   EXPECT_EQ(store->stats().used, 2);
@@ -135,18 +135,18 @@ TEST_F(SnapshottingTest, TenThousandEventsReplayAtMostOneHundredWithSnapshots) {
   ASSERT_EQ(a.version(), 10000);
 
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto full, base_->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto full, base_->Load(a.id().uuid()));
   EXPECT_EQ(events_->events_read(), 10000);
   EXPECT_EQ(full.state().balance, 9999);
 
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto fast, store->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto fast, store->Load(a.id().uuid()));
   EXPECT_LE(events_->events_read(), 100);
   EXPECT_EQ(fast.version(), 10000);
   EXPECT_EQ(fast.state(), full.state());
 
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto past, store->Load(a.id().uuid(), {.to_version = 9950}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto past, store->Load(a.id().uuid(), {.to_version = 9950}));
   EXPECT_LE(events_->events_read(), 100);
   EXPECT_GT(events_->events_read(), 0);
   EXPECT_EQ(past.version(), 9950);
@@ -164,7 +164,7 @@ TEST_F(SnapshottingTest, UnusableSnapshotsAreIgnoredAndLogged) {
     s.schema_version = schema;
     s.content_type = std::move(content_type);
     s.data = std::move(data);
-    ASSERT_OK(snapshots_->Save(s));
+    ESTORIA_ASSERT_OK(snapshots_->Save(s));
   };
   struct Case {
     int schema;
@@ -177,11 +177,11 @@ TEST_F(SnapshottingTest, UnusableSnapshotsAreIgnoredAndLogged) {
       {1, "application/json", R"({"balance":"lots"})", "json decode"},
   };
   for (const auto& c : cases) {
-    ASSERT_OK(snapshots_->DeleteBelow(a.id(), 0));
+    ESTORIA_ASSERT_OK(snapshots_->DeleteBelow(a.id(), 0));
     put(5, c.schema, c.content_type, c.data);
     size_t logged = logger_->warnings().size();
     events_->Reset();
-    ASSERT_OK_AND_ASSIGN(auto loaded, store->Load(a.id().uuid()));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto loaded, store->Load(a.id().uuid()));
     EXPECT_EQ(loaded.state(), a.state()) << c.expect_in_log;
     EXPECT_EQ(events_->events_read(), 10) << c.expect_in_log;  // full replay
     auto warnings = logger_->warnings();
@@ -191,9 +191,9 @@ TEST_F(SnapshottingTest, UnusableSnapshotsAreIgnoredAndLogged) {
   }
   EXPECT_EQ(store->stats().ignored, 4);
   // A missing snapshot is normal: full replay, no warning.
-  ASSERT_OK(snapshots_->DeleteBelow(a.id(), 0));
+  ESTORIA_ASSERT_OK(snapshots_->DeleteBelow(a.id(), 0));
   size_t logged = logger_->warnings().size();
-  ASSERT_OK_AND_ASSIGN(auto loaded, store->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto loaded, store->Load(a.id().uuid()));
   EXPECT_EQ(loaded.state(), a.state());
   EXPECT_EQ(logger_->warnings().size(), logged);
 }
@@ -206,7 +206,7 @@ TEST_F(SnapshottingTest, UnreadableSnapshotStoreFallsBackToReplay) {
   auto store = SnapshottingStore<Account>::Create(base_, o);
   auto a = Build(*store, 2, 1);  // each save's snapshot write fails: logged, not returned
   EXPECT_EQ(store->stats().failed, 3);
-  ASSERT_OK_AND_ASSIGN(auto loaded, store->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto loaded, store->Load(a.id().uuid()));
   EXPECT_EQ(loaded.state(), a.state());
   EXPECT_GE(logger_->warnings().size(), 4u);
 
@@ -225,7 +225,7 @@ TEST_F(SnapshottingTest, BackgroundWriterAndFlush) {
   EXPECT_EQ(Versions(a), (std::vector<int64_t>{10, 20, 30, 40, 50}));
   EXPECT_EQ(store->stats().written, 5);
   events_->Reset();
-  ASSERT_OK_AND_ASSIGN(auto loaded, store->Load(a.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto loaded, store->Load(a.id().uuid()));
   EXPECT_EQ(loaded.state(), a.state());
   EXPECT_EQ(loaded.version(), 50);
   // Nothing to replay after the snapshot at 50: only the commit time of event 50 is read.
@@ -245,7 +245,7 @@ TEST_F(SnapshottingTest, RetentionKeepsWithinVersionsOrStoreKeepLast) {
   auto newest_only = SnapshottingStore<Account>::Create(base_, o);
   auto b = Build(*newest_only, 49, 1);
   EXPECT_EQ(Versions(b), (std::vector<int64_t>{50}));
-  ASSERT_OK(newest_only->DeleteSnapshotsBelow(b.id().uuid(), 0));
+  ESTORIA_ASSERT_OK(newest_only->DeleteSnapshotsBelow(b.id().uuid(), 0));
   EXPECT_TRUE(Versions(b).empty());
 
   o.keep_within_versions.reset();

@@ -40,9 +40,9 @@ class SqliteAggregateTest : public ::testing::Test {
   Stores Open() {
     Stores o;
     auto events = sqlite::SqliteEventStore::OpenUri("sqlite:" + path_);
-    EXPECT_OK(events);
+    ESTORIA_EXPECT_OK(events);
     auto snapshots = sqlite::SqliteSnapshotStore::Open({.path = path_});
-    EXPECT_OK(snapshots);
+    ESTORIA_EXPECT_OK(snapshots);
     o.events = std::make_shared<CountingEventStore>(*events);
     o.snapshots = *snapshots;
     o.base = AccountStore::Create(o.events, "account");
@@ -73,7 +73,7 @@ TEST_F(SqliteAggregateTest, SnapshotsAndEventsSurviveReopen) {
     a.Append(Opened{"ann"});
     for (int batch = 0; batch < 100; ++batch) {
       for (int i = 0; i < 10; ++i) a.Append(BalanceChanged{batch});
-      ASSERT_OK(s.top->Save(a));
+      ESTORIA_ASSERT_OK(s.top->Save(a));
     }
     s.snapshotting->Flush();
     id = a.id().uuid();
@@ -82,17 +82,17 @@ TEST_F(SqliteAggregateTest, SnapshotsAndEventsSurviveReopen) {
     EXPECT_EQ(s.snapshotting->stats().written, 10);
   }
   auto s = Open();
-  ASSERT_OK_AND_ASSIGN(auto full, s.base->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto full, s.base->Load(id));
   EXPECT_EQ(full.state(), expected);
   EXPECT_EQ(s.events->events_read(), 1001);
   s.events->Reset();
-  ASSERT_OK_AND_ASSIGN(auto fast, s.top->Load(id));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto fast, s.top->Load(id));
   EXPECT_EQ(fast.version(), 1001);
   EXPECT_EQ(fast.state(), expected);
   EXPECT_LE(s.events->events_read(), 100);
-  ASSERT_OK_AND_ASSIGN(auto past, s.top->Load(id, {.to_version = 555}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto past, s.top->Load(id, {.to_version = 555}));
   EXPECT_EQ(past.version(), 555);
-  ASSERT_OK_AND_ASSIGN(auto by_time, s.top->Load(id, {.to_time = fast.last_event_time()}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto by_time, s.top->Load(id, {.to_time = fast.last_event_time()}));
   EXPECT_EQ(by_time.state(), expected);
 
   auto stored = Collect(*s.events->ReadStream(TypeId("account", id), {.count = 2}).value()).value();

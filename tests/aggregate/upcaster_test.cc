@@ -67,18 +67,18 @@ class UpcasterTest : public ::testing::Test {
 };
 
 TEST_F(UpcasterTest, TwoSchemaVersionsInOneStreamLoadThroughTheUpcaster) {
-  ASSERT_OK_AND_ASSIGN(auto old, old_wallets_.New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto old, old_wallets_.New());
   old.Append(DepositedV1{3}, DepositedV1{4});
-  ASSERT_OK(old_wallets_.Save(old));
+  ESTORIA_ASSERT_OK(old_wallets_.Save(old));
 
-  ASSERT_OK_AND_ASSIGN(auto w, wallets_.Load(old.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto w, wallets_.Load(old.id().uuid()));
   EXPECT_EQ(w.version(), 2);
   EXPECT_EQ(w.state().cents, 700);
   EXPECT_EQ(w.state().currency, "EUR");
   w.Append(Deposited{250, "USD"});
-  ASSERT_OK(wallets_.Save(w));
+  ESTORIA_ASSERT_OK(wallets_.Save(w));
 
-  ASSERT_OK_AND_ASSIGN(auto again, wallets_.Load(old.id().uuid()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto again, wallets_.Load(old.id().uuid()));
   EXPECT_EQ(again.version(), 3);
   EXPECT_EQ(again.state().cents, 950);
   EXPECT_EQ(again.state().currency, "USD");
@@ -93,19 +93,19 @@ TEST_F(UpcasterTest, TwoSchemaVersionsInOneStreamLoadThroughTheUpcaster) {
 }
 
 TEST_F(UpcasterTest, ChainsAcrossARenamedType) {
-  ASSERT_OK_AND_ASSIGN(auto w, wallets_.New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto w, wallets_.New());
   std::vector<WritableEvent> legacy(1);
   legacy[0].type = "credited";
   legacy[0].data = R"({"amount":5})";  // no schema version metadata: version 1
-  ASSERT_OK(events_->AppendStream(w.id(), legacy));
-  ASSERT_OK_AND_ASSIGN(auto loaded, wallets_.Load(w.id().uuid()));
+  ESTORIA_ASSERT_OK(events_->AppendStream(w.id(), legacy));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto loaded, wallets_.Load(w.id().uuid()));
   EXPECT_EQ(loaded.state().cents, 500);
 }
 
 TEST_F(UpcasterTest, MissingUpcasterIsCorruption) {
-  ASSERT_OK_AND_ASSIGN(auto old, old_wallets_.New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto old, old_wallets_.New());
   old.Append(DepositedV1{3});
-  ASSERT_OK(old_wallets_.Save(old));
+  ESTORIA_ASSERT_OK(old_wallets_.Save(old));
   EventSourcedStore<Wallet, Deposited> no_upcasters(events_, "wallet");
   auto r = no_upcasters.Load(old.id().uuid());
   ASSERT_THAT(r, StatusIs(StatusCode::kCorruption));
@@ -113,18 +113,18 @@ TEST_F(UpcasterTest, MissingUpcasterIsCorruption) {
 }
 
 TEST_F(UpcasterTest, NewerSchemaThanRegisteredIsCorruption) {
-  ASSERT_OK_AND_ASSIGN(auto w, wallets_.New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto w, wallets_.New());
   w.Append(Deposited{1, "EUR"});
-  ASSERT_OK(wallets_.Save(w));
+  ESTORIA_ASSERT_OK(wallets_.Save(w));
   auto r = old_wallets_.Load(w.id().uuid());
   ASSERT_THAT(r, StatusIs(StatusCode::kCorruption));
   EXPECT_NE(r.error().message().find("newer"), std::string::npos);
 }
 
 TEST_F(UpcasterTest, ThrowingUpcasterIsInternalAndFailingOneIsReturned) {
-  ASSERT_OK_AND_ASSIGN(auto old, old_wallets_.New());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto old, old_wallets_.New());
   old.Append(DepositedV1{3});
-  ASSERT_OK(old_wallets_.Save(old));
+  ESTORIA_ASSERT_OK(old_wallets_.Save(old));
   UpcasterRegistry throwing;
   throwing.Add("deposited", 1, JsonUpcaster([](nlohmann::json& j) { j.at("missing_field").get<int>(); }));
   EventSourcedStore<Wallet, Deposited> a(events_, "wallet", {.upcasters = throwing});
@@ -138,7 +138,7 @@ TEST_F(UpcasterTest, ThrowingUpcasterIsInternalAndFailingOneIsReturned) {
 TEST(UpcasterRegistryTest, InvalidRegistrationsAreReportedByTheStore) {
   UpcasterRegistry r;
   r.Add("deposited", 1, JsonUpcaster([](nlohmann::json&) {}));
-  EXPECT_OK(r.status());
+  ESTORIA_EXPECT_OK(r.status());
   r.Add("deposited", 1, JsonUpcaster([](nlohmann::json&) {}));
   EXPECT_THAT(r.status(), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(UpcasterRegistry().Add("Bad Type", 1, JsonUpcaster([](nlohmann::json&) {})).status(),

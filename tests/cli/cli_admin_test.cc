@@ -109,12 +109,12 @@ TEST(CliProjectionsTest, ListResetAndDeadLetters) {
 
   estoria::sqlite::SqliteStoreOptions co;
   co.path = path;
-  ASSERT_OK_AND_ASSIGN(auto checkpoints, estoria::sqlite::SqliteCheckpointStore::Open(co));
-  ASSERT_OK(checkpoints->Save("balances", 1));
-  ASSERT_OK(checkpoints->Save("summary", 3));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto checkpoints, estoria::sqlite::SqliteCheckpointStore::Open(co));
+  ESTORIA_ASSERT_OK(checkpoints->Save("balances", 1));
+  ESTORIA_ASSERT_OK(checkpoints->Save("summary", 3));
   estoria::sqlite::SqliteStoreOptions po;
   po.path = path;
-  ASSERT_OK_AND_ASSIGN(auto dead, estoria::sqlite::SqliteDeadLetterStore::Open(po));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto dead, estoria::sqlite::SqliteDeadLetterStore::Open(po));
   estoria::DeadLetter letter;
   letter.projection = "balances";
   letter.event.id = estoria::TypeId("deposited", estoria::Uuid::NewV7());
@@ -127,7 +127,7 @@ TEST(CliProjectionsTest, ListResetAndDeadLetters) {
   letter.error = "Internal: boom";
   letter.attempts = 3;
   letter.parked_at = estoria::Now();
-  ASSERT_OK(dead->Park(letter));
+  ESTORIA_ASSERT_OK(dead->Park(letter));
 
   r = RunCommand({kBinary, "projections", "--json", "--store", store});
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -46,7 +46,7 @@ void Populate(estoria::EventStore& store, int64_t n) {
         batch.push_back(std::move(e));
       }
       if (batch.empty()) break;
-      ASSERT_OK(store.AppendStream(id, batch).status());
+      ESTORIA_ASSERT_OK(store.AppendStream(id, batch).status());
     }
   }
 }

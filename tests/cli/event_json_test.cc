@@ -34,26 +34,27 @@ TEST(EventImporterTest, MemoryStoreImportsVerbatimWithPreservedPositions) {
     w.data = "{}";
   }
   three[1].metadata = {{"user", "u"}};
-  ASSERT_OK(source->AppendStream(a, three).status());
-  ASSERT_OK(source->AppendStream(b, three).status());
-  ASSERT_OK(source->DeleteStream(a, DeleteStreamOptions{2}));  // a keeps v3 at position 3
+  ESTORIA_ASSERT_OK(source->AppendStream(a, three).status());
+  ESTORIA_ASSERT_OK(source->AppendStream(b, three).status());
+  ESTORIA_ASSERT_OK(source->DeleteStream(a, DeleteStreamOptions{2}));  // a keeps v3 at position 3
   auto all = Collect(**source->ReadAll());
-  ASSERT_OK(all.status());
+  ESTORIA_ASSERT_OK(all.status());
   ASSERT_EQ(all->size(), 4u);
 
   auto target = estoria::memory::MemoryEventStore::Open().value();
   ASSERT_NE(target->event_importer(), nullptr);
-  ASSERT_OK_AND_ASSIGN(auto positions, target->ImportEvents(*all, ImportOptions{true}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto positions, target->ImportEvents(*all, ImportOptions{true}));
   EXPECT_EQ(positions, (std::vector<int64_t>{3, 4, 5, 6}));
   auto copied = Collect(**target->ReadAll());
-  ASSERT_OK(copied.status());
+  ESTORIA_ASSERT_OK(copied.status());
   EXPECT_EQ(*copied, *all);
   EXPECT_EQ(*target->HeadPosition(), 6);
   // The truncated stream continues at its tip, like in the source.
-  ASSERT_OK_AND_ASSIGN(auto more, target->AppendStream(a, std::span(three).first(1), AppendOptions::ExpectVersion(3)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto more,
+                               target->AppendStream(a, std::span(three).first(1), AppendOptions::ExpectVersion(3)));
   EXPECT_EQ(more[0].stream_version, 4);
   EXPECT_EQ(more[0].global_position, 7);
-  ASSERT_OK_AND_ASSIGN(auto listed, target->ListStreams());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto listed, target->ListStreams());
   ASSERT_EQ(listed.size(), 2u);
 }
 
@@ -64,13 +65,13 @@ TEST(EventImporterTest, RejectsGapsDuplicatesAndBadPositionsAtomically) {
   EXPECT_THAT(store->ImportEvents(std::vector<Event>{first, gap}).status(),
               estoria::testing::StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(*store->HeadPosition(), 0);  // all or none
-  ASSERT_OK(store->ImportEvents(std::vector<Event>{first}).status());
+  ESTORIA_ASSERT_OK(store->ImportEvents(std::vector<Event>{first}).status());
   EXPECT_THAT(store->ImportEvents(std::vector<Event>{first}).status(),
               estoria::testing::StatusIs(StatusCode::kAlreadyExists));
   Event second = MakeEvent(kStream, 2, 1, "application/json", "{}");
   EXPECT_THAT(store->ImportEvents(std::vector<Event>{second}, ImportOptions{true}).status(),
               estoria::testing::StatusIs(StatusCode::kInvalidArgument));
-  ASSERT_OK_AND_ASSIGN(auto pos, store->ImportEvents(std::vector<Event>{second}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto pos, store->ImportEvents(std::vector<Event>{second}));
   EXPECT_EQ(pos, std::vector<int64_t>{2});
 }
 
@@ -82,7 +83,7 @@ TEST(CopierTest, MemoryToMemoryIsExactAndResumes) {
       w.type = "deposited";
       w.data = "{}";
     }
-    ASSERT_OK(source->AppendStream(TypeId("account", Uuid::NewV7()), batch).status());
+    ESTORIA_ASSERT_OK(source->AppendStream(TypeId("account", Uuid::NewV7()), batch).status());
   }
   auto target = estoria::memory::MemoryEventStore::Open().value();
   CopyOptions options;
@@ -94,7 +95,7 @@ TEST(CopierTest, MemoryToMemoryIsExactAndResumes) {
   EXPECT_THROW((void)CopyStore(*source, *target, options), std::runtime_error);
   EXPECT_EQ(*target->HeadPosition(), 8);
   options.on_progress = nullptr;
-  ASSERT_OK_AND_ASSIGN(CopyReport report, CopyStore(*source, *target, options));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(CopyReport report, CopyStore(*source, *target, options));
   EXPECT_EQ(report.resumed_after, 8);
   EXPECT_EQ(report.copied, 27);
   EXPECT_TRUE(report.verbatim);

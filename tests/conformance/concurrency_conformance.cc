@@ -68,7 +68,7 @@ TEST_P(EventStoreConcurrencyConformance, SixteenThreadsOnOneStreamExactlyOneWinn
   }
   for (auto& th : threads) th.join();
   ASSERT_TRUE(errors.empty()) << errors.front();
-  ASSERT_OK_AND_ASSIGN(auto events, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto events, ReadStreamAll(*store_, s));
   ASSERT_EQ(events.size(), static_cast<size_t>(kThreads * kWinsPerThread));
   for (size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ(events[i].stream_version, static_cast<int64_t>(i) + 1);
@@ -97,7 +97,7 @@ TEST_P(EventStoreConcurrencyConformance, SixteenThreadsOnDistinctStreamsLoseNoth
   EXPECT_EQ(failures.load(), 0);
   std::set<int64_t> positions;
   for (const TypeId& s : streams) {
-    ASSERT_OK_AND_ASSIGN(auto events, ReadStreamAll(*store_, s));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto events, ReadStreamAll(*store_, s));
     ASSERT_EQ(events.size(), static_cast<size_t>(kAppends * kPerAppend));
     for (size_t i = 0; i < events.size(); ++i) {
       EXPECT_EQ(events[i].stream_version, static_cast<int64_t>(i) + 1);
@@ -112,7 +112,7 @@ TEST_P(EventStoreConcurrencyConformance, SixteenThreadsOnDistinctStreamsLoseNoth
     }
   }
   if (GlobalReader* g = store_->global_reader()) {
-    ASSERT_OK_AND_ASSIGN(auto all, ReadAllEvents(*g));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, ReadAllEvents(*g));
     ASSERT_EQ(all.size(), positions.size());
     EXPECT_EQ(all.front().global_position, 1);
     EXPECT_EQ(all.back().global_position, static_cast<int64_t>(all.size()));

@@ -29,7 +29,7 @@ namespace {
 TEST_P(EventStoreConformance, AppendToNewStreamStartsAtVersionOne) {
   TypeId s = NewStream();
   auto evs = Evs(3);
-  ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, evs));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, evs));
   ASSERT_EQ(appended.size(), 3u);
   EXPECT_THAT(Versions(appended), ElementsAre(1, 2, 3));
   for (size_t i = 0; i < appended.size(); ++i) {
@@ -41,7 +41,7 @@ TEST_P(EventStoreConformance, AppendToNewStreamStartsAtVersionOne) {
       EXPECT_EQ(appended[i].global_position, appended[i - 1].global_position + 1);
     }
   }
-  ASSERT_OK_AND_ASSIGN(auto more, store_->AppendStream(s, Evs(2)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto more, store_->AppendStream(s, Evs(2)));
   EXPECT_THAT(Versions(more), ElementsAre(4, 5));
   EXPECT_GT(more[0].global_position, appended[2].global_position);
 }
@@ -51,8 +51,8 @@ TEST_P(EventStoreConformance, ReturnedEventsEqualALaterRead) {
   std::vector<WritableEvent> evs = {Ev("opened", R"({"owner":"ana"})", {{"user", "u1"}, {"trace", ""}}),
                                     Ev("deposited", R"({"amount":5})")};
   evs[1].content_type = "application/vnd.test+json";
-  ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, evs));
-  ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, evs));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
   ASSERT_EQ(read.size(), 2u);
   EXPECT_EQ(read, appended);
   EXPECT_EQ(read[0].metadata, (Metadata{{"user", "u1"}, {"trace", ""}}));
@@ -68,7 +68,7 @@ TEST_P(EventStoreConformance, InputsAreNotModified) {
   TypeId s = NewStream();
   std::vector<WritableEvent> evs = {Ev("a", "x", {{"k", "v"}})};
   std::vector<WritableEvent> copy = evs;
-  ASSERT_OK(store_->AppendStream(s, evs));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, evs));
   EXPECT_FALSE(evs[0].id.has_value());
   EXPECT_EQ(evs[0].data, copy[0].data);
   EXPECT_EQ(evs[0].metadata, copy[0].metadata);
@@ -79,9 +79,9 @@ TEST_P(EventStoreConformance, CallerChosenIdsAreKept) {
   auto e = Ev();
   Uuid id = Uuid::NewV7();
   e.id = id;
-  ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, std::vector<WritableEvent>{e}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, std::vector<WritableEvent>{e}));
   EXPECT_EQ(appended[0].id.uuid(), id);
-  ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
   EXPECT_EQ(read[0].id, TypeId("happened", id));
 }
 
@@ -91,8 +91,7 @@ TEST_P(EventStoreConformance, InvalidAppendsAreRejectedAndWriteNothing) {
   EXPECT_THAT(store_->AppendStream(s, std::vector<WritableEvent>{Ev("Bad-Type")}),
               StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(store_->AppendStream(s, std::vector<WritableEvent>{Ev("")}), StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_THAT(store_->AppendStream(TypeId("Not Valid", Uuid::NewV7()), Evs(1)),
-              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store_->AppendStream(TypeId("Not Valid", Uuid::NewV7()), Evs(1)), StatusIs(StatusCode::kInvalidArgument));
   AppendOptions both;
   both.expect_version = 0;
   both.stream_state = StreamState::kMustNotExist;
@@ -110,8 +109,8 @@ TEST_P(EventStoreConformance, InvalidAppendsAreRejectedAndWriteNothing) {
 
 TEST_P(EventStoreConformance, ExpectVersionMatchesOrConflictsWithDetails) {
   TypeId s = NewStream();
-  ASSERT_OK(store_->AppendStream(s, Evs(1), AppendOptions::ExpectVersion(0)));
-  ASSERT_OK(store_->AppendStream(s, Evs(2), AppendOptions::ExpectVersion(1)));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(1), AppendOptions::ExpectVersion(0)));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(2), AppendOptions::ExpectVersion(1)));
   auto stale = store_->AppendStream(s, Evs(2), AppendOptions::ExpectVersion(1));
   ASSERT_THAT(stale, StatusIs(StatusCode::kConflict));
   ASSERT_TRUE(stale.error().conflict().has_value());
@@ -124,7 +123,7 @@ TEST_P(EventStoreConformance, ExpectVersionMatchesOrConflictsWithDetails) {
   auto zero = store_->AppendStream(s, Evs(1), AppendOptions::ExpectVersion(0));
   ASSERT_THAT(zero, StatusIs(StatusCode::kConflict));
   EXPECT_EQ(zero.error().conflict()->expected_version, 0);
-  ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
   EXPECT_EQ(read.size(), 3u);  // nothing written by the failed appends
 }
 
@@ -139,7 +138,7 @@ TEST_P(EventStoreConformance, ExpectVersionOnMissingStream) {
 
 TEST_P(EventStoreConformance, StreamMustNotExist) {
   TypeId s = NewStream();
-  ASSERT_OK(store_->AppendStream(s, Evs(2), AppendOptions::MustNotExist()));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(2), AppendOptions::MustNotExist()));
   auto r = store_->AppendStream(s, Evs(1), AppendOptions::MustNotExist());
   ASSERT_THAT(r, StatusIs(StatusCode::kConflict));
   ASSERT_TRUE(r.error().conflict().has_value());
@@ -155,56 +154,56 @@ TEST_P(EventStoreConformance, StreamMustExist) {
   EXPECT_EQ(r.error().conflict()->expected_version, -1);
   EXPECT_EQ(r.error().conflict()->actual_version, 0);
   EXPECT_THAT(store_->ReadStream(s), StatusIs(StatusCode::kNotFound));
-  ASSERT_OK(store_->AppendStream(s, Evs(1)));
-  ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, Evs(1), AppendOptions::MustExist()));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(1)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, Evs(1), AppendOptions::MustExist()));
   EXPECT_EQ(appended[0].stream_version, 2);
 }
 
 TEST_P(EventStoreConformance, MultiEventAppendIsAtomicOnConflict) {
   TypeId s = NewStream();
-  ASSERT_OK(store_->AppendStream(s, Evs(1)));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(1)));
   EXPECT_THAT(store_->AppendStream(s, Evs(5), AppendOptions::ExpectVersion(0)), StatusIs(StatusCode::kConflict));
-  ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
   EXPECT_EQ(read.size(), 1u);
-  ASSERT_OK_AND_ASSIGN(auto next, store_->AppendStream(s, Evs(1)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto next, store_->AppendStream(s, Evs(1)));
   EXPECT_EQ(next[0].stream_version, 2);
 }
 
 TEST_P(EventStoreConformance, ReadForwardAfterAndCount) {
   TypeId s = NewStream();
-  ASSERT_OK(store_->AppendStream(s, Evs(10)));
-  ASSERT_OK_AND_ASSIGN(auto all, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(10)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, ReadStreamAll(*store_, s));
   EXPECT_EQ(Versions(all), (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
-  ASSERT_OK_AND_ASSIGN(auto after, ReadStreamAll(*store_, s, {Direction::kForward, 7, 0}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto after, ReadStreamAll(*store_, s, {Direction::kForward, 7, 0}));
   EXPECT_THAT(Versions(after), ElementsAre(8, 9, 10));
-  ASSERT_OK_AND_ASSIGN(auto counted, ReadStreamAll(*store_, s, {Direction::kForward, 2, 3}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto counted, ReadStreamAll(*store_, s, {Direction::kForward, 2, 3}));
   EXPECT_THAT(Versions(counted), ElementsAre(3, 4, 5));
-  ASSERT_OK_AND_ASSIGN(auto past, ReadStreamAll(*store_, s, {Direction::kForward, 10, 0}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto past, ReadStreamAll(*store_, s, {Direction::kForward, 10, 0}));
   EXPECT_TRUE(past.empty());
-  ASSERT_OK_AND_ASSIGN(auto far, ReadStreamAll(*store_, s, {Direction::kForward, 1000, 5}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto far, ReadStreamAll(*store_, s, {Direction::kForward, 1000, 5}));
   EXPECT_TRUE(far.empty());
 }
 
 TEST_P(EventStoreConformance, ReadBackward) {
   TypeId s = NewStream();
-  ASSERT_OK(store_->AppendStream(s, Evs(6)));
-  ASSERT_OK_AND_ASSIGN(auto all, ReadStreamAll(*store_, s, {Direction::kBackward, 0, 0}));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(6)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, ReadStreamAll(*store_, s, {Direction::kBackward, 0, 0}));
   EXPECT_THAT(Versions(all), ElementsAre(6, 5, 4, 3, 2, 1));
-  ASSERT_OK_AND_ASSIGN(auto from4, ReadStreamAll(*store_, s, {Direction::kBackward, 4, 0}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto from4, ReadStreamAll(*store_, s, {Direction::kBackward, 4, 0}));
   EXPECT_THAT(Versions(from4), ElementsAre(4, 3, 2, 1));
-  ASSERT_OK_AND_ASSIGN(auto two, ReadStreamAll(*store_, s, {Direction::kBackward, 0, 2}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto two, ReadStreamAll(*store_, s, {Direction::kBackward, 0, 2}));
   EXPECT_THAT(Versions(two), ElementsAre(6, 5));
-  ASSERT_OK_AND_ASSIGN(auto beyond, ReadStreamAll(*store_, s, {Direction::kBackward, 100, 1}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto beyond, ReadStreamAll(*store_, s, {Direction::kBackward, 100, 1}));
   EXPECT_THAT(Versions(beyond), ElementsAre(6));
 }
 
 TEST_P(EventStoreConformance, LargeStreamsReadInFull) {
   TypeId s = NewStream();
-  for (int i = 0; i < 3; ++i) ASSERT_OK(store_->AppendStream(s, Evs(700)));
-  ASSERT_OK_AND_ASSIGN(auto all, ReadStreamAll(*store_, s));
+  for (int i = 0; i < 3; ++i) ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(700)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, ReadStreamAll(*store_, s));
   ASSERT_EQ(all.size(), 2100u);
   for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i].stream_version, static_cast<int64_t>(i) + 1);
-  ASSERT_OK_AND_ASSIGN(auto back, ReadStreamAll(*store_, s, {Direction::kBackward, 0, 0}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto back, ReadStreamAll(*store_, s, {Direction::kBackward, 0, 0}));
   ASSERT_EQ(back.size(), 2100u);
   EXPECT_EQ(back.front().stream_version, 2100);
   EXPECT_EQ(back.back().stream_version, 1);
@@ -217,16 +216,16 @@ TEST_P(EventStoreConformance, MissingStreamIsNotFound) {
 
 TEST_P(EventStoreConformance, StreamTypeIsPartOfTheId) {
   Uuid u = Uuid::NewV7();
-  ASSERT_OK(store_->AppendStream(TypeId("alpha", u), Evs(2)));
-  ASSERT_OK_AND_ASSIGN(auto b, store_->AppendStream(TypeId("beta", u), Evs(1)));
+  ESTORIA_ASSERT_OK(store_->AppendStream(TypeId("alpha", u), Evs(2)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, store_->AppendStream(TypeId("beta", u), Evs(1)));
   EXPECT_EQ(b[0].stream_version, 1);
-  ASSERT_OK_AND_ASSIGN(auto a, ReadStreamAll(*store_, TypeId("alpha", u)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, ReadStreamAll(*store_, TypeId("alpha", u)));
   EXPECT_EQ(a.size(), 2u);
 }
 
 TEST_P(EventStoreConformance, BadReadOptionsAreInvalid) {
   TypeId s = NewStream();
-  ASSERT_OK(store_->AppendStream(s, Evs(1)));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(1)));
   EXPECT_THAT(store_->ReadStream(s, {Direction::kForward, -1, 0}), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(store_->ReadStream(s, {Direction::kForward, 0, -2}), StatusIs(StatusCode::kInvalidArgument));
 }
@@ -239,8 +238,8 @@ TEST_P(EventStoreConformance, BinaryAndEmptyPayloadsRoundTrip) {
   std::vector<WritableEvent> evs = {Ev("blob", binary), Ev("empty", ""), Ev("text", "caf\xc3\xa9 \xe2\x82\xac")};
   evs[0].content_type = "application/octet-stream";
   evs[1].content_type = "";
-  ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, evs));
-  ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, evs));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
   ASSERT_EQ(read.size(), 3u);
   EXPECT_EQ(read[0].data, binary);
   EXPECT_EQ(read[0].data.size(), 262u);
@@ -254,16 +253,16 @@ TEST_P(EventStoreConformance, BinaryAndEmptyPayloadsRoundTrip) {
 TEST_P(EventStoreConformance, PayloadIsStoredVerbatimNotNormalised) {
   TypeId s = NewStream();
   std::string json = "{ \"b\" : 1,\n  \"a\":[1 , 2] ,\"a\":3 }";
-  ASSERT_OK(store_->AppendStream(s, std::vector<WritableEvent>{Ev("raw", json)}));
-  ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, std::vector<WritableEvent>{Ev("raw", json)}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
   EXPECT_EQ(read[0].data, json);
 }
 
 TEST_P(EventStoreConformance, MetadataRoundTripsIncludingEmptyValues) {
   TypeId s = NewStream();
   Metadata md = {{"empty", ""}, {"unicode", "\xc3\xa1rvore"}, {"quote", "a\"b\\c"}, {"k.with.dots", "1"}};
-  ASSERT_OK(store_->AppendStream(s, std::vector<WritableEvent>{Ev("m", "{}", md), Ev("n", "{}", {})}));
-  ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, std::vector<WritableEvent>{Ev("m", "{}", md), Ev("n", "{}", {})}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
   EXPECT_EQ(read[0].metadata, md);
   EXPECT_TRUE(read[1].metadata.empty());
 }
@@ -272,13 +271,13 @@ TEST_P(EventStoreConformance, IdempotentReappendReportsAlreadyExists) {
   TypeId s = NewStream();
   std::vector<WritableEvent> evs = Evs(3);
   for (auto& e : evs) e.id = Uuid::NewV7();
-  ASSERT_OK(store_->AppendStream(s, Evs(1)));
-  ASSERT_OK(store_->AppendStream(s, evs, AppendOptions::ExpectVersion(1)));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(1)));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, evs, AppendOptions::ExpectVersion(1)));
   auto again = store_->AppendStream(s, evs);
   EXPECT_THAT(again, StatusIs(StatusCode::kAlreadyExists));
   auto again_expect = store_->AppendStream(s, evs, AppendOptions::ExpectVersion(1));
   EXPECT_THAT(again_expect, StatusIs(StatusCode::kAlreadyExists));
-  ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
   EXPECT_EQ(read.size(), 4u);  // no duplicates
   // The same ids with an expectation naming another place are not a retry.
   EXPECT_THAT(store_->AppendStream(s, evs, AppendOptions::ExpectVersion(4)), StatusIs(StatusCode::kInvalidArgument));
@@ -292,7 +291,7 @@ TEST_P(EventStoreConformance, IdempotentReappendReportsAlreadyExists) {
   std::vector<WritableEvent> dup = Evs(2);
   dup[0].id = dup[1].id = Uuid::NewV7();
   EXPECT_THAT(store_->AppendStream(s, dup), StatusIs(StatusCode::kInvalidArgument));
-  ASSERT_OK_AND_ASSIGN(auto after, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto after, ReadStreamAll(*store_, s));
   EXPECT_EQ(after.size(), 4u);
 }
 
@@ -302,20 +301,20 @@ TEST_P(EventStoreConformance, ListStreams) {
   std::vector<TypeId> ids;
   for (int i = 0; i < 3; ++i) {
     ids.push_back(NewStream("lista"));
-    ASSERT_OK(store_->AppendStream(ids.back(), Evs(i + 1)));
+    ESTORIA_ASSERT_OK(store_->AppendStream(ids.back(), Evs(i + 1)));
   }
   TypeId other = NewStream("listb");
-  ASSERT_OK(store_->AppendStream(other, Evs(1)));
-  ASSERT_OK_AND_ASSIGN(auto a, lister->ListStreams({"lista", "", 0}));
+  ESTORIA_ASSERT_OK(store_->AppendStream(other, Evs(1)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, lister->ListStreams({"lista", "", 0}));
   ASSERT_EQ(a.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(a[i].stream_id, ids[i]);  // UUIDv7 ids in creation order sort by text
     EXPECT_EQ(a[i].version, static_cast<int64_t>(i) + 1);
   }
-  ASSERT_OK_AND_ASSIGN(auto limited, lister->ListStreams({"lista", ids[0].ToString(), 1}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto limited, lister->ListStreams({"lista", ids[0].ToString(), 1}));
   ASSERT_EQ(limited.size(), 1u);
   EXPECT_EQ(limited[0].stream_id, ids[1]);
-  ASSERT_OK_AND_ASSIGN(auto everything, lister->ListStreams({}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto everything, lister->ListStreams({}));
   EXPECT_EQ(everything.size(), 4u);
 }
 

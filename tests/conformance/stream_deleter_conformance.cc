@@ -25,43 +25,43 @@ namespace {
 
 TEST_P(StreamDeleterConformance, DeleteWholeStream) {
   TypeId doomed = NewStream(), kept = NewStream();
-  ASSERT_OK(store_->AppendStream(kept, Evs(2)));
-  ASSERT_OK(store_->AppendStream(doomed, Evs(3)));
-  ASSERT_OK_AND_ASSIGN(auto kept_after, store_->AppendStream(kept, Evs(1)));
-  ASSERT_OK(deleter_->DeleteStream(doomed));
+  ESTORIA_ASSERT_OK(store_->AppendStream(kept, Evs(2)));
+  ESTORIA_ASSERT_OK(store_->AppendStream(doomed, Evs(3)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto kept_after, store_->AppendStream(kept, Evs(1)));
+  ESTORIA_ASSERT_OK(deleter_->DeleteStream(doomed));
   EXPECT_THAT(store_->ReadStream(doomed), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(deleter_->DeleteStream(doomed), StatusIs(StatusCode::kNotFound));
-  ASSERT_OK_AND_ASSIGN(auto survivors, ReadStreamAll(*store_, kept));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto survivors, ReadStreamAll(*store_, kept));
   EXPECT_EQ(survivors.size(), 3u);
   EXPECT_EQ(survivors[2].global_position, kept_after[0].global_position);  // positions kept
   if (GlobalReader* g = store_->global_reader()) {
-    ASSERT_OK_AND_ASSIGN(auto all, ReadAllEvents(*g));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, ReadAllEvents(*g));
     ASSERT_EQ(all.size(), 3u);
     for (const auto& e : all) EXPECT_EQ(e.stream_id, kept);
   }
   // The id can be reused from version 1.
-  ASSERT_OK_AND_ASSIGN(auto reborn, store_->AppendStream(doomed, Evs(1), AppendOptions::MustNotExist()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto reborn, store_->AppendStream(doomed, Evs(1), AppendOptions::MustNotExist()));
   EXPECT_EQ(reborn[0].stream_version, 1);
-  ASSERT_OK_AND_ASSIGN(auto reread, ReadStreamAll(*store_, doomed));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto reread, ReadStreamAll(*store_, doomed));
   EXPECT_THAT(Versions(reread), ElementsAre(1));
 }
 
 TEST_P(StreamDeleterConformance, TruncateKeepsLaterVersionsAndTip) {
   TypeId s = NewStream(), other = NewStream();
-  ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, Evs(5)));
-  ASSERT_OK(store_->AppendStream(other, Evs(1)));
-  ASSERT_OK(deleter_->DeleteStream(s, {3}));
-  ASSERT_OK_AND_ASSIGN(auto rest, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, Evs(5)));
+  ESTORIA_ASSERT_OK(store_->AppendStream(other, Evs(1)));
+  ESTORIA_ASSERT_OK(deleter_->DeleteStream(s, {3}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto rest, ReadStreamAll(*store_, s));
   EXPECT_THAT(Versions(rest), ElementsAre(4, 5));
   EXPECT_EQ(rest[0], appended[3]);
-  ASSERT_OK_AND_ASSIGN(auto back, ReadStreamAll(*store_, s, {Direction::kBackward, 0, 0}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto back, ReadStreamAll(*store_, s, {Direction::kBackward, 0, 0}));
   EXPECT_THAT(Versions(back), ElementsAre(5, 4));
   // Appends continue from the old tip; the expectation sees the tip.
   EXPECT_THAT(store_->AppendStream(s, Evs(1), AppendOptions::ExpectVersion(2)), StatusIs(StatusCode::kConflict));
-  ASSERT_OK_AND_ASSIGN(auto next, store_->AppendStream(s, Evs(1), AppendOptions::ExpectVersion(5)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto next, store_->AppendStream(s, Evs(1), AppendOptions::ExpectVersion(5)));
   EXPECT_EQ(next[0].stream_version, 6);
   if (GlobalReader* g = store_->global_reader()) {
-    ASSERT_OK_AND_ASSIGN(auto all, ReadAllEvents(*g, {0, 0, {}, {}}));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, ReadAllEvents(*g, {0, 0, {}, {}}));
     EXPECT_EQ(all.size(), 4u);  // 4, 5, other's 1, 6
     EXPECT_EQ(all[0].global_position, appended[3].global_position);
   }
@@ -69,16 +69,16 @@ TEST_P(StreamDeleterConformance, TruncateKeepsLaterVersionsAndTip) {
 
 TEST_P(StreamDeleterConformance, TruncateEverythingLeavesAnEmptyExistingStream) {
   TypeId s = NewStream();
-  ASSERT_OK(store_->AppendStream(s, Evs(3)));
-  ASSERT_OK(deleter_->DeleteStream(s, {3}));
-  ASSERT_OK_AND_ASSIGN(auto rest, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(3)));
+  ESTORIA_ASSERT_OK(deleter_->DeleteStream(s, {3}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto rest, ReadStreamAll(*store_, s));
   EXPECT_TRUE(rest.empty());  // empty, not NotFound
   EXPECT_THAT(store_->AppendStream(s, Evs(1), AppendOptions::MustNotExist()), StatusIs(StatusCode::kConflict));
-  ASSERT_OK_AND_ASSIGN(auto next, store_->AppendStream(s, Evs(1)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto next, store_->AppendStream(s, Evs(1)));
   EXPECT_EQ(next[0].stream_version, 4);
   // Truncating below what is already gone is a no-op.
-  ASSERT_OK(deleter_->DeleteStream(s, {2}));
-  ASSERT_OK_AND_ASSIGN(auto still, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK(deleter_->DeleteStream(s, {2}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto still, ReadStreamAll(*store_, s));
   EXPECT_THAT(Versions(still), ElementsAre(4));
 }
 
@@ -86,9 +86,9 @@ TEST_P(StreamDeleterConformance, ErrorsForMissingStreamAndBadVersion) {
   EXPECT_THAT(deleter_->DeleteStream(NewStream()), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(deleter_->DeleteStream(NewStream(), {1}), StatusIs(StatusCode::kNotFound));
   TypeId s = NewStream();
-  ASSERT_OK(store_->AppendStream(s, Evs(1)));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(1)));
   EXPECT_THAT(deleter_->DeleteStream(s, {-1}), StatusIs(StatusCode::kInvalidArgument));
-  ASSERT_OK_AND_ASSIGN(auto rest, ReadStreamAll(*store_, s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto rest, ReadStreamAll(*store_, s));
   EXPECT_EQ(rest.size(), 1u);
 }
 
@@ -96,9 +96,9 @@ TEST_P(StreamDeleterConformance, DeletedEventIdsDoNotBlockReuseOfTheStream) {
   TypeId s = NewStream();
   auto evs = Evs(2);
   for (auto& e : evs) e.id = Uuid::NewV7();
-  ASSERT_OK(store_->AppendStream(s, evs));
-  ASSERT_OK(deleter_->DeleteStream(s));
-  ASSERT_OK_AND_ASSIGN(auto again, store_->AppendStream(s, evs));
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, evs));
+  ESTORIA_ASSERT_OK(deleter_->DeleteStream(s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto again, store_->AppendStream(s, evs));
   EXPECT_EQ(again[1].stream_version, 2);
 }
 

@@ -79,16 +79,16 @@ TEST(SqliteCrashTest, AcknowledgedAppendsSurviveSigkill) {
     }
     // Integrity first, on a plain connection (recovers the WAL).
     {
-      ASSERT_OK_AND_ASSIGN(auto raw, SqliteDatabase::Open(path));
-      ASSERT_OK_AND_ASSIGN(std::string check, raw->QueryText("PRAGMA integrity_check"));
+      ESTORIA_ASSERT_OK_AND_ASSIGN(auto raw, SqliteDatabase::Open(path));
+      ESTORIA_ASSERT_OK_AND_ASSIGN(std::string check, raw->QueryText("PRAGMA integrity_check"));
       EXPECT_EQ(check, "ok");
     }
     SqliteOptions o;
     o.path = path;
-    ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
-    ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
-    ASSERT_OK_AND_ASSIGN(auto it, store->ReadAll());
-    ASSERT_OK_AND_ASSIGN(auto all, Collect(*it));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto it, store->ReadAll());
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, Collect(*it));
     ASSERT_EQ(static_cast<int64_t>(all.size()), head) << "positions are not a gap-free prefix";
     std::map<std::string, int64_t> tips;
     for (size_t i = 0; i < all.size(); ++i) {

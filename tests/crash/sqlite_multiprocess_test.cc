@@ -26,7 +26,7 @@ TEST(SqliteMultiProcessTest, TwoProcessesAppendToTheSameFile) {
   {
     SqliteOptions o;
     o.path = path;
-    ASSERT_OK(SqliteEventStore::Open(o).error());  // create the schema once
+    ESTORIA_ASSERT_OK(SqliteEventStore::Open(o).error());  // create the schema once
   }
   struct Outcome {
     int ok = 0, conflicts = 0;
@@ -58,11 +58,11 @@ TEST(SqliteMultiProcessTest, TwoProcessesAppendToTheSameFile) {
 
   SqliteOptions o;
   o.path = path;
-  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
   // The shared stream: exactly the acknowledged appends, each process's in its
   // own order, no duplicates.
-  ASSERT_OK_AND_ASSIGN(auto it, store->ReadStream(shared));
-  ASSERT_OK_AND_ASSIGN(auto events, Collect(*it));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto it, store->ReadStream(shared));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto events, Collect(*it));
   ASSERT_EQ(static_cast<int>(events.size()), total_ok);
   std::set<std::string> seen;
   std::map<char, int> last_seq{{'a', -1}, {'b', -1}};
@@ -80,17 +80,17 @@ TEST(SqliteMultiProcessTest, TwoProcessesAppendToTheSameFile) {
   EXPECT_EQ(per_tag['b'], outcomes["b"].ok);
   // Each process's own stream: every append, in order.
   for (const auto& [tag, out] : outcomes) {
-    ASSERT_OK_AND_ASSIGN(TypeId own, TypeId::Parse(out.own));
-    ASSERT_OK_AND_ASSIGN(auto own_it, store->ReadStream(own));
-    ASSERT_OK_AND_ASSIGN(auto own_events, Collect(*own_it));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(TypeId own, TypeId::Parse(out.own));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto own_it, store->ReadStream(own));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto own_events, Collect(*own_it));
     ASSERT_EQ(static_cast<int>(own_events.size()), kAttempts);
     for (int i = 0; i < kAttempts; ++i) EXPECT_EQ(own_events[i].data, tag + ":" + std::to_string(i));
   }
   // The global log: gap-free positions 1..head, every event once.
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, total_ok + 2 * kAttempts);
-  ASSERT_OK_AND_ASSIGN(auto all_it, store->ReadAll());
-  ASSERT_OK_AND_ASSIGN(auto all, Collect(*all_it));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto all_it, store->ReadAll());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, Collect(*all_it));
   ASSERT_EQ(static_cast<int64_t>(all.size()), head);
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].global_position, static_cast<int64_t>(i) + 1);
   std::filesystem::remove_all(dir);

@@ -20,9 +20,9 @@ TEST(PgConnectionTest, ErrorsMapToStatusCodes) {
   auto conn = RawConnection();
   ASSERT_NE(conn, nullptr);
   std::string t = QuoteIdentifier(schema.name()) + ".t";
-  ASSERT_OK(conn->Exec("CREATE SCHEMA " + QuoteIdentifier(schema.name()) + "; CREATE TABLE " + t +
-                       " (id int8 PRIMARY KEY, v text NOT NULL)"));
-  ASSERT_OK(conn->ExecParams("INSERT INTO " + t + " VALUES ($1, $2)", PgParams().Int64(1).Text("a")));
+  ESTORIA_ASSERT_OK(conn->Exec("CREATE SCHEMA " + QuoteIdentifier(schema.name()) + "; CREATE TABLE " + t +
+                               " (id int8 PRIMARY KEY, v text NOT NULL)"));
+  ESTORIA_ASSERT_OK(conn->ExecParams("INSERT INTO " + t + " VALUES ($1, $2)", PgParams().Int64(1).Text("a")));
   auto dup = conn->ExecParams("INSERT INTO " + t + " VALUES ($1, $2)", PgParams().Int64(1).Text("b"));
   EXPECT_THAT(dup, StatusIs(StatusCode::kAlreadyExists));
   EXPECT_NE(dup.error().message().find("23505"), std::string::npos);
@@ -31,8 +31,8 @@ TEST(PgConnectionTest, ErrorsMapToStatusCodes) {
   EXPECT_THAT(conn->Exec("SELECT 'x'::int4"), StatusIs(StatusCode::kInvalidArgument));  // 22P02
   EXPECT_THAT(conn->Exec("SELEC 1"), StatusIs(StatusCode::kInternal));                  // 42601
   // The connection stays usable after statement errors.
-  ASSERT_OK_AND_ASSIGN(PgResult r,
-                       conn->ExecParams("SELECT v, $1::int8 FROM " + t, PgParams().Int64(-7), PgFormat::kBinary));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      PgResult r, conn->ExecParams("SELECT v, $1::int8 FROM " + t, PgParams().Int64(-7), PgFormat::kBinary));
   EXPECT_EQ(r.String(0, 0), "a");
   EXPECT_EQ(r.Int64(0, 1), -7);
 }
@@ -41,25 +41,26 @@ TEST(PgConnectionTest, TransactionGuardRollsBackUnlessCommitted) {
   ScopedSchema schema("conn_tx");
   auto conn = RawConnection();
   std::string t = QuoteIdentifier(schema.name()) + ".t";
-  ASSERT_OK(conn->Exec("CREATE SCHEMA " + QuoteIdentifier(schema.name()) + "; CREATE TABLE " + t + " (id int8)"));
+  ESTORIA_ASSERT_OK(
+      conn->Exec("CREATE SCHEMA " + QuoteIdentifier(schema.name()) + "; CREATE TABLE " + t + " (id int8)"));
   {
-    ASSERT_OK_AND_ASSIGN(auto tx, PgTransaction::Begin(*conn));
-    ASSERT_OK(conn->Exec("INSERT INTO " + t + " VALUES (1)"));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto tx, PgTransaction::Begin(*conn));
+    ESTORIA_ASSERT_OK(conn->Exec("INSERT INTO " + t + " VALUES (1)"));
   }  // rolled back
   {
-    ASSERT_OK_AND_ASSIGN(auto tx, PgTransaction::Begin(*conn));
-    ASSERT_OK(conn->Exec("INSERT INTO " + t + " VALUES (2)"));
-    ASSERT_OK(tx.Commit());
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto tx, PgTransaction::Begin(*conn));
+    ESTORIA_ASSERT_OK(conn->Exec("INSERT INTO " + t + " VALUES (2)"));
+    ESTORIA_ASSERT_OK(tx.Commit());
   }
   {
     // A failed transaction cannot be committed: COMMIT reports the rollback.
-    ASSERT_OK_AND_ASSIGN(auto tx, PgTransaction::Begin(*conn));
-    ASSERT_OK(conn->Exec("INSERT INTO " + t + " VALUES (3)"));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto tx, PgTransaction::Begin(*conn));
+    ESTORIA_ASSERT_OK(conn->Exec("INSERT INTO " + t + " VALUES (3)"));
     EXPECT_FALSE(conn->Exec("SELECT 1/0").has_value());
     EXPECT_FALSE(tx.Commit().ok());
   }
   EXPECT_EQ(conn->transaction_status(), PQTRANS_IDLE);
-  ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT string_agg(id::text, ',') FROM " + t));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(PgResult r, conn->Exec("SELECT string_agg(id::text, ',') FROM " + t));
   EXPECT_EQ(r.String(0, 0), "2");
 }
 
@@ -72,7 +73,7 @@ TEST(PgConnectionTest, PipelinePreparesLazilyAndSurvivesReconnect) {
   p.Add(add, PgParams().Int64(40).Int64(2), PgFormat::kBinary)
       .Add(add, PgParams().Int64(1).Int64(1))
       .Add(echo, PgParams().Text("héllo").Bytes(std::string("\0\x01\xff", 3)).UuidValue(id), PgFormat::kBinary);
-  ASSERT_OK_AND_ASSIGN(auto results, conn->RunPipeline(p));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto results, conn->RunPipeline(p));
   ASSERT_EQ(results.size(), 3u);
   EXPECT_EQ(results[0].Int64(0, 0), 42);
   EXPECT_EQ(results[1].Int64(0, 0), 2);  // text format
@@ -84,17 +85,18 @@ TEST(PgConnectionTest, PipelinePreparesLazilyAndSurvivesReconnect) {
   PgPipeline bad;
   bad.Add(fail, PgParams().Int64(0)).Add(add, PgParams().Int64(1).Int64(2));
   EXPECT_THAT(conn->RunPipeline(bad), StatusIs(StatusCode::kInvalidArgument));  // 22012 division by zero
-  ASSERT_OK_AND_ASSIGN(PgResult again, conn->ExecPrepared(add, PgParams().Int64(2).Int64(3), PgFormat::kBinary));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(PgResult again,
+                               conn->ExecPrepared(add, PgParams().Int64(2).Int64(3), PgFormat::kBinary));
   EXPECT_EQ(again.Int64(0, 0), 5);
   // Kill the session: the next call fails with Unavailable, EnsureConnected
   // reconnects, and the statement is prepared again on the new session.
   auto killer = RawConnection();
-  ASSERT_OK_AND_ASSIGN(PgResult pid, conn->Exec("SELECT pg_backend_pid()"));
-  ASSERT_OK(killer->ExecParams("SELECT pg_terminate_backend($1::int4, 10000)", PgParams().Text(pid.Raw(0, 0))));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(PgResult pid, conn->Exec("SELECT pg_backend_pid()"));
+  ESTORIA_ASSERT_OK(killer->ExecParams("SELECT pg_terminate_backend($1::int4, 10000)", PgParams().Text(pid.Raw(0, 0))));
   EXPECT_THAT(conn->Exec("SELECT 1"), StatusIs(StatusCode::kUnavailable));
   EXPECT_TRUE(conn->broken());
-  ASSERT_OK(conn->EnsureConnected());
-  ASSERT_OK_AND_ASSIGN(again, conn->ExecPrepared(add, PgParams().Int64(20).Int64(3), PgFormat::kBinary));
+  ESTORIA_ASSERT_OK(conn->EnsureConnected());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(again, conn->ExecPrepared(add, PgParams().Int64(20).Int64(3), PgFormat::kBinary));
   EXPECT_EQ(again.Int64(0, 0), 23);
 }
 
@@ -102,32 +104,33 @@ TEST(PgConnectionTest, QueryDeadlineGivesUnavailable) {
   PgConnectOptions o;
   o.conninfo = testing::ServerUri();
   o.query_timeout = std::chrono::milliseconds(200);
-  ASSERT_OK_AND_ASSIGN(auto conn, PgConnection::Connect(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto conn, PgConnection::Connect(o));
   EXPECT_THAT(conn->Exec("SELECT pg_sleep(5)"), StatusIs(StatusCode::kUnavailable));
   EXPECT_TRUE(conn->broken());
-  ASSERT_OK(conn->EnsureConnected());
-  ASSERT_OK(conn->Exec("SELECT 1"));
+  ESTORIA_ASSERT_OK(conn->EnsureConnected());
+  ESTORIA_ASSERT_OK(conn->Exec("SELECT 1"));
 }
 
 TEST(PgConnectionTest, CheckpointCommitsWithTheCallersTransaction) {
   ScopedSchema schema("conn_ckpt");
   PostgresOptions o = testing::TestOptions(schema.name());
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresCheckpointStore::Open(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresCheckpointStore::Open(o));
   auto conn = RawConnection();
   {
-    ASSERT_OK_AND_ASSIGN(auto tx, PgTransaction::Begin(*conn));
-    ASSERT_OK(PostgresCheckpointStore::SaveInTransaction(*conn, schema.name(), "balances", 10));
-    ASSERT_OK_AND_ASSIGN(int64_t inside, PostgresCheckpointStore::LoadInTransaction(*conn, schema.name(), "balances"));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto tx, PgTransaction::Begin(*conn));
+    ESTORIA_ASSERT_OK(PostgresCheckpointStore::SaveInTransaction(*conn, schema.name(), "balances", 10));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t inside,
+                                 PostgresCheckpointStore::LoadInTransaction(*conn, schema.name(), "balances"));
     EXPECT_EQ(inside, 10);
   }  // rolled back
-  ASSERT_OK_AND_ASSIGN(int64_t p, store->Load("balances"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t p, store->Load("balances"));
   EXPECT_EQ(p, 0);
   {
-    ASSERT_OK_AND_ASSIGN(auto tx, PgTransaction::Begin(*conn));
-    ASSERT_OK(PostgresCheckpointStore::SaveInTransaction(*conn, schema.name(), "balances", 12));
-    ASSERT_OK(tx.Commit());
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto tx, PgTransaction::Begin(*conn));
+    ESTORIA_ASSERT_OK(PostgresCheckpointStore::SaveInTransaction(*conn, schema.name(), "balances", 12));
+    ESTORIA_ASSERT_OK(tx.Commit());
   }
-  ASSERT_OK_AND_ASSIGN(p, store->Load("balances"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(p, store->Load("balances"));
   EXPECT_EQ(p, 12);
   EXPECT_THAT(PostgresCheckpointStore::SaveInTransaction(*conn, "Bad Schema", "x", 1),
               StatusIs(StatusCode::kInvalidArgument));

@@ -58,7 +58,7 @@ TEST(PostgresGroupCommitTest, ConcurrentAppendsShareTransactions) {
   auto gate = std::make_shared<FirstCommitGate>();
   PostgresOptions o = TestOptions(schema.name());
   o.before_commit_hook = [gate] { gate->Hook(); };
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
 
   constexpr int kThreads = 16;
   constexpr int kPerThread = 10;
@@ -102,7 +102,7 @@ TEST(PostgresGroupCommitTest, ConcurrentAppendsShareTransactions) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(stats.appends, kThreads * (kPerThread + 1));
   EXPECT_LT(stats.commits, stats.appends);
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, kThreads * (kPerThread + 1));
 }
 
@@ -111,7 +111,7 @@ TEST(PostgresGroupCommitTest, EachAppendOfABatchKeepsItsOwnOutcome) {
   auto gate = std::make_shared<FirstCommitGate>();
   PostgresOptions o = TestOptions(schema.name());
   o.before_commit_hook = [gate] { gate->Hook(); };
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
   TypeId blocker = TypeId::New("other").value();
   TypeId s = TypeId::New("account").value();
   TypeId t = TypeId::New("account").value();
@@ -142,16 +142,16 @@ TEST(PostgresGroupCommitTest, EachAppendOfABatchKeepsItsOwnOutcome) {
   gate->Open();
   for (auto& th : threads) th.join();
 
-  ASSERT_OK(results[0]);
-  ASSERT_OK(results[1]);
+  ESTORIA_ASSERT_OK(results[0]);
+  ESTORIA_ASSERT_OK(results[1]);
   EXPECT_EQ(results[1]->front().stream_version, 1);
   EXPECT_EQ(results[1]->front().id.uuid(), reused);
   ASSERT_THAT(results[2], ::estoria::testing::StatusIs(StatusCode::kConflict));
   ASSERT_TRUE(results[2].error().conflict().has_value());
   EXPECT_EQ(results[2].error().conflict()->actual_version, 1);
-  ASSERT_OK(results[3]);
+  ESTORIA_ASSERT_OK(results[3]);
   EXPECT_EQ(results[3]->back().stream_version, 2);
-  ASSERT_OK(results[4]);
+  ESTORIA_ASSERT_OK(results[4]);
   EXPECT_EQ(results[4]->front().stream_version, 2);
   ASSERT_THAT(results[5], ::estoria::testing::StatusIs(StatusCode::kConflict));
   EXPECT_EQ(results[5].error().conflict()->actual_version, 2);
@@ -163,60 +163,60 @@ TEST(PostgresGroupCommitTest, EachAppendOfABatchKeepsItsOwnOutcome) {
   EXPECT_EQ(results[1]->front().global_position, 2);
   EXPECT_EQ(results[3]->front().global_position, 3);
   EXPECT_EQ(results[4]->front().global_position, 5);
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, 5);
 
   // Idempotent re-append of slot 1's id: AlreadyExists, nothing written.
   std::vector<WritableEvent> again{with_id};
   EXPECT_THAT(store->AppendStream(s, again, AppendOptions::ExpectVersion(0)),
               ::estoria::testing::StatusIs(StatusCode::kAlreadyExists));
-  ASSERT_OK_AND_ASSIGN(head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(head, store->HeadPosition());
   EXPECT_EQ(head, 5);
 }
 
 TEST(PostgresGroupCommitTest, PredictedBatchesFallBackWhenAnotherWriterIntervenes) {
   ScopedSchema schema("predict");
-  ASSERT_OK_AND_ASSIGN(auto a, PostgresEventStore::Open(TestOptions(schema.name())));
-  ASSERT_OK_AND_ASSIGN(auto b, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, PostgresEventStore::Open(TestOptions(schema.name())));
   TypeId s = TypeId::New("account").value();
   std::vector<WritableEvent> one{Ev()};
   // Sequential appends through `a` alone: after two quiet batches, `a`
   // decides batches from the versions it remembers (one round trip).
-  for (int v = 0; v < 5; ++v) ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
+  for (int v = 0; v < 5; ++v) ESTORIA_ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
   EXPECT_EQ(a->stats().mispredictions, 0);
   // Another writer moves the stream: `a`'s prediction is refused by the guard,
   // nothing is written by it, and the full path reports the real conflict.
-  ASSERT_OK(b->AppendStream(s, one, AppendOptions::ExpectVersion(5)));
+  ESTORIA_ASSERT_OK(b->AppendStream(s, one, AppendOptions::ExpectVersion(5)));
   auto stale = a->AppendStream(s, one, AppendOptions::ExpectVersion(5));
   ASSERT_THAT(stale, ::estoria::testing::StatusIs(StatusCode::kConflict));
   EXPECT_EQ(stale.error().conflict()->actual_version, 6);
   EXPECT_EQ(a->stats().mispredictions, 1);
-  ASSERT_OK_AND_ASSIGN(auto ok, a->AppendStream(s, one, AppendOptions::ExpectVersion(6)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto ok, a->AppendStream(s, one, AppendOptions::ExpectVersion(6)));
   EXPECT_EQ(ok.front().global_position, 7);
   // A stream deleted behind the writer's back: the remembered version is
   // wrong again and the full path sees the stream gone.
-  for (int v = 7; v < 10; ++v) ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
-  ASSERT_OK(b->DeleteStream(s));
-  ASSERT_OK_AND_ASSIGN(auto fresh, a->AppendStream(s, one, AppendOptions::ExpectVersion(0)));
+  for (int v = 7; v < 10; ++v) ESTORIA_ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
+  ESTORIA_ASSERT_OK(b->DeleteStream(s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto fresh, a->AppendStream(s, one, AppendOptions::ExpectVersion(0)));
   EXPECT_EQ(fresh.front().stream_version, 1);
   EXPECT_EQ(fresh.front().global_position, 11);
   // Caller-chosen ids already stored: the unique index refuses the predicted
   // batch and the full path reports the idempotent retry.
-  for (int v = 1; v < 4; ++v) ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
+  for (int v = 1; v < 4; ++v) ESTORIA_ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
   WritableEvent with_id = Ev();
   with_id.id = Uuid::NewV7();
   std::vector<WritableEvent> idem{with_id};
-  ASSERT_OK(a->AppendStream(s, idem, AppendOptions::ExpectVersion(4)));
-  for (int v = 5; v < 8; ++v) ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
+  ESTORIA_ASSERT_OK(a->AppendStream(s, idem, AppendOptions::ExpectVersion(4)));
+  for (int v = 5; v < 8; ++v) ESTORIA_ASSERT_OK(a->AppendStream(s, one, AppendOptions::ExpectVersion(v)));
   EXPECT_THAT(a->AppendStream(s, idem, AppendOptions::ExpectVersion(2)),
               ::estoria::testing::StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(a->AppendStream(s, idem, AppendOptions::ExpectVersion(4)),
               ::estoria::testing::StatusIs(StatusCode::kAlreadyExists));
-  ASSERT_OK_AND_ASSIGN(int64_t head, a->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, a->HeadPosition());
   EXPECT_EQ(head, 18);
   auto it = a->ReadStream(s);
-  ASSERT_OK(it);
-  ASSERT_OK_AND_ASSIGN(auto events, Collect(**it));
+  ESTORIA_ASSERT_OK(it);
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto events, Collect(**it));
   ASSERT_EQ(events.size(), 8u);
   for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].stream_version, static_cast<int64_t>(i) + 1);
 }
@@ -227,7 +227,7 @@ TEST(PostgresGroupCommitTest, SmallBatchLimitStillFinishesEveryAppend) {
   ScopedSchema schema("smallbatch");
   PostgresOptions o = TestOptions(schema.name());
   o.max_batch_appends = 3;
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
   constexpr int kThreads = 8, kPerThread = 40;
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
@@ -246,7 +246,7 @@ TEST(PostgresGroupCommitTest, SmallBatchLimitStillFinishesEveryAppend) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(stats.appends, kThreads * kPerThread);
   EXPECT_GE(stats.commits, kThreads * kPerThread / 3) << "a transaction held more than 3 appends";
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, kThreads * kPerThread);
 }
 

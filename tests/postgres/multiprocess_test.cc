@@ -39,7 +39,7 @@ struct Attempt {
 TEST(PostgresMultiProcessTest, FourProcessesFourThreadsOverlappingStreams) {
   ScopedSchema schema("multi");
   // Create the schema once (children then open concurrently anyway).
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
 
   std::string dir = ::testing::TempDir();
   std::vector<std::string> logs;
@@ -95,8 +95,8 @@ TEST(PostgresMultiProcessTest, FourProcessesFourThreadsOverlappingStreams) {
 
   // The whole log, in position order.
   auto it = store->ReadAll();
-  ASSERT_OK(it);
-  ASSERT_OK_AND_ASSIGN(std::vector<Event> all, Collect(**it));
+  ESTORIA_ASSERT_OK(it);
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::vector<Event> all, Collect(**it));
   std::map<std::string, const Event*> by_id;
   std::map<std::string, std::vector<const Event*>> by_stream;
   for (size_t i = 0; i < all.size(); ++i) {

@@ -54,7 +54,7 @@ std::vector<int64_t> PositionsOf(const std::vector<Event>& events) {
 TEST(PostgresImporterTest, RoundTripKeepsEverythingIncludingPreservedPositions) {
   ESTORIA_REQUIRE_POSTGRES();
   ScopedSchema schema("imp_roundtrip");
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
   ASSERT_EQ(store->event_importer(), store.get());
   TypeId a = TypeId::New("account").value(), b = TypeId::New("order").value();
   std::vector<Event> events{Imported(a, 1, "opened", 2), Imported(a, 2, "deposited", 3),
@@ -66,18 +66,18 @@ TEST(PostgresImporterTest, RoundTripKeepsEverythingIncludingPreservedPositions) 
   events[2].content_type = "text/plain";
   events[2].data = "";
   events[3].metadata = {{"estoria.correlation_id", "r-9"}};
-  ASSERT_OK_AND_ASSIGN(auto positions, store->ImportEvents(events, ImportOptions{true}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto positions, store->ImportEvents(events, ImportOptions{true}));
   EXPECT_EQ(positions, (std::vector<int64_t>{2, 3, 5, 9}));
   EXPECT_EQ(ReadAllOf(*store), events);  // every field, positions included
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, 9);
 
   // Another store object (fresh connections) reads the same, per stream too.
-  ASSERT_OK_AND_ASSIGN(auto other, PostgresEventStore::Open(TestOptions(schema.name())));
-  ASSERT_OK_AND_ASSIGN(auto it, other->ReadStream(b));
-  ASSERT_OK_AND_ASSIGN(auto stream_b, Collect(*it));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto other, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto it, other->ReadStream(b));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto stream_b, Collect(*it));
   EXPECT_EQ(stream_b, (std::vector<Event>{events[2], events[3]}));
-  ASSERT_OK_AND_ASSIGN(auto streams, other->ListStreams());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto streams, other->ListStreams());
   ASSERT_EQ(streams.size(), 2u);
   for (const StreamInfo& s : streams) {
     EXPECT_EQ(s.version, s.stream_id == a ? 2 : 4);
@@ -86,8 +86,8 @@ TEST(PostgresImporterTest, RoundTripKeepsEverythingIncludingPreservedPositions) 
 
   // Without preserve_positions the same events get head+1, head+2, ...
   ScopedSchema second("imp_roundtrip_assigned");
-  ASSERT_OK_AND_ASSIGN(auto target, PostgresEventStore::Open(TestOptions(second.name())));
-  ASSERT_OK_AND_ASSIGN(positions, target->ImportEvents(events));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto target, PostgresEventStore::Open(TestOptions(second.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(positions, target->ImportEvents(events));
   EXPECT_EQ(positions, (std::vector<int64_t>{1, 2, 3, 4}));
   std::vector<Event> copied = ReadAllOf(*target);
   ASSERT_EQ(copied.size(), events.size());
@@ -97,26 +97,26 @@ TEST(PostgresImporterTest, RoundTripKeepsEverythingIncludingPreservedPositions) 
     EXPECT_EQ(copied[i], expected) << "at " << i;
   }
   // An empty import writes nothing.
-  ASSERT_OK_AND_ASSIGN(positions, target->ImportEvents(std::vector<Event>{}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(positions, target->ImportEvents(std::vector<Event>{}));
   EXPECT_TRUE(positions.empty());
 }
 
 TEST(PostgresImporterTest, NewStreamMayStartAboveVersionOneAndAppendsContinueIt) {
   ESTORIA_REQUIRE_POSTGRES();
   ScopedSchema schema("imp_truncated");
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
   TypeId s = TypeId::New("account").value();
-  ASSERT_OK_AND_ASSIGN(auto positions,
-                       store->ImportEvents(std::vector<Event>{Imported(s, 5, "x"), Imported(s, 6, "y")}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto positions,
+                               store->ImportEvents(std::vector<Event>{Imported(s, 5, "x"), Imported(s, 6, "y")}));
   EXPECT_EQ(positions, (std::vector<int64_t>{1, 2}));
   std::vector<WritableEvent> evs{Ev()};
   EXPECT_THAT(store->AppendStream(s, evs, AppendOptions::ExpectVersion(5)), StatusIs(StatusCode::kConflict));
-  ASSERT_OK_AND_ASSIGN(auto appended, store->AppendStream(s, evs, AppendOptions::ExpectVersion(6)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store->AppendStream(s, evs, AppendOptions::ExpectVersion(6)));
   ASSERT_EQ(appended.size(), 1u);
   EXPECT_EQ(appended[0].stream_version, 7);
   EXPECT_EQ(appended[0].global_position, 3);
-  ASSERT_OK_AND_ASSIGN(auto it, store->ReadStream(s));
-  ASSERT_OK_AND_ASSIGN(auto read, Collect(*it));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto it, store->ReadStream(s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, Collect(*it));
   ASSERT_EQ(read.size(), 3u);
   EXPECT_EQ(read[0].stream_version, 5);
   EXPECT_EQ(read[2].stream_version, 7);
@@ -125,10 +125,10 @@ TEST(PostgresImporterTest, NewStreamMayStartAboveVersionOneAndAppendsContinueIt)
 TEST(PostgresImporterTest, VersionThatDoesNotContinueTheTipWritesNothing) {
   ESTORIA_REQUIRE_POSTGRES();
   ScopedSchema schema("imp_badversion");
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
   TypeId a = TypeId::New("account").value(), fresh = TypeId::New("account").value();
   std::vector<WritableEvent> evs{Ev(), Ev()};
-  ASSERT_OK(store->AppendStream(a, evs));  // tip 2
+  ESTORIA_ASSERT_OK(store->AppendStream(a, evs));  // tip 2
   // Continuing a fresh stream is fine, but `a` would skip version 3.
   EXPECT_THAT(store->ImportEvents(std::vector<Event>{Imported(fresh, 1, "x"), Imported(a, 4, "y")}),
               StatusIs(StatusCode::kInvalidArgument));
@@ -147,21 +147,21 @@ TEST(PostgresImporterTest, VersionThatDoesNotContinueTheTipWritesNothing) {
   EXPECT_THAT(store->ImportEvents(std::vector<Event>{Imported(fresh, 1, "x", 5), Imported(fresh, 2, "y", 5)},
                                   ImportOptions{true}),
               StatusIs(StatusCode::kInvalidArgument));
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, 2);
   EXPECT_EQ(ReadAllOf(*store).size(), 2u);
   EXPECT_THAT(store->ReadStream(fresh), StatusIs(StatusCode::kNotFound));
-  ASSERT_OK_AND_ASSIGN(auto streams, store->ListStreams());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto streams, store->ListStreams());
   EXPECT_EQ(streams.size(), 1u);
 }
 
 TEST(PostgresImporterTest, AlreadyStoredIdWritesNothing) {
   ESTORIA_REQUIRE_POSTGRES();
   ScopedSchema schema("imp_dupid");
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
   TypeId a = TypeId::New("account").value(), fresh = TypeId::New("account").value();
   std::vector<WritableEvent> evs{Ev()};
-  ASSERT_OK_AND_ASSIGN(auto appended, store->AppendStream(a, evs));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store->AppendStream(a, evs));
   Event dup = Imported(a, 2, "y");
   dup.id = appended[0].id;  // already stored by the append
   EXPECT_THAT(store->ImportEvents(std::vector<Event>{Imported(fresh, 1, "x"), dup}),
@@ -172,9 +172,9 @@ TEST(PostgresImporterTest, AlreadyStoredIdWritesNothing) {
   twice.id = first.id;
   EXPECT_THAT(store->ImportEvents(std::vector<Event>{first, twice}), StatusIs(StatusCode::kAlreadyExists));
   // An import repeated after it committed.
-  ASSERT_OK(store->ImportEvents(std::vector<Event>{first}));
+  ESTORIA_ASSERT_OK(store->ImportEvents(std::vector<Event>{first}));
   EXPECT_THAT(store->ImportEvents(std::vector<Event>{first}), StatusIs(StatusCode::kAlreadyExists));
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, 2);
   std::vector<Event> all = ReadAllOf(*store);
   ASSERT_EQ(all.size(), 2u);
@@ -188,52 +188,52 @@ TEST(PostgresImporterTest, AlreadyStoredIdWritesNothing) {
 TEST(PostgresImporterTest, PositionsInterleaveGapFreeWithAppends) {
   ESTORIA_REQUIRE_POSTGRES();
   ScopedSchema schema("imp_interleave");
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
   TypeId a = TypeId::New("account").value(), b = TypeId::New("order").value();
   std::vector<WritableEvent> one{Ev()};
   // Several quiet appends in a row: the writer starts predicting the head.
-  for (int i = 0; i < 4; ++i) ASSERT_OK(store->AppendStream(a, one));
-  ASSERT_OK_AND_ASSIGN(auto positions, store->ImportEvents(std::vector<Event>{Imported(b, 1, "x"), Imported(a, 5, "y"),
-                                                                              Imported(b, 2, "z")}));
+  for (int i = 0; i < 4; ++i) ESTORIA_ASSERT_OK(store->AppendStream(a, one));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto positions, store->ImportEvents(std::vector<Event>{
+                                                   Imported(b, 1, "x"), Imported(a, 5, "y"), Imported(b, 2, "z")}));
   EXPECT_EQ(positions, (std::vector<int64_t>{5, 6, 7}));
   // The writer's remembered head and versions are stale now; appends continue.
-  ASSERT_OK_AND_ASSIGN(auto appended, store->AppendStream(a, one, AppendOptions::ExpectVersion(5)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store->AppendStream(a, one, AppendOptions::ExpectVersion(5)));
   EXPECT_EQ(appended[0].stream_version, 6);
   EXPECT_EQ(appended[0].global_position, 8);
-  ASSERT_OK_AND_ASSIGN(appended, store->AppendStream(b, one, AppendOptions::ExpectVersion(2)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(appended, store->AppendStream(b, one, AppendOptions::ExpectVersion(2)));
   EXPECT_EQ(appended[0].stream_version, 3);
   EXPECT_EQ(appended[0].global_position, 9);
-  for (int i = 0; i < 3; ++i) ASSERT_OK(store->AppendStream(a, one));
-  ASSERT_OK_AND_ASSIGN(positions, store->ImportEvents(std::vector<Event>{Imported(a, 10, "w")}));
+  for (int i = 0; i < 3; ++i) ESTORIA_ASSERT_OK(store->AppendStream(a, one));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(positions, store->ImportEvents(std::vector<Event>{Imported(a, 10, "w")}));
   EXPECT_EQ(positions, (std::vector<int64_t>{13}));
-  ASSERT_OK(store->AppendStream(b, one, AppendOptions::ExpectVersion(3)));
+  ESTORIA_ASSERT_OK(store->AppendStream(b, one, AppendOptions::ExpectVersion(3)));
   EXPECT_EQ(PositionsOf(ReadAllOf(*store)), (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}));
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, 14);
 }
 
 TEST(PostgresImporterTest, ImportWakesWaitersInThisAndOtherStores) {
   ESTORIA_REQUIRE_POSTGRES();
   ScopedSchema schema("imp_wake");
-  ASSERT_OK_AND_ASSIGN(auto importer, PostgresEventStore::Open(TestOptions(schema.name())));
-  ASSERT_OK_AND_ASSIGN(auto watcher, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto importer, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto watcher, PostgresEventStore::Open(TestOptions(schema.name())));
   std::vector<WritableEvent> one{Ev()};
-  ASSERT_OK(importer->AppendStream(TypeId::New("a").value(), one));
+  ESTORIA_ASSERT_OK(importer->AppendStream(TypeId::New("a").value(), one));
   // Both listeners are up and know head 1.
-  ASSERT_OK_AND_ASSIGN(int64_t head, watcher->WaitForAppend(0, std::chrono::seconds(30)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, watcher->WaitForAppend(0, std::chrono::seconds(30)));
   ASSERT_EQ(head, 1);
-  ASSERT_OK_AND_ASSIGN(head, importer->WaitForAppend(0, std::chrono::seconds(30)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(head, importer->WaitForAppend(0, std::chrono::seconds(30)));
   ASSERT_EQ(head, 1);
   Result<int64_t> remote = Status::Internal("not run"), local = Status::Internal("not run");
   std::thread t1([&] { remote = watcher->WaitForAppend(1, std::chrono::seconds(30)); });
   std::thread t2([&] { local = importer->WaitForAppend(1, std::chrono::seconds(30)); });
   TypeId s = TypeId::New("b").value();
-  ASSERT_OK(importer->ImportEvents(std::vector<Event>{Imported(s, 1, "x"), Imported(s, 2, "y")}));
+  ESTORIA_ASSERT_OK(importer->ImportEvents(std::vector<Event>{Imported(s, 1, "x"), Imported(s, 2, "y")}));
   t1.join();
   t2.join();
-  ASSERT_OK(remote);
+  ESTORIA_ASSERT_OK(remote);
   EXPECT_EQ(*remote, 3);  // the NOTIFY of the import transaction
-  ASSERT_OK(local);
+  ESTORIA_ASSERT_OK(local);
   EXPECT_EQ(*local, 3);
   EXPECT_EQ(watcher->stats().appends, 0);
 }

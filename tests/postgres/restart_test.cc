@@ -56,9 +56,9 @@ TEST(PostgresRestartTest, OutageIsUnavailableThenTheSameStoreRecovers) {
   o.connect_timeout = std::chrono::milliseconds(1000);
   o.query_timeout = std::chrono::milliseconds(5000);
   o.logger = NullLogger();
-  ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
   while (store->stats().listener_connects < 1) {  // start the listener and let it connect
-    ASSERT_OK(store->WaitForAppend(int64_t{1} << 40, std::chrono::milliseconds(50)));
+    ESTORIA_ASSERT_OK(store->WaitForAppend(int64_t{1} << 40, std::chrono::milliseconds(50)));
   }
 
   // Appenders run all along, with caller-chosen ids so every outcome can be
@@ -118,24 +118,24 @@ TEST(PostgresRestartTest, OutageIsUnavailableThenTheSameStoreRecovers) {
   EXPECT_TRUE(unexpected.empty()) << unexpected.front();
 
   // The listener reconnects and hears other stores again.
-  ASSERT_OK_AND_ASSIGN(auto other, PostgresEventStore::Open(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto other, PostgresEventStore::Open(o));
   while (store->stats().listener_connects < 2) {
     (void)store->WaitForAppend(int64_t{1} << 40, std::chrono::milliseconds(100));
   }
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   Result<int64_t> woken = Status::Internal("not run");
   std::thread waiter([&] { woken = store->WaitForAppend(head, std::chrono::seconds(30)); });
   std::vector<WritableEvent> last{Ev(Uuid::NewV7())};
-  ASSERT_OK(other->AppendStream(TypeId::New("after").value(), last));
+  ESTORIA_ASSERT_OK(other->AppendStream(TypeId::New("after").value(), last));
   waiter.join();
-  ASSERT_OK(woken);
+  ESTORIA_ASSERT_OK(woken);
   EXPECT_EQ(*woken, head + 1);
 
   // Every acknowledged event is stored once; positions are gap-free; nothing
   // else was written except appends whose outcome was reported Unavailable.
   auto it = store->ReadAll();
-  ASSERT_OK(it);
-  ASSERT_OK_AND_ASSIGN(auto all, Collect(**it));
+  ESTORIA_ASSERT_OK(it);
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, Collect(**it));
   std::set<std::string> stored;
   for (size_t i = 0; i < all.size(); ++i) {
     ASSERT_EQ(all[i].global_position, static_cast<int64_t>(i) + 1);

@@ -58,15 +58,15 @@ TEST(PostgresStablePrefixTest, ReaderNeverSeesALowerPositionAppearLater) {
     gate->cv.notify_all();
     gate->cv.wait(lock, [&] { return gate->open; });
   };
-  ASSERT_OK_AND_ASSIGN(auto held, PostgresEventStore::Open(held_options));
-  ASSERT_OK_AND_ASSIGN(auto other_a, PostgresEventStore::Open(TestOptions(schema.name())));
-  ASSERT_OK_AND_ASSIGN(auto other_b, PostgresEventStore::Open(TestOptions(schema.name())));
-  ASSERT_OK_AND_ASSIGN(auto reader_store, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto held, PostgresEventStore::Open(held_options));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto other_a, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto other_b, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto reader_store, PostgresEventStore::Open(TestOptions(schema.name())));
 
   // Some history first.
   for (int i = 0; i < 5; ++i) {
     std::vector<WritableEvent> evs{Ev()};
-    ASSERT_OK(other_a->AppendStream(TypeId::New("warmup").value(), evs));
+    ESTORIA_ASSERT_OK(other_a->AppendStream(TypeId::New("warmup").value(), evs));
   }
 
   // The reader polls ReadAll from its last seen position all along.
@@ -130,7 +130,7 @@ TEST(PostgresStablePrefixTest, ReaderNeverSeesALowerPositionAppearLater) {
   // Both other writers end up waiting for the lock held by the open transaction.
   while (AdvisoryLockWaiters(*raw, schema.name()) < 2) std::this_thread::yield();
   EXPECT_EQ(other_ok.load(), 0);
-  ASSERT_OK_AND_ASSIGN(int64_t head_while_held, reader_store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head_while_held, reader_store->HeadPosition());
   EXPECT_EQ(head_while_held, 5);
 
   {
@@ -140,7 +140,7 @@ TEST(PostgresStablePrefixTest, ReaderNeverSeesALowerPositionAppearLater) {
   gate->cv.notify_all();
   held_writer.join();
   for (auto& t : others) t.join();
-  ASSERT_OK(held_result);
+  ESTORIA_ASSERT_OK(held_result);
   EXPECT_EQ(held_result->front().global_position, 6);
   EXPECT_EQ(other_ok.load(), kOthers);
 
@@ -150,9 +150,9 @@ TEST(PostgresStablePrefixTest, ReaderNeverSeesALowerPositionAppearLater) {
   ASSERT_EQ(reader_error, "");
   // Drain what the reader had not reached yet, as a resuming reader would.
   int64_t last = seen.empty() ? 0 : seen.back();
-  ASSERT_OK_AND_ASSIGN(auto it, reader_store->ReadAll(After(last)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto it, reader_store->ReadAll(After(last)));
   for (;;) {
-    ASSERT_OK_AND_ASSIGN(auto next, it->Next());
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto next, it->Next());
     if (!next) break;
     ASSERT_GT(next->global_position, last);
     last = next->global_position;

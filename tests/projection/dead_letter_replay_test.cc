@@ -67,9 +67,9 @@ TEST(DeadLetterReplayTest, MemoryStoreRequestsFollowTheirParkedEvent) {
   auto store = estoria::memory::MemoryDeadLetterStore::Open().value();
   Event e;
   e.global_position = 4;
-  ASSERT_OK(store->Park({"a", e, "x", 1, Now()}));
+  ESTORIA_ASSERT_OK(store->Park({"a", e, "x", 1, Now()}));
   e.global_position = 7;
-  ASSERT_OK(store->Park({"a", e, "x", 1, Now()}));
+  ESTORIA_ASSERT_OK(store->Park({"a", e, "x", 1, Now()}));
   EXPECT_THAT(store->RequestReplay("a", 5), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store->RequestReplay("", std::nullopt), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(store->RequestReplay("b", std::nullopt).value(), 0);
@@ -77,8 +77,8 @@ TEST(DeadLetterReplayTest, MemoryStoreRequestsFollowTheirParkedEvent) {
   EXPECT_EQ(store->ListReplayRequests("a").value(), (std::vector<int64_t>{7}));
   EXPECT_EQ(store->RequestReplay("a", std::nullopt).value(), 2);
   EXPECT_EQ(store->ListReplayRequests("a").value(), (std::vector<int64_t>{4, 7}));
-  ASSERT_OK(store->Discard("a", 4));
-  ASSERT_OK(store->ClearReplayRequest("a", 7));
+  ESTORIA_ASSERT_OK(store->Discard("a", 4));
+  ESTORIA_ASSERT_OK(store->ClearReplayRequest("a", 7));
   EXPECT_TRUE(store->ListReplayRequests("a").value().empty());
 }
 
@@ -88,21 +88,21 @@ TEST(DeadLetterReplayTest, RunningMemoryProcessorServesARequest) {
   auto handler = std::make_shared<FlakyHandler>(3);
   auto sink = std::make_shared<HandlerSink>([handler](const Event& e) { return handler->Handle(e); },
                                             estoria::memory::MemoryCheckpointStore::Open().value(), letters);
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p,
       Processor::Create(
           store, sink,
           {.name = "p", .poll_interval = 20ms, .failure_policy = FailurePolicy::Park(1, 1ms), .logger = NullLogger()}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 6));
-  ASSERT_OK(p->WaitForPosition(last, 30s));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 6));
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 30s));
   ASSERT_EQ(p->ListParked().value().size(), 1u);
   EXPECT_EQ(handler->Applied(3), 0);
 
   // Still broken: the replay fails, the event stays parked with the new error.
   EXPECT_EQ(letters->RequestReplay("p", 3).value(), 1);
   ASSERT_TRUE(Eventually([&] { return letters->ListReplayRequests("p").value().empty(); }));
-  ASSERT_OK_AND_ASSIGN(DeadLetter again, letters->Get("p", 3));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(DeadLetter again, letters->Get("p", 3));
   EXPECT_EQ(again.attempts, 2);
   EXPECT_NE(again.error.find("failure #2"), std::string::npos) << again.error;
 
@@ -112,7 +112,7 @@ TEST(DeadLetterReplayTest, RunningMemoryProcessorServesARequest) {
   EXPECT_EQ(handler->Applied(3), 1);
   EXPECT_TRUE(letters->ListReplayRequests("p").value().empty());
   for (int64_t pos = 1; pos <= last; ++pos) EXPECT_EQ(handler->Applied(pos), 1) << pos;
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 class SqliteDeadLetterReplayTest : public ::testing::Test {
@@ -121,7 +121,7 @@ class SqliteDeadLetterReplayTest : public ::testing::Test {
     sqlite::SqliteOptions o;
     o.path = dir_.NewFile("store");
     o.durability = Durability::kRelaxed;
-    ASSERT_OK_AND_ASSIGN(auto store, sqlite::SqliteEventStore::Open(o));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, sqlite::SqliteEventStore::Open(o));
     store_ = store;
     model_path_ = dir_.NewFile("model");
   }
@@ -136,68 +136,69 @@ class SqliteDeadLetterReplayTest : public ::testing::Test {
 };
 
 TEST_F(SqliteDeadLetterReplayTest, RequestsAreKeptInTheFileAndFollowTheirParkedEvent) {
-  ASSERT_OK_AND_ASSIGN(auto a, OutsideStore());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, OutsideStore());
   Event e;
   e.id = TypeId("added", Uuid::NewV7());
   e.stream_id = TypeId("counter", Uuid::NewV7());
   e.global_position = 5;
-  ASSERT_OK(a->Park({"t", e, "x", 1, Now()}));
+  ESTORIA_ASSERT_OK(a->Park({"t", e, "x", 1, Now()}));
   e.global_position = 8;
-  ASSERT_OK(a->Park({"t", e, "x", 1, Now()}));
+  ESTORIA_ASSERT_OK(a->Park({"t", e, "x", 1, Now()}));
   EXPECT_THAT(a->RequestReplay("t", 6), StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(a->RequestReplay("t", std::nullopt).value(), 2);
-  EXPECT_EQ(a->RequestReplay("t", 8).value(), 1);  // again: harmless
-  ASSERT_OK_AND_ASSIGN(auto b, OutsideStore());    // another connection sees them
+  EXPECT_EQ(a->RequestReplay("t", 8).value(), 1);        // again: harmless
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, OutsideStore());  // another connection sees them
   EXPECT_EQ(b->ListReplayRequests("t").value(), (std::vector<int64_t>{5, 8}));
-  ASSERT_OK(b->Discard("t", 5));
-  ASSERT_OK(b->Park({"t", e, "y", 2, Now()}));  // re-parking clears the request
+  ESTORIA_ASSERT_OK(b->Discard("t", 5));
+  ESTORIA_ASSERT_OK(b->Park({"t", e, "y", 2, Now()}));  // re-parking clears the request
   EXPECT_TRUE(a->ListReplayRequests("t").value().empty());
   EXPECT_EQ(a->Get("t", 8).value().error, "y");
 }
 
 TEST_F(SqliteDeadLetterReplayTest, AFileWithoutTheRequestsTableGetsIt) {
   {
-    ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(model_path_));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(model_path_));
     // The layout before replay requests existed (parked rows already present).
-    ASSERT_OK(sqlite::SqliteProjectionTables::EnsureSchema(*db));
-    ASSERT_OK(db->Exec("DROP TABLE estoria_dead_letter_replays"));
+    ESTORIA_ASSERT_OK(sqlite::SqliteProjectionTables::EnsureSchema(*db));
+    ESTORIA_ASSERT_OK(db->Exec("DROP TABLE estoria_dead_letter_replays"));
   }
-  ASSERT_OK_AND_ASSIGN(auto a, OutsideStore());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, OutsideStore());
   Event e;
   e.id = TypeId("added", Uuid::NewV7());
   e.stream_id = TypeId("counter", Uuid::NewV7());
   e.global_position = 2;
-  ASSERT_OK(a->Park({"t", e, "x", 1, Now()}));
+  ESTORIA_ASSERT_OK(a->Park({"t", e, "x", 1, Now()}));
   EXPECT_EQ(a->RequestReplay("t", 2).value(), 1);
 }
 
 TEST_F(SqliteDeadLetterReplayTest, RunningProcessorReplaysARequestFromAnotherConnectionOnce) {
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 20));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 20));
   std::atomic<bool> broken{true};
   sqlite::SqliteReadModelOptions o;
   o.path = model_path_;
   o.durability = Durability::kRelaxed;
   o.setup = [](SqliteDatabase& db) { return CreateTables(db); };
-  ASSERT_OK_AND_ASSIGN(auto model, sqlite::SqliteReadModel::Open(o, [&](SqliteDatabase& db, const Event& e) -> Status {
-                         ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));
-                         if (e.global_position == 9 && broken) return Status::Internal("cannot project 9");
-                         return Status::Ok();
-                       }));
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model,
-                                                 {.name = "totals",
-                                                  .poll_interval = 20ms,
-                                                  .failure_policy = FailurePolicy::Park(1, 1ms),
-                                                  .logger = NullLogger()}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(last, 60s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model,
+                               sqlite::SqliteReadModel::Open(o, [&](SqliteDatabase& db, const Event& e) -> Status {
+                                 ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));
+                                 if (e.global_position == 9 && broken) return Status::Internal("cannot project 9");
+                                 return Status::Ok();
+                               }));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model,
+                                                         {.name = "totals",
+                                                          .poll_interval = 20ms,
+                                                          .failure_policy = FailurePolicy::Park(1, 1ms),
+                                                          .logger = NullLogger()}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 60s));
   ASSERT_EQ(p->ListParked().value().size(), 1u);
 
   broken = false;  // the handler is fixed; the operator requests the replay
-  ASSERT_OK_AND_ASSIGN(auto outside, OutsideStore());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto outside, OutsideStore());
   EXPECT_EQ(outside->RequestReplay("totals", std::nullopt).value(), 1);
   ASSERT_TRUE(Eventually([&] { return outside->List("totals").value().empty(); }));
   EXPECT_TRUE(outside->ListReplayRequests("totals").value().empty());
-  ASSERT_OK(model->Read([&](SqliteDatabase& db) {
+  ESTORIA_ASSERT_OK(model->Read([&](SqliteDatabase& db) {
     EXPECT_EQ(db.QueryInt64("SELECT COUNT(*) FROM applied WHERE position = 9").value(), 1);
     auto [rows, distinct] = AppliedCounts(db);
     EXPECT_EQ(rows, last);
@@ -206,7 +207,7 @@ TEST_F(SqliteDeadLetterReplayTest, RunningProcessorReplaysARequestFromAnotherCon
     EXPECT_EQ(totals.value(), FoldLog(*store_->global_reader()).value());
     return Status::Ok();
   }));
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 }  // namespace

@@ -138,7 +138,7 @@ void KillRepeatedly(const std::vector<std::string>& args, const std::function<Re
     Status progressed = WaitForCheckpoint(checkpoint, seen + 1, 30s, 5ms);
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 250));
     int status = Kill(child);
-    ASSERT_OK(progressed) << "round " << round;
+    ESTORIA_ASSERT_OK(progressed) << "round " << round;
     EXPECT_EQ(status, -SIGKILL) << "the child exited by itself (see its stderr)";
     auto now = checkpoint();
     ASSERT_TRUE(now.ok()) << now.error();
@@ -154,8 +154,8 @@ TEST(ProjectionCrashTest, SqliteReadModelEqualsTheFoldAfterSigkills) {
   sqlite::SqliteOptions so;
   so.path = store_path;
   so.durability = Durability::kRelaxed;
-  ASSERT_OK_AND_ASSIGN(auto store, sqlite::SqliteEventStore::Open(so));
-  ASSERT_OK(AppendEvents(*store, 200, 16).error());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, sqlite::SqliteEventStore::Open(so));
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 200, 16).error());
   // The child creates the model file; open the checkpoint reader after it exists.
   std::shared_ptr<sqlite::SqliteCheckpointStore> checkpoints;
   auto checkpoint = [&]() -> Result<int64_t> {
@@ -171,22 +171,22 @@ TEST(ProjectionCrashTest, SqliteReadModelEqualsTheFoldAfterSigkills) {
     Appender appender(store);
     KillRepeatedly(args, checkpoint, 6);
     appender.Stop();
-    EXPECT_OK(appender.error());
+    ESTORIA_EXPECT_OK(appender.error());
     EXPECT_GT(appender.appended(), 0);
   }
   // One more event, so that the last child must make progress of its own before
   // the SIGTERM: the killed child may already have caught up, and a SIGTERM sent
   // before the new child has blocked it would kill it instead of stopping it.
-  ASSERT_OK(AppendEvents(*store, 1, 1).error());
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 1, 1).error());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   pid_t last = Spawn(args);
   Status caught_up = WaitForCheckpoint(checkpoint, head, 60s, 5ms);
   EXPECT_EQ(Kill(last, SIGTERM), 0);  // a clean stop this time
-  ASSERT_OK(caught_up);
+  ESTORIA_ASSERT_OK(caught_up);
 
-  ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store));
-  ASSERT_OK_AND_ASSIGN(auto db, sqlite::SqliteDatabase::Open(model_path));
-  ASSERT_OK_AND_ASSIGN(TotalsByStream model, ReadTotals(*db));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto db, sqlite::SqliteDatabase::Open(model_path));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream model, ReadTotals(*db));
   EXPECT_EQ(model, fold);
   auto [rows, distinct] = AppliedCounts(*db);
   EXPECT_EQ(rows, head);  // every event once: none twice, none missed
@@ -199,27 +199,27 @@ class PostgresProcessTest : public ::testing::Test {
   void SetUp() override {
     if (PgUri().empty()) GTEST_SKIP() << "ESTORIA_TEST_POSTGRES is unset";
     schema_ = NewPgSchema("mp");
-    ASSERT_OK_AND_ASSIGN(store_, postgres::PostgresEventStore::Open(PgOptions(schema_)));
-    ASSERT_OK_AND_ASSIGN(checkpoints_, postgres::PostgresCheckpointStore::Open(PgOptions(schema_)));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(store_, postgres::PostgresEventStore::Open(PgOptions(schema_)));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(checkpoints_, postgres::PostgresCheckpointStore::Open(PgOptions(schema_)));
   }
   void TearDown() override {
     store_.reset();
     checkpoints_.reset();
     if (!schema_.empty()) {
-      EXPECT_OK(DropPgSchema(schema_));
+      ESTORIA_EXPECT_OK(DropPgSchema(schema_));
     }
   }
   std::function<Result<int64_t>()> Checkpoint() {
     return [this]() { return checkpoints_->Load("totals"); };
   }
   void ExpectModelEqualsFold(int64_t head) {
-    ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store_));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store_));
     postgres::PgConnectOptions co;
     co.conninfo = PgOptions(schema_).conninfo;
-    ASSERT_OK_AND_ASSIGN(auto conn, postgres::PgConnection::Connect(co));
-    ASSERT_OK_AND_ASSIGN(TotalsByStream model, PgReadTotals(*conn, schema_));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto conn, postgres::PgConnection::Connect(co));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream model, PgReadTotals(*conn, schema_));
     EXPECT_EQ(model, fold);
-    ASSERT_OK_AND_ASSIGN(auto counts, PgAppliedCounts(*conn, schema_));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto counts, PgAppliedCounts(*conn, schema_));
     EXPECT_EQ(counts.first, head);
     EXPECT_EQ(counts.second, head);
   }
@@ -229,20 +229,20 @@ class PostgresProcessTest : public ::testing::Test {
 };
 
 TEST_F(PostgresProcessTest, ReadModelEqualsTheFoldAfterSigkills) {
-  ASSERT_OK(AppendEvents(*store_, 200, 16).error());
+  ESTORIA_ASSERT_OK(AppendEvents(*store_, 200, 16).error());
   std::vector<std::string> args = {"pg", schema_, "totals"};
   {
     Appender appender(store_);
     KillRepeatedly(args, Checkpoint(), 6);
     appender.Stop();
-    EXPECT_OK(appender.error());
+    ESTORIA_EXPECT_OK(appender.error());
   }
-  ASSERT_OK(AppendEvents(*store_, 1, 1).error());  // progress of the last child's own (see above)
-  ASSERT_OK_AND_ASSIGN(int64_t head, store_->HeadPosition());
+  ESTORIA_ASSERT_OK(AppendEvents(*store_, 1, 1).error());  // progress of the last child's own (see above)
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store_->HeadPosition());
   pid_t last = Spawn(args);
   Status caught_up = WaitForCheckpoint(Checkpoint(), head, 60s, 5ms);
   EXPECT_EQ(Kill(last, SIGTERM), 0);
-  ASSERT_OK(caught_up);
+  ESTORIA_ASSERT_OK(caught_up);
   ExpectModelEqualsFold(head);
 }
 
@@ -290,11 +290,11 @@ int64_t MonotonicNs() {
 TEST_F(PostgresProcessTest, TwoProcessesNeverHandleAtTheSameTime) {
   TempDir dir;
   std::string log_a = dir.NewFile("a-log"), log_b = dir.NewFile("b-log");
-  ASSERT_OK(AppendEvents(*store_, 100, 16).error());
+  ESTORIA_ASSERT_OK(AppendEvents(*store_, 100, 16).error());
   Appender appender(store_);
   pid_t a = Spawn({"pg", schema_, "totals", log_a});
   pid_t b = Spawn({"pg", schema_, "totals", log_b});
-  ASSERT_OK(WaitForCheckpoint(Checkpoint(), 150, 30s, 5ms));
+  ESTORIA_ASSERT_OK(WaitForCheckpoint(Checkpoint(), 150, 30s, 5ms));
   std::this_thread::sleep_for(500ms);  // both running; appends continue
   // The active one is the one whose log grew.
   auto size = [](const std::string& p) {
@@ -305,16 +305,16 @@ TEST_F(PostgresProcessTest, TwoProcessesNeverHandleAtTheSameTime) {
   ASSERT_NE(a_active, size(log_b) > 0) << "exactly one process must have handled events";
   pid_t active = a_active ? a : b, standby = a_active ? b : a;
   std::string active_log = a_active ? log_a : log_b, standby_log = a_active ? log_b : log_a;
-  ASSERT_OK_AND_ASSIGN(int64_t before_kill, checkpoints_->Load("totals"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t before_kill, checkpoints_->Load("totals"));
   EXPECT_EQ(Kill(active), -SIGKILL);
   int64_t death_ns = MonotonicNs();
-  ASSERT_OK(WaitForCheckpoint(Checkpoint(), before_kill + 50, 30s, 5ms));  // the standby took over
+  ESTORIA_ASSERT_OK(WaitForCheckpoint(Checkpoint(), before_kill + 50, 30s, 5ms));  // the standby took over
   appender.Stop();
-  ASSERT_OK(appender.error());
-  ASSERT_OK_AND_ASSIGN(int64_t head, store_->HeadPosition());
+  ESTORIA_ASSERT_OK(appender.error());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store_->HeadPosition());
   Status caught_up = WaitForCheckpoint(Checkpoint(), head, 60s, 5ms);
   EXPECT_EQ(Kill(standby, SIGTERM), 0);
-  ASSERT_OK(caught_up);
+  ESTORIA_ASSERT_OK(caught_up);
 
   std::vector<Interval> first = ReadIntervals(active_log, death_ns);
   std::vector<Interval> second = ReadIntervals(standby_log, MonotonicNs());

@@ -82,8 +82,8 @@ class PostgresReadModelTest : public ::testing::Test {
     return [schema](PgConnection& c, const Event& e) { return PgApplyTotals(c, schema, e); };
   }
   void ExpectModelEqualsFold(PostgresReadModel& model, const std::string& name, int64_t head) {
-    ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store_->global_reader()));
-    ASSERT_OK(model.Read([&](PgConnection& c) -> Status {
+    ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store_->global_reader()));
+    ESTORIA_ASSERT_OK(model.Read([&](PgConnection& c) -> Status {
       auto totals = PgReadTotals(c, schema_);
       EXPECT_TRUE(totals.ok()) << totals.error();
       if (totals.ok()) {
@@ -96,7 +96,7 @@ class PostgresReadModelTest : public ::testing::Test {
       }
       return Status::Ok();
     }));
-    ASSERT_OK_AND_ASSIGN(int64_t checkpoint, model.LoadPosition(name));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t checkpoint, model.LoadPosition(name));
     EXPECT_EQ(checkpoint, head);
   }
   std::string schema_;
@@ -104,86 +104,86 @@ class PostgresReadModelTest : public ::testing::Test {
 };
 
 TEST_F(PostgresReadModelTest, ReplayCatchUpAndTailExactlyOnce) {
-  ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 300, 7));
-  ASSERT_OK_AND_ASSIGN(auto model, OpenModel(Totals()));
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 64}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(history, 60s));
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 30, 3));  // tail: woken by LISTEN/NOTIFY
-  ASSERT_OK(p->WaitForPosition(last, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 300, 7));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model, OpenModel(Totals()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 64}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(history, 60s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 30, 3));  // tail: woken by LISTEN/NOTIFY
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 30s));
   ExpectModelEqualsFold(*model, "totals", last);
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST_F(PostgresReadModelTest, FailedHandlerCallLeavesNoRowsAndIsRetried) {
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 30));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 30));
   std::atomic<int> calls{0};
   auto totals = Totals();
-  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](PgConnection& c, const Event& e) -> Status {
-                         ESTORIA_RETURN_IF_ERROR(totals(c, e));
-                         if (e.global_position == 11 && calls++ == 0) return Status::Unavailable("flaky");
-                         return Status::Ok();
-                       }));
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](PgConnection& c, const Event& e) -> Status {
+                                 ESTORIA_RETURN_IF_ERROR(totals(c, e));
+                                 if (e.global_position == 11 && calls++ == 0) return Status::Unavailable("flaky");
+                                 return Status::Ok();
+                               }));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p, Processor::Create(store_, model,
                                 {.name = "totals", .batch_size = 8, .failure_policy = FailurePolicy::Retry(3, 5ms)}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(last, 60s));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 60s));
   EXPECT_EQ(calls.load(), 2);
   EXPECT_EQ(p->state().retries, 1);
   ExpectModelEqualsFold(*model, "totals", last);
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST_F(PostgresReadModelTest, ParkedEventIsListedAndReplayed) {
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 20));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 20));
   std::atomic<bool> broken{true};
   auto totals = Totals();
-  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](PgConnection& c, const Event& e) -> Status {
-                         ESTORIA_RETURN_IF_ERROR(totals(c, e));
-                         if (e.global_position == 6 && broken) throw std::runtime_error("cannot project 6");
-                         return Status::Ok();
-                       }));
-  ASSERT_OK_AND_ASSIGN(auto p,
-                       Processor::Create(store_, model, {.name = "totals", .failure_policy = FailurePolicy::Park(1)}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(last, 60s));
-  ASSERT_OK_AND_ASSIGN(auto parked, p->ListParked());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](PgConnection& c, const Event& e) -> Status {
+                                 ESTORIA_RETURN_IF_ERROR(totals(c, e));
+                                 if (e.global_position == 6 && broken) throw std::runtime_error("cannot project 6");
+                                 return Status::Ok();
+                               }));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(store_, model, {.name = "totals", .failure_policy = FailurePolicy::Park(1)}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 60s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto parked, p->ListParked());
   ASSERT_EQ(parked.size(), 1u);
   EXPECT_EQ(parked[0].event.global_position, 6);
   EXPECT_NE(parked[0].error.find("cannot project 6"), std::string::npos);
   ReadAllOptions one;
   one.after_position = 5;
   one.count = 1;
-  ASSERT_OK_AND_ASSIGN(auto original, store_->global_reader()->ReadAll(one));
-  ASSERT_OK_AND_ASSIGN(auto originals, Collect(*original));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto original, store_->global_reader()->ReadAll(one));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto originals, Collect(*original));
   EXPECT_EQ(parked[0].event, originals.at(0));  // stored verbatim
   broken = false;
-  ASSERT_OK(p->ReplayParked(6));
-  ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
+  ESTORIA_ASSERT_OK(p->ReplayParked(6));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
   EXPECT_TRUE(parked.empty());
   ExpectModelEqualsFold(*model, "totals", last);
   EXPECT_THAT(p->DiscardParked(6), StatusIs(StatusCode::kNotFound));
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST_F(PostgresReadModelTest, RunningProcessorServesAReplayRequestFromAnotherConnection) {
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 12));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 12));
   std::atomic<bool> broken{true};
   auto totals = Totals();
-  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](PgConnection& c, const Event& e) -> Status {
-                         ESTORIA_RETURN_IF_ERROR(totals(c, e));
-                         if (e.global_position == 4 && broken) return Status::Internal("cannot project 4");
-                         return Status::Ok();
-                       }));
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](PgConnection& c, const Event& e) -> Status {
+                                 ESTORIA_RETURN_IF_ERROR(totals(c, e));
+                                 if (e.global_position == 4 && broken) return Status::Internal("cannot project 4");
+                                 return Status::Ok();
+                               }));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p,
       Processor::Create(
           store_, model,
           {.name = "totals", .poll_interval = 20ms, .failure_policy = FailurePolicy::Park(1), .logger = NullLogger()}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(last, 60s));
-  ASSERT_OK_AND_ASSIGN(auto outside, postgres::PostgresDeadLetterStore::Open(PgOptions(schema_)));  // the CLI
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 60s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto outside, postgres::PostgresDeadLetterStore::Open(PgOptions(schema_)));  // the CLI
   ASSERT_EQ(outside->List("totals").value().size(), 1u);
   EXPECT_THAT(outside->RequestReplay("totals", 5), StatusIs(StatusCode::kNotFound));
   broken = false;
@@ -195,59 +195,59 @@ TEST_F(PostgresReadModelTest, RunningProcessorServesAReplayRequestFromAnotherCon
   EXPECT_TRUE(outside->List("totals").value().empty());
   EXPECT_TRUE(outside->ListReplayRequests("totals").value().empty());
   ExpectModelEqualsFold(*model, "totals", last);  // position 4 applied exactly once
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST_F(PostgresReadModelTest, AdvisoryLockAllowsOneActiveProcessorAndFailsOver) {
-  ASSERT_OK_AND_ASSIGN(auto a_model, OpenModel(Totals()));
-  ASSERT_OK_AND_ASSIGN(auto b_model, OpenModel(Totals()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a_model, OpenModel(Totals()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b_model, OpenModel(Totals()));
   ProcessorOptions o{.name = "totals", .batch_size = 8, .lock_retry_interval = 20ms};
   o.lock = a_model;
-  ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store_, a_model, o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store_, a_model, o));
   o.lock = b_model;
-  ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store_, b_model, o));
-  ASSERT_OK(a->Start());
-  ASSERT_OK(a->WaitUntilCaughtUp(30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store_, b_model, o));
+  ESTORIA_ASSERT_OK(a->Start());
+  ESTORIA_ASSERT_OK(a->WaitUntilCaughtUp(30s));
   EXPECT_TRUE(a->state().active);
-  ASSERT_OK(b->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 20));
-  ASSERT_OK(a->WaitForPosition(first, 30s));
+  ESTORIA_ASSERT_OK(b->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 20));
+  ESTORIA_ASSERT_OK(a->WaitForPosition(first, 30s));
   EXPECT_EQ(b->state().phase, ProcessorPhase::kStandby);
-  ASSERT_OK(a->Stop());
-  ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
-  ASSERT_OK(b->WaitForPosition(second, 30s));
+  ESTORIA_ASSERT_OK(a->Stop());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
+  ESTORIA_ASSERT_OK(b->WaitForPosition(second, 30s));
   EXPECT_EQ(b->state().events_handled, second - first);
   ExpectModelEqualsFold(*b_model, "totals", second);
-  ASSERT_OK(b->Stop());
+  ESTORIA_ASSERT_OK(b->Stop());
 }
 
 TEST_F(PostgresReadModelTest, LostSessionIsFencedAndRecovers) {
-  ASSERT_OK_AND_ASSIGN(auto model, OpenModel(Totals()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model, OpenModel(Totals()));
   ProcessorOptions o{.name = "totals", .retry_interval = 20ms, .lock_retry_interval = 20ms};
   o.lock = model;
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, o));
-  ASSERT_OK(p->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 10));
-  ASSERT_OK(p->WaitForPosition(first, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, o));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 10));
+  ESTORIA_ASSERT_OK(p->WaitForPosition(first, 30s));
   // Kill the read model's session (it holds the advisory lock).
   int pid = 0;
-  ASSERT_OK(model->Read([&](PgConnection& c) {
+  ESTORIA_ASSERT_OK(model->Read([&](PgConnection& c) {
     pid = PQbackendPID(c.raw());
     return Status::Ok();
   }));
   postgres::PgConnectOptions co;
   co.conninfo = PgOptions(schema_).conninfo;
-  ASSERT_OK_AND_ASSIGN(auto admin, PgConnection::Connect(co));
-  ASSERT_OK(admin->ExecParams("SELECT pg_terminate_backend($1)", postgres::PgParams().Int32(pid)).error());
-  ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
-  ASSERT_OK(p->WaitForPosition(second, 30s));  // reconnects, re-acquires, resumes from the checkpoint
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto admin, PgConnection::Connect(co));
+  ESTORIA_ASSERT_OK(admin->ExecParams("SELECT pg_terminate_backend($1)", postgres::PgParams().Int32(pid)).error());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
+  ESTORIA_ASSERT_OK(p->WaitForPosition(second, 30s));  // reconnects, re-acquires, resumes from the checkpoint
   EXPECT_TRUE(p->state().active);
   ExpectModelEqualsFold(*model, "totals", second);
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST_F(PostgresReadModelTest, RebuildBesideTheLiveVersionThenCutOver) {
-  ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store_, 40));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store_, 40));
   std::string schema = schema_;
   auto version = [&](int v) {
     std::string suffix = "_v" + std::to_string(v);
@@ -258,21 +258,23 @@ TEST_F(PostgresReadModelTest, RebuildBesideTheLiveVersionThenCutOver) {
     return PostgresReadModel::Open(
         o, [schema, suffix](PgConnection& c, const Event& e) { return PgApplyTotals(c, schema, e, suffix); });
   };
-  ASSERT_OK_AND_ASSIGN(auto registry, postgres::PostgresVersionRegistry::Open(PgOptions(schema_)));
-  ASSERT_OK_AND_ASSIGN(auto v1_model, version(1));
-  ASSERT_OK_AND_ASSIGN(auto v1, Processor::Create(store_, v1_model, {.name = VersionedName("totals", 1).value()}));
-  ASSERT_OK(v1->Start());
-  ASSERT_OK(v1->WaitForPosition(head, 30s));
-  ASSERT_OK(registry->SetActiveVersion("totals", 1));
-  ASSERT_OK_AND_ASSIGN(auto v2_model, version(2));
-  ASSERT_OK_AND_ASSIGN(auto v2, Processor::Create(store_, v2_model, {.name = VersionedName("totals", 2).value()}));
-  ASSERT_OK(v2->Start());
-  ASSERT_OK(v2->WaitUntilCaughtUp(30s));
-  ASSERT_OK(CutOver(*registry, *store_->global_reader(), "totals", 2, v2->state().position));
-  ASSERT_OK_AND_ASSIGN(int active, registry->ActiveVersion("totals"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto registry, postgres::PostgresVersionRegistry::Open(PgOptions(schema_)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v1_model, version(1));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v1,
+                               Processor::Create(store_, v1_model, {.name = VersionedName("totals", 1).value()}));
+  ESTORIA_ASSERT_OK(v1->Start());
+  ESTORIA_ASSERT_OK(v1->WaitForPosition(head, 30s));
+  ESTORIA_ASSERT_OK(registry->SetActiveVersion("totals", 1));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v2_model, version(2));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v2,
+                               Processor::Create(store_, v2_model, {.name = VersionedName("totals", 2).value()}));
+  ESTORIA_ASSERT_OK(v2->Start());
+  ESTORIA_ASSERT_OK(v2->WaitUntilCaughtUp(30s));
+  ESTORIA_ASSERT_OK(CutOver(*registry, *store_->global_reader(), "totals", 2, v2->state().position));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int active, registry->ActiveVersion("totals"));
   EXPECT_EQ(active, 2);
-  ASSERT_OK(v1->Stop());
-  ASSERT_OK(v1_model->Read([&](PgConnection& c) {
+  ESTORIA_ASSERT_OK(v1->Stop());
+  ESTORIA_ASSERT_OK(v1_model->Read([&](PgConnection& c) {
     auto t1 = PgReadTotals(c, schema, "_v1");
     auto t2 = PgReadTotals(c, schema, "_v2");
     EXPECT_TRUE(t1.ok() && t2.ok());
@@ -281,21 +283,21 @@ TEST_F(PostgresReadModelTest, RebuildBesideTheLiveVersionThenCutOver) {
     }
     return postgres::PostgresProjectionTables::DropTables(c, schema, {"totals_v1", "applied_v1"});
   }));
-  ASSERT_OK(v1_model->Read([&](PgConnection& c) {
+  ESTORIA_ASSERT_OK(v1_model->Read([&](PgConnection& c) {
     EXPECT_FALSE(c.Exec("SELECT 1 FROM " + postgres::QuoteIdentifier(schema) + ".totals_v1").ok());
     return Status::Ok();
   }));
-  ASSERT_OK(v2->Stop());
+  ESTORIA_ASSERT_OK(v2->Stop());
 }
 
 TEST_F(PostgresReadModelTest, DedicatedAdvisoryLockForAPlainHandler) {
-  ASSERT_OK_AND_ASSIGN(auto checkpoints, postgres::PostgresCheckpointStore::Open(PgOptions(schema_)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto checkpoints, postgres::PostgresCheckpointStore::Open(PgOptions(schema_)));
   postgres::PostgresAdvisoryLockOptions lo;
   lo.conninfo = PgOptions(schema_).conninfo;
   lo.scope = schema_;
   lo.renew_interval = 50ms;
-  ASSERT_OK_AND_ASSIGN(auto a_lock, postgres::PostgresAdvisoryLock::Open(lo));
-  ASSERT_OK_AND_ASSIGN(auto b_lock, postgres::PostgresAdvisoryLock::Open(lo));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a_lock, postgres::PostgresAdvisoryLock::Open(lo));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b_lock, postgres::PostgresAdvisoryLock::Open(lo));
   auto a_rec = std::make_shared<Recorder>();
   auto b_rec = std::make_shared<Recorder>();
   auto sink = [&](std::shared_ptr<Recorder> r) {
@@ -304,25 +306,25 @@ TEST_F(PostgresReadModelTest, DedicatedAdvisoryLockForAPlainHandler) {
   };
   ProcessorOptions o{.name = "plain", .checkpoint_every_events = 1, .lock_retry_interval = 20ms};
   o.lock = a_lock;
-  ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store_, sink(a_rec), o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store_, sink(a_rec), o));
   o.lock = b_lock;
-  ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store_, sink(b_rec), o));
-  ASSERT_OK(a->Start());
-  ASSERT_OK(a->WaitUntilCaughtUp(30s));
-  ASSERT_OK(b->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 10));
-  ASSERT_OK(a->WaitForPosition(first, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store_, sink(b_rec), o));
+  ESTORIA_ASSERT_OK(a->Start());
+  ESTORIA_ASSERT_OK(a->WaitUntilCaughtUp(30s));
+  ESTORIA_ASSERT_OK(b->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 10));
+  ESTORIA_ASSERT_OK(a->WaitForPosition(first, 30s));
   EXPECT_EQ(b->state().phase, ProcessorPhase::kStandby);
   // The lock's session dies (as with its process): a notices at its next renew
   // and stops handling; whichever acquires the freed lock first (b, or a on a
   // new session) continues from the checkpoint.
   postgres::PgConnectOptions co;
   co.conninfo = PgOptions(schema_).conninfo;
-  ASSERT_OK_AND_ASSIGN(auto admin, PgConnection::Connect(co));
-  ASSERT_OK(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto admin, PgConnection::Connect(co));
+  ESTORIA_ASSERT_OK(
       admin->ExecParams("SELECT pg_terminate_backend($1)", postgres::PgParams().Int32(a_lock->backend_pid())).error());
-  ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
-  ASSERT_OK(WaitForCheckpoint(*checkpoints, "plain", second, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
+  ESTORIA_ASSERT_OK(WaitForCheckpoint(*checkpoints, "plain", second, 30s));
   std::set<int64_t> handled;
   for (int64_t pos : a_rec->positions()) handled.insert(pos);
   for (int64_t pos : b_rec->positions()) handled.insert(pos);
@@ -333,8 +335,8 @@ TEST_F(PostgresReadModelTest, DedicatedAdvisoryLockForAPlainHandler) {
   auto deadline = std::chrono::steady_clock::now() + 5s;
   while (both_active() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
   EXPECT_FALSE(both_active()) << "the processor that lost its lock did not step down";
-  ASSERT_OK(a->Stop());
-  ASSERT_OK(b->Stop());
+  ESTORIA_ASSERT_OK(a->Stop());
+  ESTORIA_ASSERT_OK(b->Stop());
 }
 
 }  // namespace

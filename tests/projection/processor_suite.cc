@@ -30,15 +30,15 @@ std::vector<int64_t> Range(int64_t from, int64_t to) {
 }  // namespace
 
 TEST_P(ProcessorSuite, ReplaysCatchesUpAndTails) {
-  ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 300));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 300));
   auto recorder = std::make_shared<Recorder>();
   auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   auto sink = std::make_shared<HandlerSink>([recorder](const Event& e) { return recorder->Handle(e); }, checkpoints,
                                             estoria::memory::MemoryDeadLetterStore::Open().value());
   ProcessorOptions options{.name = "suite_tail", .batch_size = 32, .poll_interval = 5s};
-  ASSERT_OK_AND_ASSIGN(auto processor, Processor::Create(store_, sink, options));
-  ASSERT_OK(processor->Start());
-  ASSERT_OK(processor->WaitForPosition(history, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto processor, Processor::Create(store_, sink, options));
+  ESTORIA_ASSERT_OK(processor->Start());
+  ESTORIA_ASSERT_OK(processor->WaitForPosition(history, 30s));
   EXPECT_EQ(recorder->positions(), Range(1, history));
 
   // Tail: appends through the same store object wake the processor (the poll
@@ -50,50 +50,50 @@ TEST_P(ProcessorSuite, ReplaysCatchesUpAndTails) {
   });
   writer.join();
   ASSERT_GT(last.load(), history);
-  ASSERT_OK(processor->WaitForPosition(last, 4s));
-  ASSERT_OK(processor->WaitUntilCaughtUp(4s));
+  ESTORIA_ASSERT_OK(processor->WaitForPosition(last, 4s));
+  ESTORIA_ASSERT_OK(processor->WaitUntilCaughtUp(4s));
   ProcessorState st = processor->state();
   EXPECT_EQ(st.position, last.load());
   EXPECT_EQ(st.events_handled, last.load());
   EXPECT_EQ(st.lag_events, 0);
-  EXPECT_OK(st.last_error);
+  ESTORIA_EXPECT_OK(st.last_error);
   EXPECT_EQ(recorder->positions(), Range(1, last));
-  ASSERT_OK(processor->Stop());
+  ESTORIA_ASSERT_OK(processor->Stop());
   EXPECT_EQ(processor->state().phase, ProcessorPhase::kStopped);
-  ASSERT_OK_AND_ASSIGN(int64_t saved, checkpoints->Load("suite_tail"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t saved, checkpoints->Load("suite_tail"));
   EXPECT_EQ(saved, last.load());
 }
 
 TEST_P(ProcessorSuite, ResumesFromItsCheckpoint) {
-  ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 50));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 50));
   auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   auto recorder = std::make_shared<Recorder>();
   auto handler = [recorder](const Event& e) { return recorder->Handle(e); };
   ProcessorOptions options{.name = "suite_resume", .batch_size = 16};
   {
-    ASSERT_OK_AND_ASSIGN(
+    ESTORIA_ASSERT_OK_AND_ASSIGN(
         auto p, Processor::Create(store_,
                                   std::make_shared<HandlerSink>(handler, checkpoints,
                                                                 estoria::memory::MemoryDeadLetterStore::Open().value()),
                                   options));
-    ASSERT_OK(p->Start());
-    ASSERT_OK(p->WaitForPosition(first, 30s));
-    ASSERT_OK(p->Stop());
+    ESTORIA_ASSERT_OK(p->Start());
+    ESTORIA_ASSERT_OK(p->WaitForPosition(first, 30s));
+    ESTORIA_ASSERT_OK(p->Stop());
   }
-  ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 20));
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 20));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p, Processor::Create(store_,
                                 std::make_shared<HandlerSink>(handler, checkpoints,
                                                               estoria::memory::MemoryDeadLetterStore::Open().value()),
                                 options));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(second, 30s));
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(second, 30s));
+  ESTORIA_ASSERT_OK(p->Stop());
   EXPECT_EQ(recorder->positions(), Range(1, second));  // nothing twice: the checkpoint was saved on stop
 }
 
 TEST_P(ProcessorSuite, HandlerThatFailsOnceIsRetried) {
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 20));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 20));
   auto recorder = std::make_shared<Recorder>();
   std::atomic<int> calls_at_7{0};
   auto handler = [&](const Event& e) -> Status {
@@ -101,15 +101,16 @@ TEST_P(ProcessorSuite, HandlerThatFailsOnceIsRetried) {
     return recorder->Handle(e);
   };
   ProcessorOptions options{.name = "suite_retry", .failure_policy = FailurePolicy::Retry(3, 10ms)};
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_,
-                                                 std::make_shared<HandlerSink>(
-                                                     handler, estoria::memory::MemoryCheckpointStore::Open().value(),
-                                                     estoria::memory::MemoryDeadLetterStore::Open().value()),
-                                                 options));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(last, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto p,
+      Processor::Create(store_,
+                        std::make_shared<HandlerSink>(handler, estoria::memory::MemoryCheckpointStore::Open().value(),
+                                                      estoria::memory::MemoryDeadLetterStore::Open().value()),
+                        options));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 30s));
   ProcessorState st = p->state();
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
   EXPECT_EQ(calls_at_7.load(), 2);
   EXPECT_EQ(st.retries, 1);
   EXPECT_THAT(st.last_error, StatusIs(StatusCode::kUnavailable));
@@ -117,7 +118,7 @@ TEST_P(ProcessorSuite, HandlerThatFailsOnceIsRetried) {
 }
 
 TEST_P(ProcessorSuite, ParkedEventIsListedAndReplayed) {
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 12));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 12));
   auto recorder = std::make_shared<Recorder>();
   std::atomic<bool> broken{true};
   auto handler = [&](const Event& e) -> Status {
@@ -126,15 +127,15 @@ TEST_P(ProcessorSuite, ParkedEventIsListedAndReplayed) {
   };
   auto dead_letters = estoria::memory::MemoryDeadLetterStore::Open().value();
   ProcessorOptions options{.name = "suite_park", .failure_policy = FailurePolicy::Park(2, 1ms)};
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p, Processor::Create(store_,
                                 std::make_shared<HandlerSink>(
                                     handler, estoria::memory::MemoryCheckpointStore::Open().value(), dead_letters),
                                 options));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(last, 30s));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 30s));
   EXPECT_EQ(p->state().events_parked, 1);
-  ASSERT_OK_AND_ASSIGN(auto parked, p->ListParked());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto parked, p->ListParked());
   ASSERT_EQ(parked.size(), 1u);
   EXPECT_EQ(parked[0].event.global_position, 5);
   EXPECT_EQ(parked[0].attempts, 2);
@@ -145,33 +146,33 @@ TEST_P(ProcessorSuite, ParkedEventIsListedAndReplayed) {
   EXPECT_EQ(recorder->positions(), expected);
 
   EXPECT_THAT(p->ReplayParked(5), StatusIs(StatusCode::kInternal));  // still broken: stays parked
-  ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
   EXPECT_EQ(parked.size(), 1u);
   broken = false;
-  ASSERT_OK(p->ReplayParked(5));
-  ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
+  ESTORIA_ASSERT_OK(p->ReplayParked(5));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
   EXPECT_TRUE(parked.empty());
   EXPECT_EQ(recorder->positions().back(), 5);
   EXPECT_THAT(p->ReplayParked(5), StatusIs(StatusCode::kNotFound));
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST_P(ProcessorSuite, PollsForWritesFromAnotherHandle) {
   if (!GetParam().open_again) GTEST_SKIP() << "backend has a single handle";
-  ASSERT_OK_AND_ASSIGN(auto other, GetParam().open_again());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto other, GetParam().open_again());
   auto recorder = std::make_shared<Recorder>();
   ProcessorOptions options{.name = "suite_poll", .poll_interval = 50ms};
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_,
-                                                 std::make_shared<HandlerSink>(
-                                                     [recorder](const Event& e) { return recorder->Handle(e); },
-                                                     estoria::memory::MemoryCheckpointStore::Open().value(),
-                                                     estoria::memory::MemoryDeadLetterStore::Open().value()),
-                                                 options));
-  ASSERT_OK(p->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*other, 10));
-  ASSERT_OK(p->WaitForPosition(last, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_,
+                                                         std::make_shared<HandlerSink>(
+                                                             [recorder](const Event& e) { return recorder->Handle(e); },
+                                                             estoria::memory::MemoryCheckpointStore::Open().value(),
+                                                             estoria::memory::MemoryDeadLetterStore::Open().value()),
+                                                         options));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*other, 10));
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 30s));
   EXPECT_EQ(recorder->positions(), Range(1, last));
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 }  // namespace estoria::testing

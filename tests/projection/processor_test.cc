@@ -68,34 +68,35 @@ TEST(ProcessorTest, CreateValidatesOptions) {
 
 TEST(ProcessorTest, StartTwiceIsFailedPreconditionAndRestartWorks) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()), {.name = "p"}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p,
+                               Processor::Create(store, RecordingSink(std::make_shared<Recorder>()), {.name = "p"}));
   EXPECT_EQ(p->state().phase, ProcessorPhase::kIdle);
-  ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->Start());
   EXPECT_THAT(p->Start(), StatusIs(StatusCode::kFailedPrecondition));
-  ASSERT_OK(p->Stop());
-  ASSERT_OK(p->Stop());  // idempotent
-  ASSERT_OK(p->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 3));
-  ASSERT_OK(p->WaitForPosition(last, 10s));
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());  // idempotent
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 3));
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 10s));
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST(ProcessorTest, StopInterruptsALongTailWait) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()),
-                                                 {.name = "p", .poll_interval = 1h}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitUntilCaughtUp(10s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()),
+                                                         {.name = "p", .poll_interval = 1h}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitUntilCaughtUp(10s));
   EXPECT_EQ(p->state().phase, ProcessorPhase::kTailing);
   auto started = std::chrono::steady_clock::now();
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);  // not the 1 h poll interval
   EXPECT_EQ(p->state().phase, ProcessorPhase::kStopped);
 }
 
 TEST(ProcessorTest, StopInterruptsARetryBackoff) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
-  ASSERT_OK(AppendEvents(*store, 1).error());
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 1).error());
   std::atomic<int> calls{0};
   auto sink = std::make_shared<HandlerSink>(
       [&](const Event&) {
@@ -103,12 +104,12 @@ TEST(ProcessorTest, StopInterruptsARetryBackoff) {
         return Status::Unavailable("down");
       },
       estoria::memory::MemoryCheckpointStore::Open().value(), estoria::memory::MemoryDeadLetterStore::Open().value());
-  ASSERT_OK_AND_ASSIGN(auto p,
-                       Processor::Create(store, sink, {.name = "p", .failure_policy = FailurePolicy::Retry(100, 1h)}));
-  ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(store, sink, {.name = "p", .failure_policy = FailurePolicy::Retry(100, 1h)}));
+  ESTORIA_ASSERT_OK(p->Start());
   while (p->state().retries == 0) std::this_thread::yield();
   auto started = std::chrono::steady_clock::now();
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
   EXPECT_EQ(calls.load(), 1);
   EXPECT_EQ(p->state().position, 0);
@@ -116,7 +117,7 @@ TEST(ProcessorTest, StopInterruptsARetryBackoff) {
 
 TEST(ProcessorTest, StopPolicyStopsAtTheFailingEvent) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
-  ASSERT_OK(AppendEvents(*store, 10).error());
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 10).error());
   auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   auto recorder = std::make_shared<Recorder>();
   auto sink = std::make_shared<HandlerSink>(
@@ -125,34 +126,34 @@ TEST(ProcessorTest, StopPolicyStopsAtTheFailingEvent) {
         return recorder->Handle(e);
       },
       checkpoints, estoria::memory::MemoryDeadLetterStore::Open().value());
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
-  ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
+  ESTORIA_ASSERT_OK(p->Start());
   EXPECT_THAT(p->WaitForExit(30s), StatusIs(StatusCode::kInvalidArgument));
   ProcessorState st = p->state();
   EXPECT_EQ(st.phase, ProcessorPhase::kFailed);
   EXPECT_EQ(st.position, 5);
   EXPECT_EQ(st.checkpoint, 5);
   EXPECT_THAT(st.last_error, StatusIs(StatusCode::kInvalidArgument));
-  ASSERT_OK_AND_ASSIGN(int64_t saved, checkpoints->Load("p"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t saved, checkpoints->Load("p"));
   EXPECT_EQ(saved, 5);
   EXPECT_THAT(p->WaitForPosition(6, 1s), StatusIs(StatusCode::kFailedPrecondition));
 }
 
 TEST(ProcessorTest, HandlerExceptionBecomesInternal) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
-  ASSERT_OK(AppendEvents(*store, 2).error());
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 2).error());
   auto sink = std::make_shared<HandlerSink>([](const Event&) -> Status { throw 42; },
                                             estoria::memory::MemoryCheckpointStore::Open().value(),
                                             estoria::memory::MemoryDeadLetterStore::Open().value());
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
-  ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
+  ESTORIA_ASSERT_OK(p->Start());
   EXPECT_THAT(p->WaitForExit(30s), StatusIs(StatusCode::kInternal));
   EXPECT_EQ(p->state().position, 0);
 }
 
 TEST(ProcessorTest, RetryExhaustedStops) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
-  ASSERT_OK(AppendEvents(*store, 2).error());
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 2).error());
   std::atomic<int> calls{0};
   auto sink = std::make_shared<HandlerSink>(
       [&](const Event&) {
@@ -160,9 +161,9 @@ TEST(ProcessorTest, RetryExhaustedStops) {
         return Status::Unavailable("down");
       },
       estoria::memory::MemoryCheckpointStore::Open().value(), estoria::memory::MemoryDeadLetterStore::Open().value());
-  ASSERT_OK_AND_ASSIGN(auto p,
-                       Processor::Create(store, sink, {.name = "p", .failure_policy = FailurePolicy::Retry(3, 1ms)}));
-  ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(store, sink, {.name = "p", .failure_policy = FailurePolicy::Retry(3, 1ms)}));
+  ESTORIA_ASSERT_OK(p->Start());
   EXPECT_THAT(p->WaitForExit(30s), StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(calls.load(), 3);
   EXPECT_EQ(p->state().retries, 2);
@@ -180,14 +181,14 @@ TEST(ProcessorTest, CheckpointIsSavedEveryNEvents) {
         return Status::Ok();
       },
       checkpoints, estoria::memory::MemoryDeadLetterStore::Open().value());
-  ASSERT_OK(AppendEvents(*store, 25).error());
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 25).error());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p,
       Processor::Create(store, sink,
                         {.name = "p", .batch_size = 5, .checkpoint_every_events = 10, .checkpoint_interval = 1h}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(25, 30s));
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(25, 30s));
+  ESTORIA_ASSERT_OK(p->Stop());
   std::lock_guard<std::mutex> lock(mu);
   ASSERT_EQ(saved_while_handling.size(), 25u);
   EXPECT_EQ(saved_while_handling[9], 0);    // the 10th event: nothing saved yet
@@ -199,30 +200,30 @@ TEST(ProcessorTest, CheckpointIsSavedEveryNEvents) {
 TEST(ProcessorTest, CheckpointIsSavedAfterTheIntervalWhileTailing) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
   auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p, Processor::Create(
                   store, RecordingSink(std::make_shared<Recorder>(), checkpoints),
                   {.name = "p", .checkpoint_every_events = 1000, .checkpoint_interval = 20ms, .poll_interval = 1h}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 3));
-  ASSERT_OK(WaitForCheckpoint(*checkpoints, "p", last, 30s));
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 3));
+  ESTORIA_ASSERT_OK(WaitForCheckpoint(*checkpoints, "p", last, 30s));
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST(ProcessorTest, FiltersStillAdvanceThePosition) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
-  ASSERT_OK(AppendEvents(*store, 5).error());
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 5).error());
   WritableEvent other;
   other.type = "renamed";
-  ASSERT_OK_AND_ASSIGN(auto appended, store->AppendStream(TypeId("counter", Uuid::NewV7()), {&other, 1}));
-  ASSERT_OK(AppendEvents(*store, 3).error());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store->AppendStream(TypeId("counter", Uuid::NewV7()), {&other, 1}));
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 3).error());
   auto recorder = std::make_shared<Recorder>();
-  ASSERT_OK_AND_ASSIGN(auto p,
-                       Processor::Create(store, RecordingSink(recorder), {.name = "p", .event_types = {"renamed"}}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(9, 30s));  // the head, though the last matching event is 6
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(store, RecordingSink(recorder), {.name = "p", .event_types = {"renamed"}}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(9, 30s));  // the head, though the last matching event is 6
   EXPECT_EQ(recorder->positions(), std::vector<int64_t>{appended[0].global_position});
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
   EXPECT_EQ(p->state().checkpoint, 9);
 }
 
@@ -230,28 +231,30 @@ TEST(ProcessorTest, TailsByPollingWithoutAWatcher) {
   auto inner = estoria::memory::MemoryEventStore::Open().value();
   auto store = std::make_shared<NoWatcherStore>(inner);
   auto recorder = std::make_shared<Recorder>();
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(recorder), {.name = "p", .poll_interval = 10ms}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitUntilCaughtUp(10s));
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 7));
-  ASSERT_OK(p->WaitForPosition(last, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p,
+                               Processor::Create(store, RecordingSink(recorder), {.name = "p", .poll_interval = 10ms}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitUntilCaughtUp(10s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 7));
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 30s));
   EXPECT_EQ(recorder->positions().size(), 7u);
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST(ProcessorTest, WaitForPositionTimesOutWithUnavailable) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()), {.name = "p"}));
-  ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p,
+                               Processor::Create(store, RecordingSink(std::make_shared<Recorder>()), {.name = "p"}));
+  ESTORIA_ASSERT_OK(p->Start());
   Status s = p->WaitForPosition(100, 30ms);
   EXPECT_THAT(s, StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(s.message().rfind("timeout", 0), 0u);
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST(ProcessorTest, LagIsReportedWhileBehind) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
-  ASSERT_OK(AppendEvents(*store, 10).error());
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 10).error());
   std::mutex gate;
   std::unique_lock<std::mutex> closed(gate);
   auto sink = std::make_shared<HandlerSink>(
@@ -260,8 +263,8 @@ TEST(ProcessorTest, LagIsReportedWhileBehind) {
         return Status::Ok();
       },
       estoria::memory::MemoryCheckpointStore::Open().value(), estoria::memory::MemoryDeadLetterStore::Open().value());
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
-  ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
+  ESTORIA_ASSERT_OK(p->Start());
   while (p->state().head_position == 0) std::this_thread::yield();
   std::this_thread::sleep_for(2ms);  // let the events age (the lag is measured, not waited on)
   ProcessorState st = p->state();
@@ -269,9 +272,9 @@ TEST(ProcessorTest, LagIsReportedWhileBehind) {
   EXPECT_EQ(st.lag_events, 10);
   EXPECT_GT(st.lag_time.count(), 0);
   closed.unlock();
-  ASSERT_OK(p->WaitForPosition(10, 30s));
-  ASSERT_OK(p->WaitUntilCaughtUp(30s));
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(10, 30s));
+  ESTORIA_ASSERT_OK(p->WaitUntilCaughtUp(30s));
+  ESTORIA_ASSERT_OK(p->Stop());
   st = p->state();
   EXPECT_EQ(st.lag_events, 0);
   EXPECT_EQ(st.lag_time.count(), 0);
@@ -309,21 +312,21 @@ TEST(ProcessorTest, OnlyTheLockHolderProcesses) {
                          .lock_retry_interval = 5ms};
   ProcessorOptions b_opt = a_opt;
   b_opt.lock = std::make_shared<TestLock>(owner, 2);
-  ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store, RecordingSink(a_rec, checkpoints), a_opt));
-  ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store, RecordingSink(b_rec, checkpoints), b_opt));
-  ASSERT_OK(a->Start());
-  ASSERT_OK(a->WaitUntilCaughtUp(10s));
-  ASSERT_OK(b->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store, 10));
-  ASSERT_OK(a->WaitForPosition(first, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store, RecordingSink(a_rec, checkpoints), a_opt));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store, RecordingSink(b_rec, checkpoints), b_opt));
+  ESTORIA_ASSERT_OK(a->Start());
+  ESTORIA_ASSERT_OK(a->WaitUntilCaughtUp(10s));
+  ESTORIA_ASSERT_OK(b->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store, 10));
+  ESTORIA_ASSERT_OK(a->WaitForPosition(first, 30s));
   EXPECT_EQ(b->state().phase, ProcessorPhase::kStandby);
   EXPECT_FALSE(b->state().active);
-  ASSERT_OK(a->Stop());  // releases the lock: b takes over from the checkpoint
-  ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store, 5));
-  ASSERT_OK(b->WaitForPosition(second, 30s));
+  ESTORIA_ASSERT_OK(a->Stop());  // releases the lock: b takes over from the checkpoint
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store, 5));
+  ESTORIA_ASSERT_OK(b->WaitForPosition(second, 30s));
   EXPECT_EQ(a_rec->positions().size(), 10u);
   EXPECT_EQ(b_rec->positions(), (std::vector<int64_t>{11, 12, 13, 14, 15}));
-  ASSERT_OK(b->Stop());
+  ESTORIA_ASSERT_OK(b->Stop());
 }
 
 // A lock that does not fence the checkpoint store: a former holder whose
@@ -339,14 +342,15 @@ TEST(ProcessorTest, ActiveHolderRestoresACheckpointALateFormerHolderLowered) {
                      .poll_interval = 1h,
                      .lock = std::make_shared<TestLock>(owner, 1),
                      .lock_retry_interval = 5ms};
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>(), checkpoints), o));
-  ASSERT_OK(p->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 10));
-  ASSERT_OK(WaitForCheckpoint(*checkpoints, "p", last, 30s));
-  ASSERT_OK(checkpoints->Save("p", last - 3));  // the late save of a former holder
-  ASSERT_OK(WaitForCheckpoint(*checkpoints, "p", last, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p,
+                               Processor::Create(store, RecordingSink(std::make_shared<Recorder>(), checkpoints), o));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store, 10));
+  ESTORIA_ASSERT_OK(WaitForCheckpoint(*checkpoints, "p", last, 30s));
+  ESTORIA_ASSERT_OK(checkpoints->Save("p", last - 3));  // the late save of a former holder
+  ESTORIA_ASSERT_OK(WaitForCheckpoint(*checkpoints, "p", last, 30s));
   EXPECT_EQ(p->state().position, last);
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
   EXPECT_EQ(checkpoints->Load("p").value(), last);
 }
 
@@ -354,13 +358,13 @@ TEST(ProcessorTest, StopInterruptsAStandbyWait) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
   auto owner = std::make_shared<std::atomic<int>>(99);  // held by someone else forever
   ProcessorOptions o{.name = "p", .lock = std::make_shared<TestLock>(owner, 1), .lock_retry_interval = 1h};
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()), o));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(AppendEvents(*store, 3).error());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, RecordingSink(std::make_shared<Recorder>()), o));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(AppendEvents(*store, 3).error());
   EXPECT_THAT(p->WaitForPosition(3, 50ms), StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(p->state().phase, ProcessorPhase::kStandby);
   auto started = std::chrono::steady_clock::now();
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);  // not the 1 h retry interval
   EXPECT_EQ(p->state().position, 0);
 }
@@ -371,13 +375,13 @@ TEST(VersioningTest, NamesAndCutOver) {
   EXPECT_THAT(VersionedName("Bad-Name", 1), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(VersionedName("ok", 0), StatusIs(StatusCode::kInvalidArgument));
   auto store = estoria::memory::MemoryEventStore::Open().value();
-  ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store, 4));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store, 4));
   auto registry = estoria::memory::MemoryVersionRegistry::Open().value();
   EXPECT_THAT(registry->ActiveVersion("balances"), StatusIs(StatusCode::kNotFound));
-  ASSERT_OK(registry->SetActiveVersion("balances", 1));
+  ESTORIA_ASSERT_OK(registry->SetActiveVersion("balances", 1));
   EXPECT_THAT(CutOver(*registry, *store, "balances", 2, head - 1), StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_EQ(registry->ActiveVersion("balances").value(), 1);
-  ASSERT_OK(CutOver(*registry, *store, "balances", 2, head));
+  ESTORIA_ASSERT_OK(CutOver(*registry, *store, "balances", 2, head));
   EXPECT_EQ(registry->ActiveVersion("balances").value(), 2);
 }
 
@@ -386,15 +390,15 @@ TEST(DeadLetterStoreTest, MemoryStoreParksListsAndDiscards) {
   Event e;
   e.global_position = 3;
   EXPECT_THAT(store->Park({"", e, "x", 1, Now()}), StatusIs(StatusCode::kInvalidArgument));
-  ASSERT_OK(store->Park({"a", e, "x", 1, Now()}));
+  ESTORIA_ASSERT_OK(store->Park({"a", e, "x", 1, Now()}));
   e.global_position = 1;
-  ASSERT_OK(store->Park({"a", e, "y", 2, Now()}));
-  ASSERT_OK(store->Park({"b", e, "z", 1, Now()}));
-  ASSERT_OK_AND_ASSIGN(auto listed, store->List("a"));
+  ESTORIA_ASSERT_OK(store->Park({"a", e, "y", 2, Now()}));
+  ESTORIA_ASSERT_OK(store->Park({"b", e, "z", 1, Now()}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto listed, store->List("a"));
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].event.global_position, 1);
   EXPECT_EQ(listed[1].error, "x");
-  ASSERT_OK(store->Discard("a", 3));
+  ESTORIA_ASSERT_OK(store->Discard("a", 3));
   EXPECT_THAT(store->Discard("a", 3), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store->Get("a", 3), StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(store->Get("a", 1).value().attempts, 2);

@@ -67,8 +67,8 @@ class SqliteReadModelTest : public ::testing::Test {
     return SqliteReadModel::Open(o, std::move(handler));
   }
   void ExpectModelEqualsFold(SqliteReadModel& model, int64_t head) {
-    ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store_->global_reader()));
-    ASSERT_OK(model.Read([&](SqliteDatabase& db) -> Status {
+    ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store_->global_reader()));
+    ESTORIA_ASSERT_OK(model.Read([&](SqliteDatabase& db) -> Status {
       auto totals = ReadTotals(db);
       EXPECT_TRUE(totals.ok()) << totals.error();
       if (totals.ok()) {
@@ -78,7 +78,7 @@ class SqliteReadModelTest : public ::testing::Test {
       EXPECT_EQ(rows, distinct);
       return Status::Ok();
     }));
-    ASSERT_OK_AND_ASSIGN(int64_t checkpoint, model.LoadPosition("totals"));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t checkpoint, model.LoadPosition("totals"));
     EXPECT_EQ(checkpoint, head);
   }
   std::string store_path_, model_path_;
@@ -86,66 +86,67 @@ class SqliteReadModelTest : public ::testing::Test {
 };
 
 TEST_F(SqliteReadModelTest, ReplayCatchUpAndTailExactlyOnce) {
-  ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 500, 7));
-  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }));
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 64}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(history, 60s));
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 30, 3));
-  ASSERT_OK(p->WaitForPosition(last, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 500, 7));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model,
+                               OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 64}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(history, 60s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 30, 3));
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 30s));
   // Checkpoint committed with the rows: visible at once, no Stop needed.
   ExpectModelEqualsFold(*model, last);
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
   EXPECT_EQ(p->state().events_handled, last);
 }
 
 TEST_F(SqliteReadModelTest, ReadModelInTheEventStoreFile) {
-  ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 100));
-  ASSERT_OK_AND_ASSIGN(auto model,
-                       OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }, store_path_));
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 16}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(history, 60s));
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 40));  // appends interleave with batches
-  ASSERT_OK(p->WaitForPosition(last, 60s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 100));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto model, OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }, store_path_));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 16}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(history, 60s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 40));  // appends interleave with batches
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 60s));
   ExpectModelEqualsFold(*model, last);
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST_F(SqliteReadModelTest, FailedHandlerCallLeavesNoRowsAndIsRetried) {
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 40));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 40));
   std::atomic<int> failures{0};
-  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](SqliteDatabase& db, const Event& e) -> Status {
-                         ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));  // rows written, then the call fails
-                         if (e.global_position == 17 && failures++ == 0) return Status::Unavailable("flaky");
-                         return Status::Ok();
-                       }));
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](SqliteDatabase& db, const Event& e) -> Status {
+                                 ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));  // rows written, then the call fails
+                                 if (e.global_position == 17 && failures++ == 0) return Status::Unavailable("flaky");
+                                 return Status::Ok();
+                               }));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p, Processor::Create(store_, model,
                                 {.name = "totals", .batch_size = 10, .failure_policy = FailurePolicy::Retry(3, 5ms)}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(last, 60s));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 60s));
   EXPECT_EQ(failures.load(), 2);  // calls at position 17: one failure, one success
   EXPECT_EQ(p->state().retries, 1);
   ExpectModelEqualsFold(*model, last);
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST_F(SqliteReadModelTest, StopPolicyCommitsTheEventsBeforeTheFailure) {
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 20));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 20));
   (void)last;
-  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](SqliteDatabase& db, const Event& e) -> Status {
-                         ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));
-                         if (e.global_position == 13) return Status::InvalidArgument("poison");
-                         return Status::Ok();
-                       }));
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 50}));
-  ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](SqliteDatabase& db, const Event& e) -> Status {
+                                 ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));
+                                 if (e.global_position == 13) return Status::InvalidArgument("poison");
+                                 return Status::Ok();
+                               }));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals", .batch_size = 50}));
+  ESTORIA_ASSERT_OK(p->Start());
   EXPECT_THAT(p->WaitForExit(60s), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(p->state().position, 12);
-  ASSERT_OK_AND_ASSIGN(int64_t checkpoint, model->LoadPosition("totals"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t checkpoint, model->LoadPosition("totals"));
   EXPECT_EQ(checkpoint, 12);
-  ASSERT_OK(model->Read([](SqliteDatabase& db) {
+  ESTORIA_ASSERT_OK(model->Read([](SqliteDatabase& db) {
     EXPECT_EQ(db.QueryInt64("SELECT COUNT(*) FROM applied").value(), 12);
     EXPECT_EQ(db.QueryInt64("SELECT MAX(position) FROM applied").value(), 12);
     return Status::Ok();
@@ -153,76 +154,76 @@ TEST_F(SqliteReadModelTest, StopPolicyCommitsTheEventsBeforeTheFailure) {
 }
 
 TEST_F(SqliteReadModelTest, ParkedEventIsInTheSameTransactionListedAndReplayed) {
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 25));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 25));
   std::atomic<bool> broken{true};
-  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](SqliteDatabase& db, const Event& e) -> Status {
-                         ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));
-                         if (e.global_position == 9 && broken) return Status::Internal("cannot project 9");
-                         return Status::Ok();
-                       }));
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model, OpenModel([&](SqliteDatabase& db, const Event& e) -> Status {
+                                 ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));
+                                 if (e.global_position == 9 && broken) return Status::Internal("cannot project 9");
+                                 return Status::Ok();
+                               }));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p, Processor::Create(store_, model, {.name = "totals", .failure_policy = FailurePolicy::Park(2, 1ms)}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK(p->WaitForPosition(last, 60s));
-  ASSERT_OK_AND_ASSIGN(auto parked, p->ListParked());
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitForPosition(last, 60s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto parked, p->ListParked());
   ASSERT_EQ(parked.size(), 1u);
   EXPECT_EQ(parked[0].event.global_position, 9);
   EXPECT_EQ(parked[0].attempts, 2);
   EXPECT_NE(parked[0].error.find("cannot project 9"), std::string::npos);
-  ASSERT_OK(model->Read([](SqliteDatabase& db) {
+  ESTORIA_ASSERT_OK(model->Read([](SqliteDatabase& db) {
     EXPECT_EQ(db.QueryInt64("SELECT COUNT(*) FROM applied WHERE position = 9").value(), 0);
     return Status::Ok();
   }));
   broken = false;
-  ASSERT_OK(p->ReplayParked(9));
-  ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
+  ESTORIA_ASSERT_OK(p->ReplayParked(9));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
   EXPECT_TRUE(parked.empty());
   ExpectModelEqualsFold(*model, last);  // now complete, each event once
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST_F(SqliteReadModelTest, LeaseAllowsOneActiveProcessorAndFailsOver) {
   auto handler = [](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); };
-  ASSERT_OK_AND_ASSIGN(auto a_model, OpenModel(handler, "", "owner-a"));
-  ASSERT_OK_AND_ASSIGN(auto b_model, OpenModel(handler, "", "owner-b"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a_model, OpenModel(handler, "", "owner-a"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b_model, OpenModel(handler, "", "owner-b"));
   ProcessorOptions o{.name = "totals", .batch_size = 8, .poll_interval = 20ms, .lock_retry_interval = 20ms};
   o.lock = a_model;
-  ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store_, a_model, o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, Processor::Create(store_, a_model, o));
   o.lock = b_model;
-  ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store_, b_model, o));
-  ASSERT_OK(a->Start());
-  ASSERT_OK(a->WaitUntilCaughtUp(30s));
-  ASSERT_OK(b->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 30));
-  ASSERT_OK(a->WaitForPosition(first, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, Processor::Create(store_, b_model, o));
+  ESTORIA_ASSERT_OK(a->Start());
+  ESTORIA_ASSERT_OK(a->WaitUntilCaughtUp(30s));
+  ESTORIA_ASSERT_OK(b->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t first, AppendEvents(*store_, 30));
+  ESTORIA_ASSERT_OK(a->WaitForPosition(first, 30s));
   EXPECT_EQ(b->state().phase, ProcessorPhase::kStandby);
   EXPECT_EQ(b->state().events_handled, 0);
-  ASSERT_OK(a->Stop());  // releases the lease
-  ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
-  ASSERT_OK(b->WaitForPosition(second, 30s));
+  ESTORIA_ASSERT_OK(a->Stop());  // releases the lease
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 10));
+  ESTORIA_ASSERT_OK(b->WaitForPosition(second, 30s));
   EXPECT_EQ(b->state().events_handled, second - first);
   ExpectModelEqualsFold(*b_model, second);
-  ASSERT_OK(b->Stop());
+  ESTORIA_ASSERT_OK(b->Stop());
 }
 
 TEST_F(SqliteReadModelTest, ALostLeaseFencesCommits) {
-  ASSERT_OK_AND_ASSIGN(auto model,
-                       OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }, "", "owner-a"));
-  ASSERT_OK_AND_ASSIGN(bool got, model->TryAcquire("totals"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto model, OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }, "", "owner-a"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(bool got, model->TryAcquire("totals"));
   ASSERT_TRUE(got);
   // Another owner steals the lease (as after this process paused past the ttl).
-  ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(model_path_));
-  ASSERT_OK(db->Exec("UPDATE estoria_projection_leases SET owner = 'intruder' WHERE name = 'totals'"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(model_path_));
+  ESTORIA_ASSERT_OK(db->Exec("UPDATE estoria_projection_leases SET owner = 'intruder' WHERE name = 'totals'"));
   EXPECT_THAT(model->Begin("totals"), StatusIs(StatusCode::kFailedPrecondition));
-  ASSERT_OK_AND_ASSIGN(got, model->TryAcquire("totals"));  // not expired: still the intruder's
+  ESTORIA_ASSERT_OK_AND_ASSIGN(got, model->TryAcquire("totals"));  // not expired: still the intruder's
   EXPECT_FALSE(got);
-  ASSERT_OK(db->Exec("UPDATE estoria_projection_leases SET expires_at_us = 0 WHERE name = 'totals'"));
-  ASSERT_OK_AND_ASSIGN(got, model->TryAcquire("totals"));  // expired: taken over
+  ESTORIA_ASSERT_OK(db->Exec("UPDATE estoria_projection_leases SET expires_at_us = 0 WHERE name = 'totals'"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(got, model->TryAcquire("totals"));  // expired: taken over
   EXPECT_TRUE(got);
 }
 
 TEST_F(SqliteReadModelTest, RebuildBesideTheLiveVersionThenCutOver) {
-  ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store_, 60));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store_, 60));
   auto versioned = [](int version) {
     std::string suffix = "_v" + std::to_string(version);
     return [suffix](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e, suffix); };
@@ -234,27 +235,27 @@ TEST_F(SqliteReadModelTest, RebuildBesideTheLiveVersionThenCutOver) {
     o.setup = [suffix](SqliteDatabase& db) { return CreateTables(db, suffix); };
     return SqliteReadModel::Open(o, versioned(version));
   };
-  ASSERT_OK_AND_ASSIGN(auto v1_model, open_version(1));
-  ASSERT_OK_AND_ASSIGN(std::string v1_name, VersionedName("totals", 1));
-  ASSERT_OK_AND_ASSIGN(auto v1, Processor::Create(store_, v1_model, {.name = v1_name}));
-  ASSERT_OK(v1->Start());
-  ASSERT_OK(v1->WaitForPosition(head, 30s));
-  ASSERT_OK_AND_ASSIGN(auto registry, sqlite::SqliteVersionRegistry::Open({model_path_}));
-  ASSERT_OK(registry->SetActiveVersion("totals", 1));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v1_model, open_version(1));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::string v1_name, VersionedName("totals", 1));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v1, Processor::Create(store_, v1_model, {.name = v1_name}));
+  ESTORIA_ASSERT_OK(v1->Start());
+  ESTORIA_ASSERT_OK(v1->WaitForPosition(head, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto registry, sqlite::SqliteVersionRegistry::Open({model_path_}));
+  ESTORIA_ASSERT_OK(registry->SetActiveVersion("totals", 1));
 
   // Version 2 rebuilds from position 0 beside version 1 (own tables, own checkpoint).
-  ASSERT_OK_AND_ASSIGN(auto v2_model, open_version(2));
-  ASSERT_OK_AND_ASSIGN(std::string v2_name, VersionedName("totals", 2));
-  ASSERT_OK_AND_ASSIGN(auto v2, Processor::Create(store_, v2_model, {.name = v2_name}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v2_model, open_version(2));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::string v2_name, VersionedName("totals", 2));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto v2, Processor::Create(store_, v2_model, {.name = v2_name}));
   EXPECT_THAT(CutOver(*registry, *store_->global_reader(), "totals", 2, v2->state().position),
               StatusIs(StatusCode::kFailedPrecondition));
-  ASSERT_OK(v2->Start());
-  ASSERT_OK(v2->WaitUntilCaughtUp(30s));
-  ASSERT_OK(CutOver(*registry, *store_->global_reader(), "totals", 2, v2->state().position));
-  ASSERT_OK_AND_ASSIGN(int active, registry->ActiveVersion("totals"));
+  ESTORIA_ASSERT_OK(v2->Start());
+  ESTORIA_ASSERT_OK(v2->WaitUntilCaughtUp(30s));
+  ESTORIA_ASSERT_OK(CutOver(*registry, *store_->global_reader(), "totals", 2, v2->state().position));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int active, registry->ActiveVersion("totals"));
   EXPECT_EQ(active, 2);
-  ASSERT_OK(v1->Stop());
-  ASSERT_OK(v1_model->Read([&](SqliteDatabase& db) {
+  ESTORIA_ASSERT_OK(v1->Stop());
+  ESTORIA_ASSERT_OK(v1_model->Read([&](SqliteDatabase& db) {
     auto v1_totals = ReadTotals(db, "_v1");
     auto v2_totals = ReadTotals(db, "_v2");
     EXPECT_TRUE(v1_totals.ok() && v2_totals.ok());
@@ -263,57 +264,58 @@ TEST_F(SqliteReadModelTest, RebuildBesideTheLiveVersionThenCutOver) {
     }
     return sqlite::SqliteProjectionTables::DropTables(db, {"totals_v1", "applied_v1"});
   }));
-  ASSERT_OK(v1_model->Read([](SqliteDatabase& db) {
+  ESTORIA_ASSERT_OK(v1_model->Read([](SqliteDatabase& db) {
     EXPECT_THAT(db.QueryInt64("SELECT COUNT(*) FROM totals_v1"), StatusIs(StatusCode::kInvalidArgument));
     return Status::Ok();
   }));
-  ASSERT_OK(v2->Stop());
+  ESTORIA_ASSERT_OK(v2->Stop());
 }
 
 TEST_F(SqliteReadModelTest, ReadYourWritesThroughTheCheckpointRow) {
-  ASSERT_OK_AND_ASSIGN(auto model, OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }));
-  ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals"}));
-  ASSERT_OK(p->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 5));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model,
+                               OpenModel([](SqliteDatabase& db, const Event& e) { return ApplyTotals(db, e); }));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, model, {.name = "totals"}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*store_, 5));
   // Another reader (e.g. another process) polls the checkpoint row.
-  ASSERT_OK_AND_ASSIGN(auto checkpoints, sqlite::SqliteCheckpointStore::Open({model_path_}));
-  ASSERT_OK(WaitForCheckpoint(*checkpoints, "totals", last, 30s));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto checkpoints, sqlite::SqliteCheckpointStore::Open({model_path_}));
+  ESTORIA_ASSERT_OK(WaitForCheckpoint(*checkpoints, "totals", last, 30s));
   EXPECT_THAT(WaitForCheckpoint(*checkpoints, "totals", last + 100, 30ms), StatusIs(StatusCode::kUnavailable));
-  ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK(p->Stop());
 }
 
 TEST(SqliteLeaseTest, OneHolderAtATimeAndTakeoverAfterExpiry) {
   std::string path = Dir().NewFile("lease");
-  ASSERT_OK_AND_ASSIGN(auto a, sqlite::SqliteLease::Open({path, "a", 200ms}));
-  ASSERT_OK_AND_ASSIGN(auto b, sqlite::SqliteLease::Open({path, "b", 200ms}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, sqlite::SqliteLease::Open({path, "a", 200ms}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, sqlite::SqliteLease::Open({path, "b", 200ms}));
   EXPECT_THAT(sqlite::SqliteLease::Open({path, "c", 1ms}), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(a->renew_interval(), 66ms);
-  ASSERT_OK_AND_ASSIGN(bool got, a->TryAcquire("p"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(bool got, a->TryAcquire("p"));
   EXPECT_TRUE(got);
-  ASSERT_OK_AND_ASSIGN(got, a->TryAcquire("p"));  // re-entrant for the owner
+  ESTORIA_ASSERT_OK_AND_ASSIGN(got, a->TryAcquire("p"));  // re-entrant for the owner
   EXPECT_TRUE(got);
-  ASSERT_OK_AND_ASSIGN(got, b->TryAcquire("p"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(got, b->TryAcquire("p"));
   EXPECT_FALSE(got);
-  ASSERT_OK_AND_ASSIGN(got, b->TryAcquire("other"));  // leases are per projection
+  ESTORIA_ASSERT_OK_AND_ASSIGN(got, b->TryAcquire("other"));  // leases are per projection
   EXPECT_TRUE(got);
-  ASSERT_OK_AND_ASSIGN(got, b->Renew("p"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(got, b->Renew("p"));
   EXPECT_FALSE(got);
   // a stops renewing (as if dead): b takes over once the lease has expired.
   auto deadline = std::chrono::steady_clock::now() + 10s;
   do {
-    ASSERT_OK_AND_ASSIGN(got, b->TryAcquire("p"));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(got, b->TryAcquire("p"));
     if (!got) std::this_thread::sleep_for(20ms);
   } while (!got && std::chrono::steady_clock::now() < deadline);
   EXPECT_TRUE(got);
-  ASSERT_OK_AND_ASSIGN(got, a->Renew("p"));  // a learns it lost the lease
+  ESTORIA_ASSERT_OK_AND_ASSIGN(got, a->Renew("p"));  // a learns it lost the lease
   EXPECT_FALSE(got);
   b->Release("p");
-  ASSERT_OK_AND_ASSIGN(got, a->TryAcquire("p"));  // released: free at once
+  ESTORIA_ASSERT_OK_AND_ASSIGN(got, a->TryAcquire("p"));  // released: free at once
   EXPECT_TRUE(got);
 }
 
 TEST(SqliteDeadLetterStoreTest, RoundTripsEvents) {
-  ASSERT_OK_AND_ASSIGN(auto store, sqlite::SqliteDeadLetterStore::Open({Dir().NewFile("dlq")}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, sqlite::SqliteDeadLetterStore::Open({Dir().NewFile("dlq")}));
   DeadLetter l;
   l.projection = "p";
   l.event.id = TypeId("added", Uuid::NewV7());
@@ -327,13 +329,13 @@ TEST(SqliteDeadLetterStoreTest, RoundTripsEvents) {
   l.error = "Internal: boom";
   l.attempts = 3;
   l.parked_at = Now();
-  ASSERT_OK(store->Park(l));
-  ASSERT_OK_AND_ASSIGN(DeadLetter got, store->Get("p", 42));
+  ESTORIA_ASSERT_OK(store->Park(l));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(DeadLetter got, store->Get("p", 42));
   EXPECT_EQ(got, l);
-  ASSERT_OK_AND_ASSIGN(auto listed, store->List("p"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto listed, store->List("p"));
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0], l);
-  ASSERT_OK(store->Discard("p", 42));
+  ESTORIA_ASSERT_OK(store->Discard("p", 42));
   EXPECT_THAT(store->Discard("p", 42), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store->Get("p", 42), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store->Park(DeadLetter{}), StatusIs(StatusCode::kInvalidArgument));

@@ -18,65 +18,65 @@ using ::estoria::testing::TempDir;
 
 TEST(SqliteDatabaseTest, ExecPrepareBindStepRoundTrip) {
   TempDir dir;
-  ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(dir.File("a.db")));
-  ASSERT_OK(db->ConfigureWal(Durability::kStrict));
-  ASSERT_OK(db->Exec("CREATE TABLE t(i INTEGER, s TEXT, b BLOB, n TEXT)"));
-  ASSERT_OK_AND_ASSIGN(auto ins, db->Prepare("INSERT INTO t VALUES (?, ?, ?, ?)"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(dir.File("a.db")));
+  ESTORIA_ASSERT_OK(db->ConfigureWal(Durability::kStrict));
+  ESTORIA_ASSERT_OK(db->Exec("CREATE TABLE t(i INTEGER, s TEXT, b BLOB, n TEXT)"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto ins, db->Prepare("INSERT INTO t VALUES (?, ?, ?, ?)"));
   std::string bytes("a\0b\xff", 4);
-  ASSERT_OK(ins.BindInt64(1, -42));
-  ASSERT_OK(ins.BindText(2, "hello"));
-  ASSERT_OK(ins.BindBlob(3, bytes));
-  ASSERT_OK(ins.BindNull(4));
-  ASSERT_OK(ins.Run());
+  ESTORIA_ASSERT_OK(ins.BindInt64(1, -42));
+  ESTORIA_ASSERT_OK(ins.BindText(2, "hello"));
+  ESTORIA_ASSERT_OK(ins.BindBlob(3, bytes));
+  ESTORIA_ASSERT_OK(ins.BindNull(4));
+  ESTORIA_ASSERT_OK(ins.Run());
   EXPECT_EQ(db->Changes(), 1);
-  ASSERT_OK_AND_ASSIGN(auto sel, db->Prepare("SELECT i, s, b, n FROM t"));
-  ASSERT_OK_AND_ASSIGN(bool row, sel.Step());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto sel, db->Prepare("SELECT i, s, b, n FROM t"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(bool row, sel.Step());
   ASSERT_TRUE(row);
   EXPECT_EQ(sel.ColumnInt64(0), -42);
   EXPECT_EQ(sel.ColumnText(1), "hello");
   EXPECT_EQ(sel.ColumnBlob(2), bytes);
   EXPECT_TRUE(sel.ColumnIsNull(3));
-  ASSERT_OK_AND_ASSIGN(row, sel.Step());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(row, sel.Step());
   EXPECT_FALSE(row);
-  ASSERT_OK_AND_ASSIGN(auto mode, db->QueryText("PRAGMA journal_mode"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto mode, db->QueryText("PRAGMA journal_mode"));
   EXPECT_EQ(mode, "wal");
-  ASSERT_OK_AND_ASSIGN(auto sync, db->QueryInt64("PRAGMA synchronous"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto sync, db->QueryInt64("PRAGMA synchronous"));
   EXPECT_EQ(sync, 2);  // FULL
-  ASSERT_OK(db->ConfigureWal(Durability::kRelaxed));
-  ASSERT_OK_AND_ASSIGN(sync, db->QueryInt64("PRAGMA synchronous"));
+  ESTORIA_ASSERT_OK(db->ConfigureWal(Durability::kRelaxed));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(sync, db->QueryInt64("PRAGMA synchronous"));
   EXPECT_EQ(sync, 1);  // NORMAL
 }
 
 TEST(SqliteDatabaseTest, TransactionGuardRollsBackUnlessCommitted) {
-  ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(":memory:"));
-  ASSERT_OK(db->Exec("CREATE TABLE t(i INTEGER)"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(":memory:"));
+  ESTORIA_ASSERT_OK(db->Exec("CREATE TABLE t(i INTEGER)"));
   {
-    ASSERT_OK_AND_ASSIGN(auto tx, SqliteTransaction::Begin(*db));
-    ASSERT_OK(db->Exec("INSERT INTO t VALUES (1)"));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto tx, SqliteTransaction::Begin(*db));
+    ESTORIA_ASSERT_OK(db->Exec("INSERT INTO t VALUES (1)"));
   }
-  ASSERT_OK_AND_ASSIGN(auto n, db->QueryInt64("SELECT count(*) FROM t"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto n, db->QueryInt64("SELECT count(*) FROM t"));
   EXPECT_EQ(n, 0);
   {
-    ASSERT_OK_AND_ASSIGN(auto tx, SqliteTransaction::Begin(*db));
-    ASSERT_OK(db->Exec("INSERT INTO t VALUES (1)"));
-    ASSERT_OK(tx.Commit());
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto tx, SqliteTransaction::Begin(*db));
+    ESTORIA_ASSERT_OK(db->Exec("INSERT INTO t VALUES (1)"));
+    ESTORIA_ASSERT_OK(tx.Commit());
   }
-  ASSERT_OK_AND_ASSIGN(n, db->QueryInt64("SELECT count(*) FROM t"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(n, db->QueryInt64("SELECT count(*) FROM t"));
   EXPECT_EQ(n, 1);
 }
 
 TEST(SqliteDatabaseTest, CachedStatementsAreResetOnReuse) {
-  ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(":memory:"));
-  ASSERT_OK(db->Exec("CREATE TABLE t(i INTEGER PRIMARY KEY)"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(":memory:"));
+  ESTORIA_ASSERT_OK(db->Exec("CREATE TABLE t(i INTEGER PRIMARY KEY)"));
   for (int i = 1; i <= 3; ++i) {
-    ASSERT_OK_AND_ASSIGN(SqliteStatement * ins, db->PrepareCached("INSERT INTO t VALUES (?)"));
-    ASSERT_OK(ins->BindInt64(1, i));
-    ASSERT_OK(ins->Run());
+    ESTORIA_ASSERT_OK_AND_ASSIGN(SqliteStatement * ins, db->PrepareCached("INSERT INTO t VALUES (?)"));
+    ESTORIA_ASSERT_OK(ins->BindInt64(1, i));
+    ESTORIA_ASSERT_OK(ins->Run());
   }
-  ASSERT_OK_AND_ASSIGN(SqliteStatement * ins, db->PrepareCached("INSERT INTO t VALUES (?)"));
-  ASSERT_OK(ins->BindInt64(1, 2));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(SqliteStatement * ins, db->PrepareCached("INSERT INTO t VALUES (?)"));
+  ESTORIA_ASSERT_OK(ins->BindInt64(1, 2));
   EXPECT_THAT(ins->Run(), StatusIs(StatusCode::kAlreadyExists));
-  ASSERT_OK_AND_ASSIGN(auto n, db->QueryInt64("SELECT count(*) FROM t"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto n, db->QueryInt64("SELECT count(*) FROM t"));
   EXPECT_EQ(n, 3);
 }
 
@@ -84,11 +84,11 @@ TEST(SqliteDatabaseTest, BusyPastTimeoutIsUnavailable) {
   TempDir dir;
   SqliteDatabaseOptions opts;
   opts.busy_timeout = std::chrono::milliseconds(50);
-  ASSERT_OK_AND_ASSIGN(auto a, SqliteDatabase::Open(dir.File("b.db"), opts));
-  ASSERT_OK_AND_ASSIGN(auto b, SqliteDatabase::Open(dir.File("b.db"), opts));
-  ASSERT_OK(a->ConfigureWal(Durability::kRelaxed));
-  ASSERT_OK(a->Exec("CREATE TABLE t(i INTEGER)"));
-  ASSERT_OK_AND_ASSIGN(auto tx, SqliteTransaction::Begin(*a));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a, SqliteDatabase::Open(dir.File("b.db"), opts));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto b, SqliteDatabase::Open(dir.File("b.db"), opts));
+  ESTORIA_ASSERT_OK(a->ConfigureWal(Durability::kRelaxed));
+  ESTORIA_ASSERT_OK(a->Exec("CREATE TABLE t(i INTEGER)"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto tx, SqliteTransaction::Begin(*a));
   auto second = SqliteTransaction::Begin(*b);
   ASSERT_FALSE(second.has_value());
   EXPECT_TRUE(second.error().IsUnavailable()) << second.error();
@@ -103,12 +103,12 @@ TEST(SqliteDatabaseTest, ClearErrorsAtOpen) {
 
   std::string text = dir.File("text.db");
   std::ofstream(text) << "this is not an SQLite database, just some text that is long enough to matter\n";
-  ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(text));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(text));
   EXPECT_THAT(db->Validate(), StatusIs(StatusCode::kCorruption));
 }
 
 TEST(SqliteDatabaseTest, SyntaxErrorIsInvalidArgument) {
-  ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(":memory:"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto db, SqliteDatabase::Open(":memory:"));
   EXPECT_THAT(db->Prepare("SELEC 1").error(), StatusIs(StatusCode::kInvalidArgument));
 }
 

@@ -59,12 +59,13 @@ TEST(SqliteEventStoreTest, EverythingSurvivesCloseAndReopen) {
     std::string binary("\0\x01\xfe\xff payload", 12);
     WritableEvent with_id = Ev("opened", "{\"owner\":\"ann\"}", {{"user", "ann"}, {"trace", "t-1"}});
     with_id.id = Uuid::NewV7();
-    ASSERT_OK_AND_ASSIGN(auto e1, store->AppendStream(a, std::vector<WritableEvent>{with_id}));
-    ASSERT_OK_AND_ASSIGN(
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto e1, store->AppendStream(a, std::vector<WritableEvent>{with_id}));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(
         auto e2, store->AppendStream(b, std::vector<WritableEvent>{Ev("placed", binary, {}, "application/octet-stream"),
                                                                    Ev("paid", "{}", {{"k", "v\"with\\quotes"}})}));
-    ASSERT_OK_AND_ASSIGN(auto e3, store->AppendStream(a, std::vector<WritableEvent>{Ev("deposited", "{\"n\":5}")},
-                                                      AppendOptions::ExpectVersion(1)));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto e3,
+                                 store->AppendStream(a, std::vector<WritableEvent>{Ev("deposited", "{\"n\":5}")},
+                                                     AppendOptions::ExpectVersion(1)));
     written = e1;
     written.insert(written.end(), e2.begin(), e2.end());
     written.insert(written.end(), e3.begin(), e3.end());
@@ -72,19 +73,19 @@ TEST(SqliteEventStoreTest, EverythingSurvivesCloseAndReopen) {
               [](const Event& x, const Event& y) { return x.global_position < y.global_position; });
     EXPECT_EQ(written[0].id.uuid(), *with_id.id);
     EXPECT_EQ(written[1].data, binary);
-    ASSERT_OK_AND_ASSIGN(streams, store->ListStreams());
+    ESTORIA_ASSERT_OK_AND_ASSIGN(streams, store->ListStreams());
     EXPECT_EQ(ReadAllOf(*store), written);
   }
   auto store = OpenFile(path);
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(ReadAllOf(*store), written);  // same ids, versions, positions, timestamps, content types, metadata
-  ASSERT_OK_AND_ASSIGN(auto again, store->ListStreams());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto again, store->ListStreams());
   EXPECT_EQ(again, streams);
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, 4);
   // Appends continue from the stored tips and head.
-  ASSERT_OK_AND_ASSIGN(auto next, store->AppendStream(a, std::vector<WritableEvent>{Ev("closed", "{}")},
-                                                      AppendOptions::ExpectVersion(2)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto next, store->AppendStream(a, std::vector<WritableEvent>{Ev("closed", "{}")},
+                                                              AppendOptions::ExpectVersion(2)));
   EXPECT_EQ(next[0].stream_version, 3);
   EXPECT_EQ(next[0].global_position, 5);
   EXPECT_GE(next[0].timestamp, written.back().timestamp);
@@ -150,31 +151,31 @@ TEST(SqliteEventStoreTest, WriterSeesWritesItDidNotMake) {
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   TypeId s = TypeId::New("account").value(), t = TypeId::New("account").value();
-  ASSERT_OK_AND_ASSIGN(auto a1, a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "1")}));
-  ASSERT_OK_AND_ASSIGN(auto b1,
-                       b->AppendStream(s, std::vector<WritableEvent>{Ev("x", "2")}, AppendOptions::ExpectVersion(1)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto a1, a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "1")}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto b1, b->AppendStream(s, std::vector<WritableEvent>{Ev("x", "2")}, AppendOptions::ExpectVersion(1)));
   EXPECT_EQ(b1[0].global_position, 2);
   // a knew s at version 1: it must now see version 2, and head 2.
   auto stale = a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(1));
   EXPECT_THAT(stale.error(), StatusIs(StatusCode::kConflict));
-  ASSERT_OK_AND_ASSIGN(auto a2,
-                       a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(2)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto a2, a->AppendStream(s, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(2)));
   EXPECT_EQ(a2[0].stream_version, 3);
   EXPECT_EQ(a2[0].global_position, 3);
   // A stream created by b is appended to by a at the right version.
-  ASSERT_OK(b->AppendStream(t, std::vector<WritableEvent>{Ev("y", "1"), Ev("y", "2")}).error());
-  ASSERT_OK_AND_ASSIGN(auto a3,
-                       a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "3")}, AppendOptions::ExpectVersion(2)));
+  ESTORIA_ASSERT_OK(b->AppendStream(t, std::vector<WritableEvent>{Ev("y", "1"), Ev("y", "2")}).error());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto a3, a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "3")}, AppendOptions::ExpectVersion(2)));
   EXPECT_EQ(a3[0].stream_version, 3);
   EXPECT_EQ(a3[0].global_position, 6);
   // Deleting through a's own connection: the stream restarts at version 1.
-  ASSERT_OK(a->DeleteStream(t));
-  ASSERT_OK_AND_ASSIGN(auto a4,
-                       a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "new")}, AppendOptions::MustNotExist()));
+  ESTORIA_ASSERT_OK(a->DeleteStream(t));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto a4, a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "new")}, AppendOptions::MustNotExist()));
   EXPECT_EQ(a4[0].stream_version, 1);
   EXPECT_EQ(a4[0].global_position, 7);
   // Deleting through b: a must not append at a version it remembers.
-  ASSERT_OK(b->DeleteStream(t));
+  ESTORIA_ASSERT_OK(b->DeleteStream(t));
   auto gone = a->AppendStream(t, std::vector<WritableEvent>{Ev("y", "z")}, AppendOptions::MustExist());
   EXPECT_THAT(gone.error(), StatusIs(StatusCode::kConflict));
   auto all = ReadAllOf(*b);
@@ -190,7 +191,7 @@ TEST(SqliteEventStoreTest, SmallBatchLimitStillFinishesEveryAppend) {
   o.path = dir.File("small.db");
   o.durability = Durability::kRelaxed;
   o.max_batch_appends = 3;
-  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
   constexpr int kThreads = 8, kPerThread = 150;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -221,7 +222,7 @@ TEST(SqliteEventStoreTest, WriterSeesImportsThroughItsOwnConnection) {
   auto store = OpenFile(dir.File("import.db"), Durability::kRelaxed);
   ASSERT_NE(store, nullptr);
   TypeId a = TypeId::New("account").value();
-  ASSERT_OK(store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "1")}).error());
+  ESTORIA_ASSERT_OK(store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "1")}).error());
   Event imported;
   imported.id = TypeId("x", Uuid::NewV7());
   imported.stream_id = a;
@@ -229,11 +230,11 @@ TEST(SqliteEventStoreTest, WriterSeesImportsThroughItsOwnConnection) {
   imported.timestamp = Now();
   imported.content_type = "application/json";
   imported.data = "2";
-  ASSERT_OK_AND_ASSIGN(auto positions, store->ImportEvents(std::vector<Event>{imported}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto positions, store->ImportEvents(std::vector<Event>{imported}));
   EXPECT_EQ(positions, (std::vector<int64_t>{2}));
   EXPECT_THAT(store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(1)).error(),
               StatusIs(StatusCode::kConflict));
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto next, store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "3")}, AppendOptions::ExpectVersion(2)));
   EXPECT_EQ(next[0].stream_version, 3);
   EXPECT_EQ(next[0].global_position, 3);
@@ -246,15 +247,15 @@ TEST(SqliteEventStoreTest, DeletedPositionsAreNeverReused) {
   {
     auto store = OpenFile(path, Durability::kRelaxed);
     ASSERT_NE(store, nullptr);
-    ASSERT_OK(store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "1"), Ev("x", "2")}).error());
-    ASSERT_OK(store->AppendStream(b, std::vector<WritableEvent>{Ev("x", "3")}).error());
-    ASSERT_OK(store->DeleteStream(b));
+    ESTORIA_ASSERT_OK(store->AppendStream(a, std::vector<WritableEvent>{Ev("x", "1"), Ev("x", "2")}).error());
+    ESTORIA_ASSERT_OK(store->AppendStream(b, std::vector<WritableEvent>{Ev("x", "3")}).error());
+    ESTORIA_ASSERT_OK(store->DeleteStream(b));
   }
   auto store = OpenFile(path, Durability::kRelaxed);
   ASSERT_NE(store, nullptr);
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, 3);
-  ASSERT_OK_AND_ASSIGN(auto again, store->AppendStream(b, std::vector<WritableEvent>{Ev("x", "4")}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto again, store->AppendStream(b, std::vector<WritableEvent>{Ev("x", "4")}));
   EXPECT_EQ(again[0].stream_version, 1);   // a fully deleted stream restarts at 1
   EXPECT_EQ(again[0].global_position, 4);  // position 3 stays a gap
   auto all = ReadAllOf(*store);
@@ -265,8 +266,10 @@ TEST(SqliteEventStoreTest, DeletedPositionsAreNeverReused) {
 TEST(SqliteEventStoreTest, ReadAllFiltersRunInSql) {
   auto store = SqliteEventStore::OpenUri("sqlite::memory:").value();
   TypeId a = TypeId::New("account").value(), o = TypeId::New("order").value();
-  ASSERT_OK(store->AppendStream(a, std::vector<WritableEvent>{Ev("opened", "1"), Ev("deposited", "2")}).error());
-  ASSERT_OK(store->AppendStream(o, std::vector<WritableEvent>{Ev("placed", "3"), Ev("deposited", "4")}).error());
+  ESTORIA_ASSERT_OK(
+      store->AppendStream(a, std::vector<WritableEvent>{Ev("opened", "1"), Ev("deposited", "2")}).error());
+  ESTORIA_ASSERT_OK(
+      store->AppendStream(o, std::vector<WritableEvent>{Ev("placed", "3"), Ev("deposited", "4")}).error());
   ReadAllOptions by_stream;
   by_stream.stream_types = {"order"};
   auto orders = ReadAllOf(*store, by_stream);
@@ -290,28 +293,29 @@ TEST(SqliteEventStoreTest, AppendWakesWatcher) {
     auto r = store->WaitForAppend(0, std::chrono::seconds(30));
     seen = r ? *r : -2;
   });
-  ASSERT_OK(store->AppendStream(TypeId::New("a").value(), std::vector<WritableEvent>{Ev("x", "1")}).error());
+  ESTORIA_ASSERT_OK(store->AppendStream(TypeId::New("a").value(), std::vector<WritableEvent>{Ev("x", "1")}).error());
   waiter.join();
   EXPECT_EQ(seen.load(), 1);
-  ASSERT_OK_AND_ASSIGN(int64_t timed_out, store->WaitForAppend(1, std::chrono::milliseconds(10)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t timed_out, store->WaitForAppend(1, std::chrono::milliseconds(10)));
   EXPECT_EQ(timed_out, 1);
 }
 
 TEST(SqliteEventStoreTest, UriOptions) {
-  ASSERT_OK_AND_ASSIGN(auto o, SqliteEventStore::ParseUri("sqlite:data/x.db?durability=relaxed&busy_timeout_ms=250"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto o,
+                               SqliteEventStore::ParseUri("sqlite:data/x.db?durability=relaxed&busy_timeout_ms=250"));
   EXPECT_EQ(o.path, "data/x.db");
   EXPECT_EQ(o.durability, Durability::kRelaxed);
   EXPECT_EQ(o.busy_timeout, std::chrono::milliseconds(250));
   EXPECT_FALSE(o.read_only);
-  ASSERT_OK_AND_ASSIGN(o, SqliteEventStore::ParseUri("sqlite:/abs/y.db?mode=ro"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(o, SqliteEventStore::ParseUri("sqlite:/abs/y.db?mode=ro"));
   EXPECT_EQ(o.path, "/abs/y.db");
   EXPECT_TRUE(o.read_only);
-  ASSERT_OK_AND_ASSIGN(o, SqliteEventStore::ParseUri("sqlite::memory:"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(o, SqliteEventStore::ParseUri("sqlite::memory:"));
   EXPECT_EQ(o.path, ":memory:");
   EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?durability=sometimes"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?colour=red"), StatusIs(StatusCode::kInvalidArgument));
-  ASSERT_OK_AND_ASSIGN(o, SqliteEventStore::ParseUri("sqlite:x.db?wal_autocheckpoint=4000"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(o, SqliteEventStore::ParseUri("sqlite:x.db?wal_autocheckpoint=4000"));
   EXPECT_EQ(o.wal_autocheckpoint_pages, 4000);
   EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?wal_autocheckpoint=-1"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?wal_autocheckpoint=many"),
@@ -322,18 +326,18 @@ TEST(SqliteEventStoreTest, OpenEventStoreBySqliteUri) {
   TempDir dir;
   std::string path = dir.File("uri.db");
   {
-    ASSERT_OK_AND_ASSIGN(auto store, OpenEventStore("sqlite:" + path + "?durability=relaxed"));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, OpenEventStore("sqlite:" + path + "?durability=relaxed"));
     ASSERT_NE(store->global_reader(), nullptr);
     ASSERT_NE(store->stream_deleter(), nullptr);
     ASSERT_NE(store->stream_lister(), nullptr);
     ASSERT_NE(store->append_watcher(), nullptr);
-    ASSERT_OK(store->AppendStream(TypeId::New("a").value(), std::vector<WritableEvent>{Ev("x", "1")}).error());
+    ESTORIA_ASSERT_OK(store->AppendStream(TypeId::New("a").value(), std::vector<WritableEvent>{Ev("x", "1")}).error());
   }
-  ASSERT_OK_AND_ASSIGN(auto store, OpenEventStore("sqlite:" + path));
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->global_reader()->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, OpenEventStore("sqlite:" + path));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->global_reader()->HeadPosition());
   EXPECT_EQ(head, 1);
-  ASSERT_OK_AND_ASSIGN(auto mem, OpenEventStore("sqlite::memory:"));
-  ASSERT_OK_AND_ASSIGN(head, mem->global_reader()->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto mem, OpenEventStore("sqlite::memory:"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(head, mem->global_reader()->HeadPosition());
   EXPECT_EQ(head, 0);
 }
 
@@ -348,11 +352,12 @@ TEST(SqliteEventImporterTest, CopiesVerbatimWithPreservedPositions) {
   auto source = OpenFile(dir.File("src.db"), Durability::kRelaxed);
   ASSERT_NE(source, nullptr);
   TypeId a = TypeId::New("account").value(), b = TypeId::New("account").value();
-  ASSERT_OK(source->AppendStream(a, std::vector<WritableEvent>{Ev("x", "1", {{"k", "v"}}), Ev("y", "2")}).error());
-  ASSERT_OK(source->AppendStream(b, std::vector<WritableEvent>{Ev("x", "3")}).error());
-  ASSERT_OK(source->AppendStream(a, std::vector<WritableEvent>{Ev("z", "4", {}, "text/plain")}).error());
-  ASSERT_OK(source->DeleteStream(b));                          // a gap at position 3
-  ASSERT_OK(source->DeleteStream(a, DeleteStreamOptions{1}));  // a truncated stream
+  ESTORIA_ASSERT_OK(
+      source->AppendStream(a, std::vector<WritableEvent>{Ev("x", "1", {{"k", "v"}}), Ev("y", "2")}).error());
+  ESTORIA_ASSERT_OK(source->AppendStream(b, std::vector<WritableEvent>{Ev("x", "3")}).error());
+  ESTORIA_ASSERT_OK(source->AppendStream(a, std::vector<WritableEvent>{Ev("z", "4", {}, "text/plain")}).error());
+  ESTORIA_ASSERT_OK(source->DeleteStream(b));                          // a gap at position 3
+  ESTORIA_ASSERT_OK(source->DeleteStream(a, DeleteStreamOptions{1}));  // a truncated stream
   auto events = ReadAllOf(*source);
   ASSERT_EQ(events.size(), 2u);
 
@@ -361,7 +366,7 @@ TEST(SqliteEventImporterTest, CopiesVerbatimWithPreservedPositions) {
     auto target = OpenFile(target_path, Durability::kRelaxed);
     ASSERT_NE(target, nullptr);
     ASSERT_NE(target->event_importer(), nullptr);
-    ASSERT_OK_AND_ASSIGN(auto positions, target->ImportEvents(events, ImportOptions{true}));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto positions, target->ImportEvents(events, ImportOptions{true}));
     EXPECT_EQ(positions, (std::vector<int64_t>{2, 4}));
     // Everything is rejected when one event is already there.
     EXPECT_THAT(target->ImportEvents(events), StatusIs(StatusCode::kAlreadyExists));
@@ -373,11 +378,11 @@ TEST(SqliteEventImporterTest, CopiesVerbatimWithPreservedPositions) {
   auto target = OpenFile(target_path, Durability::kRelaxed);
   ASSERT_NE(target, nullptr);
   EXPECT_EQ(ReadAllOf(*target), events);
-  ASSERT_OK_AND_ASSIGN(auto streams, target->ListStreams());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto streams, target->ListStreams());
   ASSERT_EQ(streams.size(), 1u);
   EXPECT_EQ(streams[0].version, 3);
   // Appends continue after the imported tip and head.
-  ASSERT_OK_AND_ASSIGN(
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto next, target->AppendStream(a, std::vector<WritableEvent>{Ev("w", "5")}, AppendOptions::ExpectVersion(3)));
   EXPECT_EQ(next[0].stream_version, 4);
   EXPECT_EQ(next[0].global_position, 5);
@@ -395,20 +400,20 @@ TEST(SqliteEventStoreTest, BusyPastTimeoutIsUnavailableThenRecovers) {
   SqliteOptions o;
   o.path = path;
   o.busy_timeout = std::chrono::milliseconds(100);
-  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
   TypeId id = TypeId::New("account").value();
-  ASSERT_OK(store->AppendStream(id, std::vector<WritableEvent>{Ev("x", "1")}).error());
+  ESTORIA_ASSERT_OK(store->AppendStream(id, std::vector<WritableEvent>{Ev("x", "1")}).error());
   // Another connection (as another process would) holds the write lock.
-  ASSERT_OK_AND_ASSIGN(auto other, SqliteDatabase::Open(path));
-  ASSERT_OK_AND_ASSIGN(auto tx, SqliteTransaction::Begin(*other, SqliteTransaction::Mode::kImmediate));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto other, SqliteDatabase::Open(path));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto tx, SqliteTransaction::Begin(*other, SqliteTransaction::Mode::kImmediate));
   auto blocked = store->AppendStream(id, std::vector<WritableEvent>{Ev("x", "2")});
   ASSERT_FALSE(blocked.has_value());
   EXPECT_TRUE(blocked.error().IsUnavailable()) << blocked.error();
   // Reads are not blocked by the writer lock (WAL).
-  ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, 1);
-  ASSERT_OK(tx.Rollback());
-  ASSERT_OK_AND_ASSIGN(auto ok, store->AppendStream(id, std::vector<WritableEvent>{Ev("x", "2")}));
+  ESTORIA_ASSERT_OK(tx.Rollback());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto ok, store->AppendStream(id, std::vector<WritableEvent>{Ev("x", "2")}));
   EXPECT_EQ(ok[0].stream_version, 2);
   EXPECT_EQ(ok[0].global_position, 2);  // the failed batch left no gap
 }
@@ -426,7 +431,7 @@ TEST(SqliteEventStoreTest, DiskFullFailsWholeBatchesWithoutGaps) {
   o.durability = Durability::kRelaxed;
   o.max_page_count = 64;  // 256 KiB
   o.logger = NullLogger();
-  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(o));
   std::atomic<int> ok{0}, full{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {

@@ -54,7 +54,7 @@ void MakeStore(const std::string& path, int events = 3) {
   e.type = "happened";
   e.data = "{}";
   TypeId id = TypeId::New("thing").value();
-  for (int i = 0; i < events; ++i) ASSERT_OK((*store)->AppendStream(id, std::vector<WritableEvent>{e}).error());
+  for (int i = 0; i < events; ++i) ESTORIA_ASSERT_OK((*store)->AppendStream(id, std::vector<WritableEvent>{e}).error());
 }
 
 TEST(SqliteOpenErrorsTest, MissingDirectoryIsInvalidArgumentNamingThePath) {
@@ -118,12 +118,12 @@ TEST(SqliteOpenErrorsTest, ReadOnlyFileIsNeverModified) {
 
   // With read_only: readable, every write refused.
   {
-    ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::OpenUri("sqlite:" + path + "?mode=ro"));
-    ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::OpenUri("sqlite:" + path + "?mode=ro"));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
     EXPECT_EQ(head, 5);
     auto it = store->ReadAll();
     ASSERT_TRUE(it.has_value()) << it.error();
-    ASSERT_OK_AND_ASSIGN(auto all, Collect(**it));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, Collect(**it));
     EXPECT_EQ(all.size(), 5u);
     WritableEvent e;
     e.type = "happened";
@@ -139,8 +139,8 @@ TEST(SqliteOpenErrorsTest, NewerSchemaIsRefusedAndFileUntouched) {
   std::string path = dir.File("future.db");
   MakeStore(path);
   {
-    ASSERT_OK_AND_ASSIGN(auto raw, SqliteDatabase::Open(path));
-    ASSERT_OK(raw->Exec("UPDATE estoria_schema SET version = 99 WHERE component = 'events'"));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto raw, SqliteDatabase::Open(path));
+    ESTORIA_ASSERT_OK(raw->Exec("UPDATE estoria_schema SET version = 99 WHERE component = 'events'"));
   }
   FileState before = StateOf(path);
   Status st = OpenStatus(path);
@@ -150,27 +150,27 @@ TEST(SqliteOpenErrorsTest, NewerSchemaIsRefusedAndFileUntouched) {
   EXPECT_NE(st.message().find(path), std::string::npos) << st;
   EXPECT_TRUE(StateOf(path) == before);
   // Another component in the same file is unaffected.
-  ASSERT_OK_AND_ASSIGN(auto checkpoints, SqliteCheckpointStore::Open({.path = path}));
-  ASSERT_OK(checkpoints->Save("p", 1));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto checkpoints, SqliteCheckpointStore::Open({.path = path}));
+  ESTORIA_ASSERT_OK(checkpoints->Save("p", 1));
 }
 
 TEST(SqliteOpenErrorsTest, EventsSnapshotsAndCheckpointsShareOneFile) {
   TempDir dir;
   std::string path = dir.File("all.db");
   MakeStore(path, 2);
-  ASSERT_OK_AND_ASSIGN(auto events, SqliteEventStore::Open({.path = path}));
-  ASSERT_OK_AND_ASSIGN(auto snapshots, SqliteSnapshotStore::Open({.path = path}));
-  ASSERT_OK_AND_ASSIGN(auto checkpoints, SqliteCheckpointStore::Open({.path = path}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto events, SqliteEventStore::Open({.path = path}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto snapshots, SqliteSnapshotStore::Open({.path = path}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto checkpoints, SqliteCheckpointStore::Open({.path = path}));
   Snapshot s;
   s.aggregate_id = TypeId::New("thing").value();
   s.version = 2;
   s.timestamp = Now();
   s.data = "{\"n\":2}";
-  ASSERT_OK(snapshots->Save(s));
-  ASSERT_OK(checkpoints->Save("proj", 2));
-  ASSERT_OK_AND_ASSIGN(Snapshot loaded, snapshots->Load(s.aggregate_id));
+  ESTORIA_ASSERT_OK(snapshots->Save(s));
+  ESTORIA_ASSERT_OK(checkpoints->Save("proj", 2));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(Snapshot loaded, snapshots->Load(s.aggregate_id));
   EXPECT_EQ(loaded, s);
-  ASSERT_OK_AND_ASSIGN(int64_t head, events->HeadPosition());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, events->HeadPosition());
   EXPECT_EQ(head, 2);
 }
 

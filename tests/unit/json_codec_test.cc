@@ -29,10 +29,10 @@ TEST(Base64Test, RoundTripsEveryByteAndRejectsGarbage) {
   std::string all;
   for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
   for (size_t len = 0; len < 8; ++len) {
-    ASSERT_OK_AND_ASSIGN(std::string back, Base64Decode(Base64Encode(all.substr(0, len))));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(std::string back, Base64Decode(Base64Encode(all.substr(0, len))));
     EXPECT_EQ(back, all.substr(0, len));
   }
-  ASSERT_OK_AND_ASSIGN(std::string back, Base64Decode(Base64Encode(all)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::string back, Base64Decode(Base64Encode(all)));
   EXPECT_EQ(back, all);
   EXPECT_EQ(Base64Encode("hello world"), "aGVsbG8gd29ybGQ=");
   EXPECT_FALSE(Base64Decode("abc").has_value());
@@ -62,8 +62,8 @@ TEST(EventJsonTest, RoundTripsExactly) {
   };
   events[0].metadata = {{"correlation", "c1"}, {"estoria.schema_version", "2"}};
   for (const Event& e : events) {
-    ASSERT_OK_AND_ASSIGN(std::string line, EventToJsonLine(e));
-    ASSERT_OK_AND_ASSIGN(Event back, EventFromJsonLine(line));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(std::string line, EventToJsonLine(e));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(Event back, EventFromJsonLine(line));
     EXPECT_EQ(back, e) << line;
     EXPECT_EQ(EventToJsonLine(back).value(), line);
   }
@@ -87,8 +87,8 @@ TEST(EventJsonTest, RejectsMalformedEvents) {
 
 TEST(MetadataJsonTest, RoundTripsAndTreatsEmptyTextAsEmpty) {
   Metadata m{{"correlation", "c1"}, {"quote\"", "line\nbreak"}, {"nul", std::string("a\0b", 3)}};
-  ASSERT_OK_AND_ASSIGN(std::string json, EncodeMetadataJson(m));
-  ASSERT_OK_AND_ASSIGN(Metadata back, DecodeMetadataJson(json));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::string json, EncodeMetadataJson(m));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(Metadata back, DecodeMetadataJson(json));
   EXPECT_EQ(back, m);
   EXPECT_EQ(EncodeMetadataJson({}).value(), "{}");
   EXPECT_TRUE(DecodeMetadataJson("").value().empty());

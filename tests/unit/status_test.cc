@@ -419,7 +419,7 @@ TEST(ResultTest, PropagationMacros) {
   EXPECT_EQ(*Quarter(8), 2);
   EXPECT_THAT(Quarter(6), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(Quarter(6).error().message(), "odd");
-  EXPECT_OK(CheckEven(4));
+  ESTORIA_EXPECT_OK(CheckEven(4));
   EXPECT_THAT(CheckEven(3), StatusIs(StatusCode::kInvalidArgument));
   Result<int64_t> forwarded = Forward();
   ASSERT_TRUE(forwarded.error().conflict().has_value());

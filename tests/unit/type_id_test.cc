@@ -23,11 +23,13 @@ TEST(UuidTest, NewV7HasVersionAndVariantBits) {
 }
 
 TEST(UuidTest, NewV7EmbedsTheCurrentTimeInMilliseconds) {
-  auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
+  auto before =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   Uuid u = Uuid::NewV7();
-  auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
+  auto after =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   int64_t ms = 0;
   for (int i = 0; i < 6; ++i) ms = (ms << 8) | u.bytes()[i];
   EXPECT_GE(ms, before);
@@ -98,16 +100,16 @@ TEST(TypeIdTest, MalformedInputsAreRejected) {
       "",
       "account",
       "account_",
-      "_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",                 // empty type
-      "Account_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",          // uppercase
-      "1account_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",         // leading digit
-      "acc-ount_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",         // '-'
-      "account__0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",         // trailing '_' in type
-      "account-0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",          // wrong separator
-      "account_0190F1C2-8D5E-7A3B-9C1D-2E3F4A5B6C7D",          // uppercase UUID: not canonical
-      "account_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d ",         // trailing space
-      "account_0190f1c28d5e7a3b9c1d2e3f4a5b6c7d",              // no dashes
-      "acc ount_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",         // space
+      "_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",          // empty type
+      "Account_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",   // uppercase
+      "1account_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",  // leading digit
+      "acc-ount_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",  // '-'
+      "account__0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",  // trailing '_' in type
+      "account-0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",   // wrong separator
+      "account_0190F1C2-8D5E-7A3B-9C1D-2E3F4A5B6C7D",   // uppercase UUID: not canonical
+      "account_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d ",  // trailing space
+      "account_0190f1c28d5e7a3b9c1d2e3f4a5b6c7d",       // no dashes
+      "acc ount_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",  // space
   };
   for (const char* text : bad) {
     auto r = TypeId::Parse(text);
@@ -117,8 +119,8 @@ TEST(TypeIdTest, MalformedInputsAreRejected) {
 }
 
 TEST(TypeIdTest, TypeNameRules) {
-  EXPECT_OK(TypeId::ValidateTypeName("a"));
-  EXPECT_OK(TypeId::ValidateTypeName("a.b_c9"));
+  ESTORIA_EXPECT_OK(TypeId::ValidateTypeName("a"));
+  ESTORIA_EXPECT_OK(TypeId::ValidateTypeName("a.b_c9"));
   EXPECT_THAT(TypeId::ValidateTypeName(""), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(TypeId::ValidateTypeName("_a"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(TypeId::ValidateTypeName("a_"), StatusIs(StatusCode::kInvalidArgument));
@@ -148,9 +150,9 @@ TEST(TimestampTest, ParseAcceptsOffsetsAndShortFractions) {
 }
 
 TEST(TimestampTest, ParseRejectsMalformedText) {
-  for (const char* bad : {"", "2025-11-26", "2025-11-26T02:32:13", "2025-13-01T00:00:00Z", "2025-02-30T00:00:00Z",
-                          "2025-11-26T25:00:00Z", "2025-11-26T02:32:13.Z", "2025-11-26T02:32:13Zjunk",
-                          "2025-11-26T02:32:13+0200"}) {
+  for (const char* bad :
+       {"", "2025-11-26", "2025-11-26T02:32:13", "2025-13-01T00:00:00Z", "2025-02-30T00:00:00Z", "2025-11-26T25:00:00Z",
+        "2025-11-26T02:32:13.Z", "2025-11-26T02:32:13Zjunk", "2025-11-26T02:32:13+0200"}) {
     EXPECT_THAT(ParseTimestamp(bad), StatusIs(StatusCode::kInvalidArgument)) << bad;
   }
 }

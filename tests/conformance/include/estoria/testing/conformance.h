@@ -12,6 +12,12 @@
 // ESTORIA_INSTANTIATE_CHECKPOINT_STORE_CONFORMANCE do the same for those stores;
 // a snapshot store factory takes the retention to configure.
 //
+// Further suites, each with its own header and instantiation macro:
+//   event_store_capability_conformance.h  AppendWatcher, EventImporter and
+//                                         StreamLister (same factory as above)
+//   dead_letter_store_conformance.h       DeadLetterStore
+//   projection_sink_conformance.h         ProjectionSink (read models)
+//
 // Thread safety: the factories may be called from the test thread only.
 #pragma once
 
@@ -61,33 +67,33 @@ int LinkConformanceSuites();
 
 }  // namespace estoria::testing
 
-#define ESTORIA_CONFORMANCE_ANCHOR_(name, suite) \
+#define ESTORIA_CONFORMANCE_ANCHOR_(name, suite)                                  \
   [[maybe_unused]] static const int estoria_conformance_anchor_##name##_##suite = \
       ::estoria::testing::LinkConformanceSuites()
 
-#define ESTORIA_INSTANTIATE_EVENT_STORE_CONFORMANCE(name, factory)                                              \
-  using ::estoria::testing::EventStoreConformance;                                                               \
-  using ::estoria::testing::GlobalReaderConformance;                                                             \
-  using ::estoria::testing::StreamDeleterConformance;                                                            \
-  using ::estoria::testing::EventStoreConcurrencyConformance;                                                    \
-  ESTORIA_CONFORMANCE_ANCHOR_(name, EventStore);                                                                 \
-  INSTANTIATE_TEST_SUITE_P(name, EventStoreConformance,                                                          \
-                           ::testing::Values(::estoria::testing::EventStoreFactory(factory)));                   \
-  INSTANTIATE_TEST_SUITE_P(name, GlobalReaderConformance,                                                        \
-                           ::testing::Values(::estoria::testing::EventStoreFactory(factory)));                   \
-  INSTANTIATE_TEST_SUITE_P(name, StreamDeleterConformance,                                                       \
-                           ::testing::Values(::estoria::testing::EventStoreFactory(factory)));                   \
-  INSTANTIATE_TEST_SUITE_P(name, EventStoreConcurrencyConformance,                                               \
+#define ESTORIA_INSTANTIATE_EVENT_STORE_CONFORMANCE(name, factory)                             \
+  using ::estoria::testing::EventStoreConformance;                                             \
+  using ::estoria::testing::GlobalReaderConformance;                                           \
+  using ::estoria::testing::StreamDeleterConformance;                                          \
+  using ::estoria::testing::EventStoreConcurrencyConformance;                                  \
+  ESTORIA_CONFORMANCE_ANCHOR_(name, EventStore);                                               \
+  INSTANTIATE_TEST_SUITE_P(name, EventStoreConformance,                                        \
+                           ::testing::Values(::estoria::testing::EventStoreFactory(factory))); \
+  INSTANTIATE_TEST_SUITE_P(name, GlobalReaderConformance,                                      \
+                           ::testing::Values(::estoria::testing::EventStoreFactory(factory))); \
+  INSTANTIATE_TEST_SUITE_P(name, StreamDeleterConformance,                                     \
+                           ::testing::Values(::estoria::testing::EventStoreFactory(factory))); \
+  INSTANTIATE_TEST_SUITE_P(name, EventStoreConcurrencyConformance,                             \
                            ::testing::Values(::estoria::testing::EventStoreFactory(factory)))
 
 #define ESTORIA_INSTANTIATE_SNAPSHOT_STORE_CONFORMANCE(name, factory) \
-  using ::estoria::testing::SnapshotStoreConformance;                \
-  ESTORIA_CONFORMANCE_ANCHOR_(name, SnapshotStore);                  \
-  INSTANTIATE_TEST_SUITE_P(name, SnapshotStoreConformance,           \
+  using ::estoria::testing::SnapshotStoreConformance;                 \
+  ESTORIA_CONFORMANCE_ANCHOR_(name, SnapshotStore);                   \
+  INSTANTIATE_TEST_SUITE_P(name, SnapshotStoreConformance,            \
                            ::testing::Values(::estoria::testing::SnapshotStoreFactory(factory)))
 
 #define ESTORIA_INSTANTIATE_CHECKPOINT_STORE_CONFORMANCE(name, factory) \
-  using ::estoria::testing::CheckpointStoreConformance;                \
-  ESTORIA_CONFORMANCE_ANCHOR_(name, CheckpointStore);                  \
-  INSTANTIATE_TEST_SUITE_P(name, CheckpointStoreConformance,           \
+  using ::estoria::testing::CheckpointStoreConformance;                 \
+  ESTORIA_CONFORMANCE_ANCHOR_(name, CheckpointStore);                   \
+  INSTANTIATE_TEST_SUITE_P(name, CheckpointStoreConformance,            \
                            ::testing::Values(::estoria::testing::CheckpointStoreFactory(factory)))

@@ -1,6 +1,6 @@
 // estoria/testing/matchers.h: GoogleTest helpers for Status and Result.
-//   EXPECT_OK(expr), ASSERT_OK(expr)       expr is a Status or a Result
-//   ASSERT_OK_AND_ASSIGN(lhs, expr)        unwraps a Result or fails the test
+//   ESTORIA_EXPECT_OK(expr), ESTORIA_ASSERT_OK(expr)  expr is a Status or a Result
+//   ESTORIA_ASSERT_OK_AND_ASSIGN(lhs, expr)        unwraps a Result or fails the test
 //   StatusIs(code)                         matcher for a Status or Result's error
 //
 // Thread safety: as GoogleTest's assertions (usable from test threads).
@@ -33,13 +33,13 @@ MATCHER(IsOk, "is OK") {
 
 }  // namespace estoria::testing
 
-#define EXPECT_OK(expr) EXPECT_THAT((expr), ::estoria::testing::IsOk())
-#define ASSERT_OK(expr) ASSERT_THAT((expr), ::estoria::testing::IsOk())
+#define ESTORIA_EXPECT_OK(expr) EXPECT_THAT((expr), ::estoria::testing::IsOk())
+#define ESTORIA_ASSERT_OK(expr) ASSERT_THAT((expr), ::estoria::testing::IsOk())
 #define ESTORIA_TEST_CONCAT_INNER_(a, b) a##b
 #define ESTORIA_TEST_CONCAT_(a, b) ESTORIA_TEST_CONCAT_INNER_(a, b)
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL_(ESTORIA_TEST_CONCAT_(estoria_test_result_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)          \
+#define ESTORIA_ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  ESTORIA_ASSERT_OK_AND_ASSIGN_IMPL_(ESTORIA_TEST_CONCAT_(estoria_test_result_, __LINE__), lhs, expr)
+#define ESTORIA_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)  \
   auto tmp = (expr);                                        \
   ASSERT_TRUE(tmp.has_value()) << "error: " << tmp.error(); \
   lhs = std::move(tmp).value()
