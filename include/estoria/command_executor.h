@@ -234,9 +234,10 @@ class CommandExecutor {
   //                    options, or events that cannot be appended (encode
   //                    failure, reserved metadata key, invalid type name)
   //  AlreadyExists     the command's events carry ids already appended
-  //  Internal          decide or an event's apply threw; or the store's
-  //  and whatever the store's Load/Hydrate/AppendStream return (Corruption,
-  //  FailedPrecondition for a truncated stream without snapshot, ...).
+  //  Internal          decide or an event's apply threw (that command only)
+  //  and whatever the store's Load, Hydrate and AppendStream return
+  //  (Unavailable, Internal, Corruption, FailedPrecondition for a truncated
+  //  stream without snapshot, ...).
   Result<CommandOutcome<S>> Execute(const Uuid& id, Decide decide, const ExecuteOptions& options = {}) {
     ESTORIA_RETURN_IF_ERROR(init_);
     if (id.IsNil()) return Status::InvalidArgument("execute: nil aggregate id");
@@ -260,6 +261,7 @@ class CommandExecutor {
     return std::move(*command.result);
   }
 
+  // Counters since construction. Never fails.
   CommandExecutorStats stats() const {
     CommandExecutorStats s;
     s.commands = commands_.load(std::memory_order_relaxed);
