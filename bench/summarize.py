@@ -72,7 +72,7 @@ def main(path, note=""):
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         printed = set()
         for r in mine:
-            if r["workload"] == "load" or r.get("indexes", "none") != "none":
+            if r["workload"] in ("load", "commands") or r.get("indexes", "none") != "none":
                 continue
             key = (backend, r["writers"], r["batch"], r["durability"])
             if r["workload"] in ("append", "raw-sqlite", "raw-pgbench"):
@@ -113,6 +113,23 @@ def main(path, note=""):
             print(f"| {r['workload']} | {r['writers']} | {r['batch']} | {r['durability']} | {fmt(r['events_per_sec'])} | "
                   f"{r['p50_us']:.1f} | {r['p99_us']:.1f} | {r['p999_us']:.1f} | {ceiling} | {ratio} | {'; '.join(notes)} |")
         print()
+        commands = [r for r in mine if r["workload"] == "commands"]
+        if commands:
+            print(f"Commands ({backend}, `commands` workload): deposits through load-decide-save-retry (old) and "
+                  "CommandExecutor, interleaved rounds; the round with the median ratio is shown\n")
+            print("| aggregates | writers | durability | old commands/s | old p99 µs | executor commands/s | executor p99 µs "
+                  "| commands per append | ratio (median) | ratio per round |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
+            for key in sorted({(r["aggregates"], r["writers"], r["durability"]) for r in commands}):
+                same = [r for r in commands if (r["aggregates"], r["writers"], r["durability"]) == key]
+                pairs = list(zip([r for r in same if r["path"] == "old"], [r for r in same if r["path"] == "executor"]))
+                pairs.sort(key=lambda p: p[1]["ratio_to_old"])
+                o, e = pairs[(len(pairs) - 1) // 2]
+                ratios = ", ".join(f"{p[1]['ratio_to_old']:.1f}x" for p in sorted(pairs, key=lambda p: p[1]["round"]))
+                print(f"| {key[0]:,} | {key[1]} | {key[2]} | {fmt(o['commands_per_sec'])} | {o['p99_us']:,.0f} | "
+                      f"{fmt(e['commands_per_sec'])} | {e['p99_us']:,.0f} | {e['commands_per_append']:.1f} | "
+                      f"**{e['ratio_to_old']:.1f}x** | {ratios} |")
+            print()
         loads = [r for r in mine if r["workload"] == "load"]
         if loads:
             every = loads[0]["snapshot_every"]

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "command_workload.h"
 #include "load_workload.h"
 #include "raw_ceiling.h"
 #include "workloads.h"
@@ -9,14 +10,14 @@
 namespace estoria::bench {
 
 const std::vector<std::string>& WorkloadNames() {
-  static const std::vector<std::string> kNames = {"append", "read-stream", "read-all",   "project",    "tail-latency",
-                                                  "load",   "raw-ceiling", "raw-sqlite", "raw-pgbench"};
+  static const std::vector<std::string> kNames = {"append", "read-stream", "read-all",    "project",    "tail-latency",
+                                                  "load",   "commands",    "raw-ceiling", "raw-sqlite", "raw-pgbench"};
   return kNames;
 }
 
 void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("WORKLOAD", o.workload,
-                 "append | read-stream | read-all | project | tail-latency | load | "
+                 "append | read-stream | read-all | project | tail-latency | load | commands | "
                  "raw-ceiling | raw-sqlite | raw-pgbench")
       ->required()
       ->check(CLI::IsMember(WorkloadNames()));
@@ -37,6 +38,12 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("--history", o.history, "load: comma-separated history lengths (default 10,100,1000,10000)");
   cmd.add_option("--snapshot-every", o.snapshot_every, "load: snapshot every N events (default 100)")
       ->check(CLI::PositiveNumber);
+  cmd.add_option("--aggregates", o.aggregates, "commands: aggregates the commands go to (default 1)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--rounds", o.rounds, "commands: interleaved rounds, old path then executor (default 3)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--seconds", o.seconds, "commands: seconds per side and round (default 3)")
+      ->check(CLI::PositiveNumber);
 }
 
 Status RunBench(const BenchOptions& o, bool json, std::ostream& out) {
@@ -50,7 +57,9 @@ Status RunBench(const BenchOptions& o, bool json, std::ostream& out) {
   if (o.workload == "raw-ceiling") one = RunRawCeiling(o);
   if (o.workload == "raw-sqlite") one = RunRawSqlite(o);
   if (o.workload == "raw-pgbench") one = RunRawPgbench(o);
-  if (o.workload == "load") {
+  if (o.workload == "commands") {
+    ESTORIA_ASSIGN_OR_RETURN(results, RunCommands(o));
+  } else if (o.workload == "load") {
     ESTORIA_ASSIGN_OR_RETURN(results, RunLoad(o));
   } else {
     if (!one) return one.error().WithContext("bench " + o.workload);

@@ -16,7 +16,7 @@ namespace estoria::bench {
 
 struct BenchOptions {
   std::string workload;                       // append, read-stream, read-all, project, tail-latency,
-                                              // load, raw-ceiling, raw-sqlite, raw-pgbench
+                                              // load, commands, raw-ceiling, raw-sqlite, raw-pgbench
   std::string store = "memory:";              // store URI
   int writers = 1;                            // concurrent writer (or reader) threads. Default 1.
   int streams = 100;                          // distinct streams. Default 100.
@@ -30,6 +30,9 @@ struct BenchOptions {
   std::string pgbench = "/usr/bin/pgbench";   // raw-pgbench: the pgbench binary
   std::string history = "10,100,1000,10000";  // load: history lengths
   int snapshot_every = 100;                   // load: snapshot policy (every N events)
+  int aggregates = 1;                         // commands: aggregates the commands go to. Default 1.
+  int rounds = 3;                             // commands: interleaved rounds (old path, executor). Default 3.
+  double seconds = 3;                         // commands: seconds per side and round. Default 3.
 };
 
 struct BenchResult {

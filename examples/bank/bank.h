@@ -70,8 +70,10 @@ class Bank {
  public:
   virtual ~Bank() = default;
 
-  // Load the account, decide, append, retrying on version conflicts a bounded
-  // number of times. Outcomes other than kApplied append nothing.
+  // Decide against the account's current state and append (commands for one
+  // account are serialized and batched in the process); version conflicts
+  // with other processes are retried a bounded number of times. Outcomes
+  // other than kApplied append nothing.
   // Errors: Unavailable (store unreachable), Corruption, Internal.
   virtual estoria::Result<CommandResult> ModifyBalance(const ModifyBalanceCommand& command) = 0;
 

@@ -1,17 +1,19 @@
-// command_handler.h: AccountCommandHandler, the write side, as the seed's CQRS
-// page describes it: load the Account aggregate (EventSourcedStore), decide,
-// append a BalanceChanged, save (an append expecting the loaded version), and
-// on a version conflict reload and retry, a bounded number of times.
+// command_handler.h: AccountCommandHandler, the write side: ModifyBalance runs
+// through an estoria::CommandExecutor over the Account aggregate
+// (EventSourcedStore): commands for one account are serialized and batched in
+// this process (no version conflicts among them), decided against the warm
+// state, and an append that conflicts with another process is refreshed and
+// retried a bounded number of times.
 // FoldAccount is the on-demand projection behind GET /accounts/{id}/summary.
 //
-// Thread safety: safe for concurrent use from many threads (the stores are;
-// each command's aggregate lives on the calling thread).
+// Thread safety: safe for concurrent use from many threads.
 #pragma once
 
 #include <memory>
 
 #include "account.h"
 #include "bank.h"
+#include "estoria/command_executor.h"
 #include "estoria/event_sourced_store.h"
 #include "estoria/event_store.h"
 
@@ -30,10 +32,8 @@ class AccountCommandHandler {
   estoria::Result<CommandResult> ModifyBalance(const ModifyBalanceCommand& command);
 
  private:
-  class PositionRecorder;
-  std::shared_ptr<PositionRecorder> recorder_;
-  estoria::EventSourcedStore<Account, BalanceChanged> accounts_;
   CommandHandlerOptions options_;
+  estoria::CommandExecutor<Account> executor_;
 };
 
 // Folds an account's stream (the on-demand projection); nullopt when it has no

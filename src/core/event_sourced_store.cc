@@ -1,6 +1,7 @@
 // Non-template helpers of EventSourcedStore and LoadOptions.
 #include "estoria/event_sourced_store.h"
 
+#include "estoria/backend/validation.h"
 #include "reserved_metadata.h"
 
 namespace estoria {
@@ -52,6 +53,11 @@ Result<std::vector<Event>> AppendPending(EventStore& events, const TypeId& strea
                                          int64_t expect_version) {
   AllowReservedMetadata allow;  // the events carry estoria.schema_version
   return events.AppendStream(stream, out, AppendOptions::ExpectVersion(expect_version));
+}
+
+Status ValidatePending(const TypeId& stream, std::span<const WritableEvent> out) {
+  AllowReservedMetadata allow;  // the events carry estoria.schema_version
+  return backend::ValidateAppend(stream, out, AppendOptions{});
 }
 
 Status VersionGap(const TypeId& stream, int64_t expected, int64_t got) {
