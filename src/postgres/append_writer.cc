@@ -70,6 +70,7 @@
 #include "estoria/backend/validation.h"
 #include "event_codec.h"
 #include "pg_wire.h"
+#include "sync_point.h"
 
 namespace estoria::postgres::internal {
 
@@ -84,7 +85,6 @@ AppendWriter::AppendWriter(postgres::PgConnectOptions conn_options, const Statem
       statements_(statements),
       strict_(options.durability == Durability::kStrict),
       max_batch_(std::max(1, options.max_batch_appends)),
-      before_commit_hook_(options.before_commit_hook),
       logger_(options.logger),
       notifier_(notifier) {
   thread_ = std::thread([this] { Run(); });
@@ -268,8 +268,10 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
   } else {
     ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
   }
-  const bool hook = static_cast<bool>(before_commit_hook_);
-  if (!hook && quiet_batches_ >= 2) {
+  // A test holding the transaction open before COMMIT needs the two-round-trip
+  // path, with COMMIT sent on its own.
+  const bool split_commit = ESTORIA_TEST_SYNC_POINT_ARMED("PostgresAppendWriter::BeforeCommit");
+  if (!split_commit && quiet_batches_ >= 2) {
     std::optional<Status> predicted = AttemptPredicted(batch);
     if (predicted) return *predicted;
   }
@@ -332,10 +334,10 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
       Rollback();
       return w;
     }
-    if (!hook) write.Add(s.commit);
+    if (!split_commit) write.Add(s.commit);
     Status st = conn_->RunPipeline(write).error();
-    if (st.ok() && hook) {
-      before_commit_hook_();
+    if (st.ok() && split_commit) {
+      ESTORIA_TEST_SYNC_POINT("PostgresAppendWriter::BeforeCommit");
       st = conn_->ExecPrepared(s.commit).error();
     }
     if (!st.ok()) {

@@ -88,7 +88,6 @@ class AppendWriter {
   const Statements* statements_;
   const bool strict_;
   const int max_batch_;
-  const std::function<void()> before_commit_hook_;
   const std::shared_ptr<Logger> logger_;
   AppendNotifier* notifier_;
 

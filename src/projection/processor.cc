@@ -1,5 +1,5 @@
 // Processor: construction, lifecycle, observable state and dead-letter access.
-// The processing loop itself is in processor_run.cc.
+// The processing loop itself (Processor::Impl::Run) is in processor_run.cc.
 #include "estoria/projection/processor.h"
 
 #include <utility>
@@ -49,52 +49,60 @@ Result<std::unique_ptr<Processor>> Processor::Create(std::shared_ptr<EventStore>
     return Status::NotSupported("processor: the event store has no GlobalReader");
   }
   if (options.logger == nullptr) options.logger = StderrLogger();
-  return std::unique_ptr<Processor>(new Processor(std::move(store), std::move(sink), std::move(options)));
+  return std::unique_ptr<Processor>(
+      new Processor(std::make_unique<Impl>(std::move(store), std::move(sink), std::move(options))));
 }
 
-Processor::Processor(std::shared_ptr<EventStore> store, std::shared_ptr<ProjectionSink> sink, ProcessorOptions options)
+Processor::Impl::Impl(std::shared_ptr<EventStore> store, std::shared_ptr<ProjectionSink> sink, ProcessorOptions options)
     : store_(std::move(store)),
       reader_(store_->global_reader()),
       watcher_(store_->append_watcher()),
       sink_(std::move(sink)),
       options_(std::move(options)) {}
 
+Processor::Processor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
 Processor::~Processor() { (void)Stop(); }
 
+const std::string& Processor::name() const { return impl_->options_.name; }
+
 Status Processor::Start() {
-  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (running_) return Status::FailedPrecondition("processor " + options_.name + " is already running");
-  if (thread_.joinable()) thread_.join();  // a previous run that ended by itself
-  stop_ = false;
-  running_ = true;
-  final_status_ = Status::Ok();
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lifecycle(d.lifecycle_mu_);
+  std::lock_guard<std::mutex> lock(d.mu_);
+  if (d.running_) return Status::FailedPrecondition("processor " + d.options_.name + " is already running");
+  if (d.thread_.joinable()) d.thread_.join();  // a previous run that ended by itself
+  d.stop_ = false;
+  d.running_ = true;
+  d.final_status_ = Status::Ok();
   ProcessorState fresh;
-  fresh.phase = options_.lock ? ProcessorPhase::kStandby : ProcessorPhase::kReplaying;
-  state_ = fresh;
-  oldest_unhandled_ = Timestamp{};
-  thread_ = std::thread([this] { ProcessorRun(*this).Loop(); });
+  fresh.phase = d.options_.lock ? ProcessorPhase::kStandby : ProcessorPhase::kReplaying;
+  d.state_ = fresh;
+  d.oldest_unhandled_ = Timestamp{};
+  d.thread_ = std::thread([&d] { Impl::Run(d).Loop(); });
   return Status::Ok();
 }
 
 Status Processor::Stop() {
-  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lifecycle(d.lifecycle_mu_);
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    std::lock_guard<std::mutex> lock(d.mu_);
+    d.stop_ = true;
   }
-  changed_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
-  return final_status_;
+  d.changed_.notify_all();
+  if (d.thread_.joinable()) d.thread_.join();
+  std::lock_guard<std::mutex> lock(d.mu_);
+  return d.final_status_;
 }
 
 ProcessorState Processor::state() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  ProcessorState s = state_;
+  const Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mu_);
+  ProcessorState s = d.state_;
   s.lag_events = s.head_position > s.position ? s.head_position - s.position : 0;
-  if (!s.caught_up && oldest_unhandled_ != Timestamp{} && s.lag_events > 0) {
-    s.lag_time = std::chrono::duration_cast<std::chrono::microseconds>(Now() - oldest_unhandled_);
+  if (!s.caught_up && d.oldest_unhandled_ != Timestamp{} && s.lag_events > 0) {
+    s.lag_time = std::chrono::duration_cast<std::chrono::microseconds>(Now() - d.oldest_unhandled_);
     if (s.lag_time.count() < 0) s.lag_time = std::chrono::microseconds(0);
   } else {
     s.lag_time = std::chrono::microseconds(0);
@@ -103,50 +111,57 @@ ProcessorState Processor::state() const {
 }
 
 Status Processor::WaitForPosition(int64_t position, std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  bool done = changed_.wait_for(lock, timeout, [&] { return state_.position >= position || !running_; });
-  if (state_.position >= position) return Status::Ok();
+  const Impl& d = *impl_;
+  std::unique_lock<std::mutex> lock(d.mu_);
+  bool done = d.changed_.wait_for(lock, timeout, [&] { return d.state_.position >= position || !d.running_; });
+  if (d.state_.position >= position) return Status::Ok();
   if (done) {
-    return Status::FailedPrecondition("processor " + options_.name + " is not running (" +
-                                      std::string(ProcessorPhaseName(state_.phase)) + ") at position " +
-                                      std::to_string(state_.position));
+    return Status::FailedPrecondition("processor " + d.options_.name + " is not running (" +
+                                      std::string(ProcessorPhaseName(d.state_.phase)) + ") at position " +
+                                      std::to_string(d.state_.position));
   }
-  return Status::Unavailable("timeout waiting for projection " + options_.name + " to reach position " +
-                             std::to_string(position) + " (at " + std::to_string(state_.position) + ")");
+  return Status::Unavailable("timeout waiting for projection " + d.options_.name + " to reach position " +
+                             std::to_string(position) + " (at " + std::to_string(d.state_.position) + ")");
 }
 
 Status Processor::WaitUntilCaughtUp(std::chrono::milliseconds timeout) const {
-  auto head = reader_->HeadPosition();
+  const Impl& d = *impl_;
+  auto head = d.reader_->HeadPosition();
   if (!head) return head.error();
-  std::unique_lock<std::mutex> lock(mu_);
-  auto reached = [&] { return (state_.position >= *head && state_.caught_up) || state_.position > *head; };
-  bool done = changed_.wait_for(lock, timeout, [&] { return reached() || !running_; });
+  std::unique_lock<std::mutex> lock(d.mu_);
+  auto reached = [&] { return (d.state_.position >= *head && d.state_.caught_up) || d.state_.position > *head; };
+  bool done = d.changed_.wait_for(lock, timeout, [&] { return reached() || !d.running_; });
   if (reached()) return Status::Ok();
   if (done) {
-    return Status::FailedPrecondition("processor " + options_.name + " is not running (" +
-                                      std::string(ProcessorPhaseName(state_.phase)) + ")");
+    return Status::FailedPrecondition("processor " + d.options_.name + " is not running (" +
+                                      std::string(ProcessorPhaseName(d.state_.phase)) + ")");
   }
-  return Status::Unavailable("timeout waiting for projection " + options_.name + " to catch up with position " +
-                             std::to_string(*head) + " (at " + std::to_string(state_.position) + ")");
+  return Status::Unavailable("timeout waiting for projection " + d.options_.name + " to catch up with position " +
+                             std::to_string(*head) + " (at " + std::to_string(d.state_.position) + ")");
 }
 
 Status Processor::WaitForExit(std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!changed_.wait_for(lock, timeout, [&] { return !running_; })) {
-    return Status::Unavailable("timeout waiting for processor " + options_.name + " to exit");
+  const Impl& d = *impl_;
+  std::unique_lock<std::mutex> lock(d.mu_);
+  if (!d.changed_.wait_for(lock, timeout, [&] { return !d.running_; })) {
+    return Status::Unavailable("timeout waiting for processor " + d.options_.name + " to exit");
   }
-  if (state_.phase == ProcessorPhase::kFailed) return state_.last_error;
+  if (d.state_.phase == ProcessorPhase::kFailed) return d.state_.last_error;
   return Status::Ok();
 }
 
-Result<std::vector<DeadLetter>> Processor::ListParked() { return sink_->dead_letters().List(options_.name); }
+Result<std::vector<DeadLetter>> Processor::ListParked() {
+  return impl_->sink_->dead_letters().List(impl_->options_.name);
+}
 
-Status Processor::ReplayParked(int64_t global_position) {
+Status Processor::ReplayParked(int64_t global_position) { return impl_->ReplayParked(global_position); }
+
+Status Processor::Impl::ReplayParked(int64_t global_position) {
   std::lock_guard<std::mutex> lock(sink_mu_);
   return sink_->Replay(options_.name, global_position);
 }
 
-void Processor::ServeReplayRequests() {
+void Processor::Impl::ServeReplayRequests() {
   DeadLetterStore& letters = sink_->dead_letters();
   auto requested = letters.ListReplayRequests(options_.name);
   if (!requested.ok()) {
@@ -187,7 +202,7 @@ void Processor::ServeReplayRequests() {
 }
 
 Status Processor::DiscardParked(int64_t global_position) {
-  return sink_->dead_letters().Discard(options_.name, global_position);
+  return impl_->sink_->dead_letters().Discard(impl_->options_.name, global_position);
 }
 
 }  // namespace estoria

@@ -1,4 +1,4 @@
-// ProcessorRun: acquire the lock, load the position, read/handle/commit, tail.
+// Processor::Impl::Run: acquire the lock, load the position, read/handle/commit, tail.
 #include "processor_run.h"
 
 #include <algorithm>
@@ -11,18 +11,18 @@ namespace {
 constexpr std::chrono::milliseconds kWaitSlice{50};  // bounds how long Stop waits for a tail wait
 }  // namespace
 
-bool ProcessorRun::Stopping() const {
+bool Processor::Impl::Run::Stopping() const {
   std::lock_guard<std::mutex> lock(p_.mu_);
   return p_.stop_;
 }
 
-bool ProcessorRun::SleepFor(std::chrono::milliseconds d) {
+bool Processor::Impl::Run::SleepFor(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> lock(p_.mu_);
   p_.changed_.wait_for(lock, d, [&] { return p_.stop_; });
   return !p_.stop_;
 }
 
-void ProcessorRun::RecordError(const Status& s, const char* what) {
+void Processor::Impl::Run::RecordError(const Status& s, const char* what) {
   {
     std::lock_guard<std::mutex> lock(p_.mu_);
     p_.state_.last_error = s;
@@ -30,7 +30,7 @@ void ProcessorRun::RecordError(const Status& s, const char* what) {
   p_.options_.logger->Log(LogLevel::kWarning, "projection " + p_.options_.name + ": " + what + ": " + s.ToString());
 }
 
-void ProcessorRun::Publish() {
+void Processor::Impl::Run::Publish() {
   {
     std::lock_guard<std::mutex> lock(p_.mu_);
     p_.state_.position = visible_;
@@ -40,30 +40,30 @@ void ProcessorRun::Publish() {
   p_.changed_.notify_all();
 }
 
-bool ProcessorRun::CheckpointDue() const {
+bool Processor::Impl::Run::CheckpointDue() const {
   if (position_ == checkpoint_) return false;
   return since_save_ >= p_.options_.checkpoint_every_events ||
          Clock::now() - last_save_ >= p_.options_.checkpoint_interval;
 }
 
-bool ProcessorRun::RenewDue() const {
+bool Processor::Impl::Run::RenewDue() const {
   return held_ && Clock::now() - last_renew_ >= p_.options_.lock->renew_interval();
 }
 
-Status ProcessorRun::BeginUnit() {
+Status Processor::Impl::Run::BeginUnit() {
   Status s = p_.sink_->Begin(p_.options_.name);
   unit_open_ = s.ok() && p_.sink_->transactional();
   handled_in_unit_ = 0;
   return s;
 }
 
-void ProcessorRun::AbortUnit() {
+void Processor::Impl::Run::AbortUnit() {
   if (unit_open_) p_.sink_->Abort();
   unit_open_ = false;
   if (p_.sink_->transactional()) position_ = visible_ = checkpoint_;
 }
 
-Status ProcessorRun::CommitUnit(int64_t position) {
+Status Processor::Impl::Run::CommitUnit(int64_t position) {
   if (p_.sink_->transactional()) {
     if (!unit_open_) return Status::Ok();
     Status s = p_.sink_->Commit(p_.options_.name, position);
@@ -87,7 +87,7 @@ Status ProcessorRun::CommitUnit(int64_t position) {
   return Status::Ok();
 }
 
-Status ProcessorRun::FlushCheckpoint(bool force) {
+Status Processor::Impl::Run::FlushCheckpoint(bool force) {
   if (position_ == checkpoint_ || (!force && !CheckpointDue())) return Status::Ok();
   if (p_.sink_->transactional()) {
     std::lock_guard<std::mutex> lock(p_.sink_mu_);
@@ -97,7 +97,7 @@ Status ProcessorRun::FlushCheckpoint(bool force) {
   return CommitUnit(position_);
 }
 
-void ProcessorRun::RestoreCheckpoint() {
+void Processor::Impl::Run::RestoreCheckpoint() {
   // A lock that does not fence the sink (a plain handler's checkpoint store):
   // a former holder whose session died may still save an older position after
   // this holder saved a newer one. Each renew looks, and saves ours again.
@@ -108,7 +108,7 @@ void ProcessorRun::RestoreCheckpoint() {
   if (!s.ok()) RecordError(s, "restoring the checkpoint");
 }
 
-void ProcessorRun::WaitTail() {
+void Processor::Impl::Run::WaitTail() {
   auto deadline = Clock::now() + p_.options_.poll_interval;
   if (position_ != checkpoint_) deadline = std::min(deadline, last_save_ + p_.options_.checkpoint_interval);
   if (held_) deadline = std::min(deadline, last_renew_ + p_.options_.lock->renew_interval());
@@ -131,7 +131,7 @@ void ProcessorRun::WaitTail() {
   }
 }
 
-ProcessorRun::EventOutcome ProcessorRun::HandleEvent(const Event& event) {
+Processor::Impl::Run::EventOutcome Processor::Impl::Run::HandleEvent(const Event& event) {
   const FailurePolicy& fp = p_.options_.failure_policy;
   const bool transactional = p_.sink_->transactional();
   int attempts = 0;
@@ -175,7 +175,8 @@ ProcessorRun::EventOutcome ProcessorRun::HandleEvent(const Event& event) {
   }
 }
 
-std::optional<ProcessorRun::Outcome> ProcessorRun::HandleBatch(const std::vector<Event>& events, bool short_batch) {
+std::optional<Processor::Impl::Run::Outcome> Processor::Impl::Run::HandleBatch(const std::vector<Event>& events,
+                                                                               bool short_batch) {
   std::lock_guard<std::mutex> sink_lock(p_.sink_mu_);
   const bool transactional = p_.sink_->transactional();
   Status begun = BeginUnit();
@@ -242,13 +243,13 @@ std::optional<ProcessorRun::Outcome> ProcessorRun::HandleBatch(const std::vector
   return std::nullopt;
 }
 
-ProcessorRun::Outcome ProcessorRun::TransientOrLockLost(const Status& s) const {
+Processor::Impl::Run::Outcome Processor::Impl::Run::TransientOrLockLost(const Status& s) const {
   // A sink that fences with the lock (lease row, advisory lock session) reports
   // its loss as FailedPrecondition: acquire it again before going on.
   return held_ && s.IsFailedPrecondition() ? Outcome::kLockLost : Outcome::kTransient;
 }
 
-ProcessorRun::Outcome ProcessorRun::Process() {
+Processor::Impl::Run::Outcome Processor::Impl::Run::Process() {
   auto loaded = p_.sink_->LoadPosition(p_.options_.name);
   if (!loaded.ok()) {
     RecordError(loaded.error(), "loading the checkpoint");
@@ -330,7 +331,7 @@ ProcessorRun::Outcome ProcessorRun::Process() {
   }
 }
 
-void ProcessorRun::Loop() {
+void Processor::Impl::Run::Loop() {
   const std::string& name = p_.options_.name;
   Outcome last = Outcome::kStop;
   while (!Stopping()) {

@@ -1,19 +1,53 @@
-// ProcessorRun: the processing loop of one Processor::Start (internal).
-// Runs on the processor's thread only.
+// Processor::Impl: the state a Processor shares with its processing thread, and
+// Processor::Impl::Run, the processing loop of one Processor::Start (internal).
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "estoria/projection/processor.h"
 
 namespace estoria {
 
-class ProcessorRun {
+struct Processor::Impl {
+  class Run;
+
+  // Arguments validated by Processor::Create (store has a GlobalReader, logger set).
+  Impl(std::shared_ptr<EventStore> store, std::shared_ptr<ProjectionSink> sink, ProcessorOptions options);
+
+  // Re-applies a parked event through the sink, serialised with batches.
+  Status ReplayParked(int64_t global_position);
+  // Serves pending replay requests (processor thread, outside a batch).
+  void ServeReplayRequests();
+
+  const std::shared_ptr<EventStore> store_;
+  GlobalReader* const reader_;
+  AppendWatcher* const watcher_;
+  const std::shared_ptr<ProjectionSink> sink_;
+  const ProcessorOptions options_;
+
+  mutable std::mutex mu_;  // guards state_, oldest_unhandled_, stop_, running_, final_status_
+  mutable std::condition_variable changed_;
+  ProcessorState state_;
+  Timestamp oldest_unhandled_{};  // commit time of the oldest known unhandled event
+  bool stop_ = false;
+  bool running_ = false;
+  Status final_status_;
+  std::mutex sink_mu_;       // held during a unit of work and during ReplayParked
+  std::mutex lifecycle_mu_;  // serialises Start/Stop
+  std::thread thread_;       // the current or last run; joined by Start/Stop
+};
+
+// Runs on the processor's thread only.
+class Processor::Impl::Run {
  public:
-  explicit ProcessorRun(Processor& p) : p_(p) {}
+  explicit Run(Impl& p) : p_(p) {}
   void Loop();
 
  private:
@@ -50,7 +84,7 @@ class ProcessorRun {
   void RecordError(const Status& s, const char* what);
   void Publish();  // copies position_/checkpoint_/head_ into the shared state
 
-  Processor& p_;
+  Impl& p_;
   bool held_ = false;       // holds options.lock
   bool unit_open_ = false;  // a sink unit (transaction) is open
   int64_t position_ = 0;    // handled (visible for plain sinks; applied in the unit for transactional)

@@ -8,6 +8,7 @@
 #include "estoria/postgres/postgres_event_store.h"
 #include "estoria/testing/matchers.h"
 #include "pg_test_util.h"
+#include "sync_point.h"
 
 namespace estoria::postgres {
 namespace {
@@ -22,7 +23,11 @@ WritableEvent Ev(std::string data = "{}") {
   return e;
 }
 
-// A gate the writer's before-commit hook waits on during its first
+#ifdef ESTORIA_ENABLE_SYNC_POINTS
+
+constexpr char kBeforeCommit[] = "PostgresAppendWriter::BeforeCommit";
+
+// A gate the writer waits on at its BeforeCommit sync point during its first
 // transaction, so that the test can queue appends behind it.
 struct FirstCommitGate {
   std::mutex mu;
@@ -53,12 +58,17 @@ void AwaitQueued(PostgresEventStore& store, int64_t n) {
   while (store.stats().queued < n) std::this_thread::yield();
 }
 
+#endif  // ESTORIA_ENABLE_SYNC_POINTS
+
 TEST(PostgresGroupCommitTest, ConcurrentAppendsShareTransactions) {
+#ifndef ESTORIA_ENABLE_SYNC_POINTS
+  GTEST_SKIP() << "built without sync points";
+#else
   ScopedSchema schema("group");
   auto gate = std::make_shared<FirstCommitGate>();
-  PostgresOptions o = TestOptions(schema.name());
-  o.before_commit_hook = [gate] { gate->Hook(); };
-  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
+  // Every transaction of the test stops at the sync point (only the first waits).
+  testing_internal::ScopedSyncPointCallback hold(kBeforeCommit, [gate](void*) { gate->Hook(); });
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
 
   constexpr int kThreads = 16;
   constexpr int kPerThread = 10;
@@ -104,21 +114,25 @@ TEST(PostgresGroupCommitTest, ConcurrentAppendsShareTransactions) {
   EXPECT_LT(stats.commits, stats.appends);
   ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
   EXPECT_EQ(head, kThreads * (kPerThread + 1));
+#endif
 }
 
 TEST(PostgresGroupCommitTest, EachAppendOfABatchKeepsItsOwnOutcome) {
+#ifndef ESTORIA_ENABLE_SYNC_POINTS
+  GTEST_SKIP() << "built without sync points";
+#else
   ScopedSchema schema("outcome");
   auto gate = std::make_shared<FirstCommitGate>();
-  PostgresOptions o = TestOptions(schema.name());
-  o.before_commit_hook = [gate] { gate->Hook(); };
-  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(o));
+  // Every transaction of the test stops at the sync point (only the first waits).
+  testing_internal::ScopedSyncPointCallback hold(kBeforeCommit, [gate](void*) { gate->Hook(); });
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
   TypeId blocker = TypeId::New("other").value();
   TypeId s = TypeId::New("account").value();
   TypeId t = TypeId::New("account").value();
   Uuid reused = Uuid::NewV7();
 
   std::vector<std::thread> threads;
-  std::vector<Result<std::vector<Event>>> results(6, Status::Internal("not run"));
+  std::vector<Result<std::vector<Event> > > results(6, Status::Internal("not run"));
   auto submit = [&](int slot, TypeId stream, AppendOptions options, std::vector<WritableEvent> events) {
     threads.emplace_back([&, slot, stream, options, events] {
       results[static_cast<size_t>(slot)] = store->AppendStream(stream, events, options);
@@ -172,6 +186,7 @@ TEST(PostgresGroupCommitTest, EachAppendOfABatchKeepsItsOwnOutcome) {
               ::estoria::testing::StatusIs(StatusCode::kAlreadyExists));
   ESTORIA_ASSERT_OK_AND_ASSIGN(head, store->HeadPosition());
   EXPECT_EQ(head, 5);
+#endif
 }
 
 TEST(PostgresGroupCommitTest, PredictedBatchesFallBackWhenAnotherWriterIntervenes) {

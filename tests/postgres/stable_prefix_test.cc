@@ -1,8 +1,9 @@
 // Stable prefix under a held-open append transaction: while one store's
-// append transaction has assigned positions but not committed (held by the
-// before-commit hook), appends from two other store objects (other writers,
-// other connections, as other processes would be) must wait, and a ReadAll
-// reader polling all along never yields a position and later sees a lower one.
+// append transaction has assigned positions but not committed (held at the
+// writer's PostgresAppendWriter::BeforeCommit sync point), appends from two
+// other store objects (other writers, other connections, as other processes
+// would be) must wait, and a ReadAll reader polling all along never yields a
+// position and later sees a lower one.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -12,12 +13,17 @@
 #include "estoria/postgres/postgres_event_store.h"
 #include "estoria/testing/matchers.h"
 #include "pg_test_util.h"
+#include "sync_point.h"
 
 namespace estoria::postgres {
 namespace {
 
+#ifdef ESTORIA_ENABLE_SYNC_POINTS
+
 using testing::ScopedSchema;
 using testing::TestOptions;
+
+constexpr char kBeforeCommit[] = "PostgresAppendWriter::BeforeCommit";
 
 ReadAllOptions After(int64_t position) {
   ReadAllOptions o;
@@ -47,18 +53,10 @@ TEST(PostgresStablePrefixTest, ReaderNeverSeesALowerPositionAppearLater) {
   struct Gate {
     std::mutex mu;
     std::condition_variable cv;
-    bool armed = false, entered = false, open = false;
+    bool entered = false, open = false;
   };
   auto gate = std::make_shared<Gate>();
-  PostgresOptions held_options = TestOptions(schema.name());
-  held_options.before_commit_hook = [gate] {
-    std::unique_lock<std::mutex> lock(gate->mu);
-    if (!gate->armed || gate->entered) return;
-    gate->entered = true;
-    gate->cv.notify_all();
-    gate->cv.wait(lock, [&] { return gate->open; });
-  };
-  ESTORIA_ASSERT_OK_AND_ASSIGN(auto held, PostgresEventStore::Open(held_options));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto held, PostgresEventStore::Open(TestOptions(schema.name())));
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto other_a, PostgresEventStore::Open(TestOptions(schema.name())));
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto other_b, PostgresEventStore::Open(TestOptions(schema.name())));
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto reader_store, PostgresEventStore::Open(TestOptions(schema.name())));
@@ -100,10 +98,16 @@ TEST(PostgresStablePrefixTest, ReaderNeverSeesALowerPositionAppearLater) {
     }
   });
 
-  {
-    std::lock_guard<std::mutex> lock(gate->mu);
-    gate->armed = true;
-  }
+  // The sync point is process-wide: armed only while `held` is the one store
+  // appending, it holds that transaction open and disarms itself, so that the
+  // other writers run as they would without it.
+  testing_internal::ScopedSyncPointCallback hold(kBeforeCommit, [gate](void*) {
+    testing_internal::SyncPoint::Get()->ClearCallback(kBeforeCommit);
+    std::unique_lock<std::mutex> lock(gate->mu);
+    gate->entered = true;
+    gate->cv.notify_all();
+    gate->cv.wait(lock, [&] { return gate->open; });
+  });
   Result<std::vector<Event>> held_result = Status::Internal("not run");
   std::thread held_writer([&] {
     std::vector<WritableEvent> evs{Ev(), Ev(), Ev()};
@@ -162,6 +166,14 @@ TEST(PostgresStablePrefixTest, ReaderNeverSeesALowerPositionAppearLater) {
   ASSERT_EQ(seen.size(), static_cast<size_t>(kTotal));
   for (int64_t i = 0; i < kTotal; ++i) EXPECT_EQ(seen[static_cast<size_t>(i)], i + 1);
 }
+
+#else  // !ESTORIA_ENABLE_SYNC_POINTS
+
+TEST(PostgresStablePrefixTest, ReaderNeverSeesALowerPositionAppearLater) {
+  GTEST_SKIP() << "built without sync points";
+}
+
+#endif  // ESTORIA_ENABLE_SYNC_POINTS
 
 }  // namespace
 }  // namespace estoria::postgres

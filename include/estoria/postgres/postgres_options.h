@@ -15,7 +15,6 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,10 +51,6 @@ struct PostgresOptions {
   int max_batch_appends = 512;
   // Where warnings (reconnects, listener trouble) go. Default: StderrLogger().
   std::shared_ptr<Logger> logger;
-  // Test hook: when set, the writer calls it inside every append transaction
-  // after the events are inserted and before COMMIT (the transaction holds the
-  // append lock meanwhile). Default: unset.
-  std::function<void()> before_commit_hook;
 };
 
 // Parses a postgres:// or postgresql:// URI into options (see the top of this

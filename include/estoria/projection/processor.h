@@ -37,12 +37,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <vector>
 
 #include "estoria/event_store.h"
@@ -51,8 +49,6 @@
 #include "estoria/status.h"
 
 namespace estoria {
-
-class ProcessorRun;
 
 // What a processor does when its handler fails on an event.
 struct FailurePolicy {
@@ -177,7 +173,7 @@ class Processor {
   Status Stop();
 
   ProcessorState state() const;
-  const std::string& name() const { return options_.name; }
+  const std::string& name() const;
 
   // Read-your-writes: blocks until state().position >= position. OK when
   // reached; Unavailable on timeout (message "timeout ..."); FailedPrecondition
@@ -210,27 +206,11 @@ class Processor {
   // support (NotSupported) are ignored.
 
  private:
-  Processor(std::shared_ptr<EventStore> store, std::shared_ptr<ProjectionSink> sink, ProcessorOptions options);
-  friend class ProcessorRun;  // the processing loop (src/projection/processor_run.cc)
-  // Serves pending replay requests (processor thread, outside a batch).
-  void ServeReplayRequests();
-
-  std::shared_ptr<EventStore> store_;
-  GlobalReader* reader_;
-  AppendWatcher* watcher_;
-  std::shared_ptr<ProjectionSink> sink_;
-  ProcessorOptions options_;
-
-  mutable std::mutex mu_;  // guards state_, stop_, running_
-  mutable std::condition_variable changed_;
-  ProcessorState state_;
-  Timestamp oldest_unhandled_{};  // commit time of the oldest known unhandled event
-  bool stop_ = false;
-  bool running_ = false;
-  Status final_status_;
-  std::mutex sink_mu_;       // held during a unit of work and during ReplayParked
-  std::mutex lifecycle_mu_;  // serialises Start/Stop
-  std::thread thread_;
+  // Everything else: the store, sink and options, the shared state and its
+  // mutexes, the processing thread (src/projection/processor_run.h).
+  struct Impl;
+  explicit Processor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace estoria
