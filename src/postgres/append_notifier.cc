@@ -72,8 +72,11 @@ Status AppendNotifier::Connect(std::unique_ptr<PgConnection>& conn) {
     st = conn->EnsureConnected();
   } else {
     auto made = PgConnection::Connect(options_);
-    if (made) conn = *std::move(made);
-    st = made.error();
+    if (made) {
+      conn = *std::move(made);
+    } else {
+      st = made.error();
+    }
   }
   if (st.ok()) st = conn->Exec("LISTEN " + postgres::QuoteIdentifier(statements_->notify_channel)).error();
   int64_t head = 0;
