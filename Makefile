@@ -4,7 +4,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: demo test deps build-release build-test test-asan test-tsan install-test clean format format-check tidy
+.PHONY: test-core demo test deps build-release build-test test-asan test-tsan install-test clean format format-check tidy
 
 deps:
 	@scripts/setup-deps
@@ -22,6 +22,13 @@ build-test: deps
 
 test: build-test
 	@scripts/with-postgres scripts/run-tests build/test
+
+# The core alone (memory backend only, ESTORIA_WITH_SQLITE/POSTGRES off):
+# configures, builds and passes its tests (used by .ci/run).
+test-core: deps
+	@cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DESTORIA_WERROR=ON -DESTORIA_WITH_SQLITE=OFF -DESTORIA_WITH_POSTGRES=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build/core -j $(JOBS)
+	@ctest --test-dir build/core --output-on-failure -j $(JOBS)
 
 # Sanitizer runs of the test suite (separate build folders), used by .ci/run.
 # The "Sanitize" build type compiles with -O1 and line tables only (see CMakeLists.txt).

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "estoria/memory_event_store.h"
+#include "estoria/memory/memory_event_store.h"
 
 namespace wrapped {
 
@@ -12,7 +12,7 @@ using estoria::Status;
 WrappedStore::WrappedStore(std::shared_ptr<estoria::EventStore> inner) : inner_(std::move(inner)) {}
 
 std::shared_ptr<WrappedStore> WrappedStore::OverMemory() {
-  return std::make_shared<WrappedStore>(estoria::MemoryEventStore::Create());
+  return std::make_shared<WrappedStore>(estoria::memory::MemoryEventStore::Open().value());
 }
 
 // The capability methods are reachable only through the accessors above, which
