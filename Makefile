@@ -47,7 +47,7 @@ format:
 
 # Fails (listing each place) when a tracked source is not as clang-format would
 # write it; `make format` fixes them. Run first by .ci/run.
-format-check:
+format-check: deps
 	@clang-format --dry-run --Werror $$(git ls-files '*.h' '*.cc')
 
 # clang-tidy 14 with the checks of .clang-tidy over src/ and examples/, using the

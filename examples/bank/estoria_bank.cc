@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
-#include "estoria/open.h"
 #include "estoria/memory/memory_stores.h"
+#include "estoria/open.h"
 #include "memory_accounts.h"
 #ifdef BANK_WITH_SQLITE
 #include "estoria/sqlite/sqlite_read_model.h"

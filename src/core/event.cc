@@ -5,9 +5,7 @@
 
 namespace estoria {
 
-Timestamp Now() {
-  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-}
+Timestamp Now() { return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()); }
 
 std::string FormatTimestamp(Timestamp t) {
   using namespace std::chrono;
@@ -42,8 +40,8 @@ Result<Timestamp> ParseTimestamp(std::string_view s) {
   };
   int y, mo, d, h, mi, se;
   if (!Digits(s, 0, 4, &y) || s.size() < 19 || s[4] != '-' || !Digits(s, 5, 2, &mo) || s[7] != '-' ||
-      !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !Digits(s, 11, 2, &h) ||
-      s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' || !Digits(s, 17, 2, &se)) {
+      !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !Digits(s, 11, 2, &h) || s[13] != ':' ||
+      !Digits(s, 14, 2, &mi) || s[16] != ':' || !Digits(s, 17, 2, &se)) {
     return bad("expected YYYY-MM-DDTHH:MM:SS");
   }
   year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
@@ -82,8 +80,8 @@ Result<Timestamp> ParseTimestamp(std::string_view s) {
 }
 
 std::ostream& operator<<(std::ostream& os, const Event& e) {
-  os << "Event{id=" << e.id << " stream=" << e.stream_id << " v" << e.stream_version << " @" << e.global_position
-     << " " << FormatTimestamp(e.timestamp) << " " << e.content_type << " " << e.data.size() << " bytes";
+  os << "Event{id=" << e.id << " stream=" << e.stream_id << " v" << e.stream_version << " @" << e.global_position << " "
+     << FormatTimestamp(e.timestamp) << " " << e.content_type << " " << e.data.size() << " bytes";
   if (!e.metadata.empty()) {
     os << " metadata={";
     for (const auto& [k, v] : e.metadata) os << k << "=" << v << ";";

@@ -39,9 +39,9 @@ Uuid Uuid::NewV7() {
   uint64_t rand_b;
   {
     std::lock_guard<std::mutex> lock(st.mu);
-    ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
+    ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
     if (ms > st.last_ms) {
       st.last_ms = ms;
       st.counter = static_cast<uint32_t>(st.rng() & 0x1FFFFF);  // leave headroom

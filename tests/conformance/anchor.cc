@@ -8,6 +8,9 @@ extern int kStreamDeleterSuiteAnchor;
 extern int kConcurrencySuiteAnchor;
 extern int kSnapshotStoreSuiteAnchor;
 
-int LinkConformanceSuites() { return kEventStoreSuiteAnchor + kGlobalReaderSuiteAnchor + kStreamDeleterSuiteAnchor + kConcurrencySuiteAnchor + kSnapshotStoreSuiteAnchor; }
+int LinkConformanceSuites() {
+  return kEventStoreSuiteAnchor + kGlobalReaderSuiteAnchor + kStreamDeleterSuiteAnchor + kConcurrencySuiteAnchor +
+         kSnapshotStoreSuiteAnchor;
+}
 
 }  // namespace estoria::testing

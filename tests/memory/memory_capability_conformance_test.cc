@@ -22,7 +22,8 @@ ESTORIA_INSTANTIATE_DEAD_LETTER_STORE_CONFORMANCE(Memory, []() -> Result<std::sh
 
 ESTORIA_INSTANTIATE_PROJECTION_SINK_CONFORMANCE(
     MemoryHandlerSink, [](estoria::EventHandler verdict) -> Result<estoria::testing::ProjectionSinkUnderTest> {
-      return estoria::testing::MakeHandlerSinkUnderTest(std::move(verdict), estoria::memory::MemoryCheckpointStore::Open().value(),
+      return estoria::testing::MakeHandlerSinkUnderTest(std::move(verdict),
+                                                        estoria::memory::MemoryCheckpointStore::Open().value(),
                                                         estoria::memory::MemoryDeadLetterStore::Open().value());
     });
 

@@ -3,10 +3,10 @@
 // of SqliteEventStore (also on sqlite::memory:), SqliteDeadLetterStore,
 // HandlerSink over SqliteCheckpointStore + SqliteDeadLetterStore, and
 // SqliteReadModel (effects read back on a second connection).
-#include "estoria/sqlite/sqlite_projection_stores.h"
-#include "estoria/sqlite/sqlite_read_model.h"
 #include "estoria/sqlite/sqlite_checkpoint_store.h"
 #include "estoria/sqlite/sqlite_event_store.h"
+#include "estoria/sqlite/sqlite_projection_stores.h"
+#include "estoria/sqlite/sqlite_read_model.h"
 #include "estoria/testing/dead_letter_store_conformance.h"
 #include "estoria/testing/event_store_capability_conformance.h"
 #include "estoria/testing/projection_sink_conformance.h"
