@@ -99,14 +99,21 @@ AppendWriter::~AppendWriter() {
   thread_.join();
 }
 
-WriterStats AppendWriter::stats() {
+PostgresStats AppendWriter::stats() {
   int64_t queued;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queued = static_cast<int64_t>(queue_.size());
   }
-  return WriterStats{transactions_.load(), commits_.load(), appends_.load(),       events_.load(),
-                     conflicts_.load(),    queued,          mispredictions_.load()};
+  PostgresStats s;
+  s.transactions = transactions_.load();
+  s.commits = commits_.load();
+  s.appends = appends_.load();
+  s.events = events_.load();
+  s.conflicts = conflicts_.load();
+  s.queued = queued;
+  s.mispredictions = mispredictions_.load();
+  return s;
 }
 
 Result<std::vector<Event>> AppendWriter::Append(const TypeId& stream_id, std::span<const WritableEvent> events,

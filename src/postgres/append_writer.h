@@ -24,22 +24,13 @@
 #include "estoria/backend/group_commit.h"
 #include "estoria/event_store.h"
 #include "estoria/postgres/connection.h"
+#include "estoria/postgres/postgres_event_store.h"
 #include "estoria/postgres/postgres_options.h"
 #include "schema.h"
 
 namespace estoria::postgres::internal {
 
 using postgres::PostgresOptions;
-
-struct WriterStats {
-  int64_t transactions = 0;    // append transactions attempted
-  int64_t commits = 0;         // append transactions committed
-  int64_t appends = 0;         // appends committed
-  int64_t events = 0;          // events committed
-  int64_t conflicts = 0;       // appends refused with Conflict
-  int64_t queued = 0;          // appends waiting for the writer right now
-  int64_t mispredictions = 0;  // one-round-trip attempts refused by the guard
-};
 
 class AppendWriter {
  public:
@@ -51,7 +42,8 @@ class AppendWriter {
   // the arguments must already be validated).
   Result<std::vector<Event>> Append(const TypeId& stream_id, std::span<const WritableEvent> events,
                                     const AppendOptions& options);
-  WriterStats stats();
+  // The writer's counters (listener_connects is left 0: the notifier counts them).
+  PostgresStats stats();
 
  private:
   struct Request {

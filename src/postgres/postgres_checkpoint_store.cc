@@ -6,11 +6,6 @@
 
 namespace estoria::postgres {
 
-using postgres::PgConnection;
-using postgres::PgFormat;
-using postgres::PgParams;
-using postgres::PgResult;
-
 struct PostgresCheckpointStore::Core {
   std::shared_ptr<postgres::internal::StoreCore> store;
 };

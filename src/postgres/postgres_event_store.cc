@@ -15,11 +15,6 @@
 
 namespace estoria::postgres {
 
-using postgres::PgConnection;
-using postgres::PgFormat;
-using postgres::PgParams;
-using postgres::PgPipeline;
-using postgres::PgResult;
 using postgres::internal::StoreCore;
 
 namespace {
@@ -66,9 +61,9 @@ PostgresEventStore::~PostgresEventStore() = default;
 const PostgresOptions& PostgresEventStore::options() const { return core_->options; }
 
 PostgresStats PostgresEventStore::stats() const {
-  postgres::internal::WriterStats w = core_->writer->stats();
-  return PostgresStats{w.transactions, w.commits,       w.appends, w.events, w.conflicts, core_->notifier->connects(),
-                       w.queued,       w.mispredictions};
+  PostgresStats s = core_->writer->stats();
+  s.listener_connects = core_->notifier->connects();
+  return s;
 }
 
 Result<std::vector<Event>> PostgresEventStore::AppendStream(const TypeId& stream_id,

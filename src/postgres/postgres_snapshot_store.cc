@@ -7,12 +7,6 @@
 
 namespace estoria::postgres {
 
-using postgres::PgConnection;
-using postgres::PgFormat;
-using postgres::PgParams;
-using postgres::PgPipeline;
-using postgres::PgResult;
-
 struct PostgresSnapshotStore::Core {
   std::shared_ptr<postgres::internal::StoreCore> store;
   SnapshotRetention retention;

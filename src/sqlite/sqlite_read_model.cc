@@ -125,25 +125,19 @@ Status SqliteReadModel::Replay(std::string_view name, int64_t global_position) {
   return tx.Commit();
 }
 
-Result<bool> SqliteReadModel::TryAcquire(std::string_view name) {
+Result<bool> SqliteReadModel::ClaimOutsideBatch(std::string_view name, bool take, const char* what) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (tx_) return Status::FailedPrecondition("SqliteReadModel: TryAcquire while a batch is open");
+  if (tx_) return Status::FailedPrecondition(std::string("SqliteReadModel: ") + what + " while a batch is open");
   ESTORIA_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(*db_, SqliteTransaction::Mode::kImmediate));
-  ESTORIA_ASSIGN_OR_RETURN(bool claimed, ClaimLease(name, true));
+  ESTORIA_ASSIGN_OR_RETURN(bool claimed, ClaimLease(name, take));
   ESTORIA_RETURN_IF_ERROR(tx.Commit());
   lease_held_ = claimed;
   return claimed;
 }
 
-Result<bool> SqliteReadModel::Renew(std::string_view name) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (tx_) return Status::FailedPrecondition("SqliteReadModel: Renew while a batch is open");
-  ESTORIA_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(*db_, SqliteTransaction::Mode::kImmediate));
-  ESTORIA_ASSIGN_OR_RETURN(bool claimed, ClaimLease(name, false));
-  ESTORIA_RETURN_IF_ERROR(tx.Commit());
-  lease_held_ = claimed;
-  return claimed;
-}
+Result<bool> SqliteReadModel::TryAcquire(std::string_view name) { return ClaimOutsideBatch(name, true, "TryAcquire"); }
+
+Result<bool> SqliteReadModel::Renew(std::string_view name) { return ClaimOutsideBatch(name, false, "Renew"); }
 
 void SqliteReadModel::Release(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -12,16 +12,6 @@ namespace estoria::testing {
 
 int LinkAppendWatcherConformance() { return 0; }
 
-using internal::Evs;
-using internal::NewStream;
-
-void AppendWatcherConformance::SetUp() {
-  EventStoreConformance::SetUp();
-  if (HasFatalFailure()) return;
-  watcher_ = store_->append_watcher();
-  if (watcher_ == nullptr) GTEST_SKIP() << "no AppendWatcher capability";
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -13,12 +13,6 @@ namespace estoria::testing {
 
 int kConcurrencySuiteAnchor = 0;  // see LinkConformanceSuites
 
-using internal::Ev;
-using internal::Evs;
-using internal::NewStream;
-using internal::ReadAllEvents;
-using internal::ReadStreamAll;
-
 namespace {
 
 constexpr int kThreads = 16;

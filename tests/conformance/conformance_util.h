@@ -1,6 +1,7 @@
 // Helpers shared by the conformance suite sources (not installed).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,15 @@
 #include "estoria/testing/matchers.h"
 
 namespace estoria::testing::internal {
+
+// Calls a suite's factory: `out` is the new store, or the test fails.
+template <typename T, typename Factory>
+void MakeStore(const Factory& factory, std::shared_ptr<T>& out) {
+  auto made = factory();
+  ASSERT_TRUE(made.has_value()) << made.error();
+  out = *made;
+  ASSERT_NE(out, nullptr);
+}
 
 inline TypeId NewStream(std::string_view type = "conf") { return TypeId::New(type).value(); }
 
@@ -50,3 +60,13 @@ inline std::vector<int64_t> Positions(const std::vector<Event>& events) {
 }
 
 }  // namespace estoria::testing::internal
+
+namespace estoria::testing {
+// The helpers every suite source uses.
+using internal::Ev;
+using internal::Evs;
+using internal::NewStream;
+using internal::ReadAllEvents;
+using internal::ReadStreamAll;
+using internal::Versions;
+}  // namespace estoria::testing

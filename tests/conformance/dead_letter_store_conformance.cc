@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "conformance_util.h"
 #include "estoria/testing/matchers.h"
 
 namespace estoria::testing {
@@ -13,12 +14,7 @@ int LinkDeadLetterStoreConformance() { return 0; }
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-void DeadLetterStoreConformance::SetUp() {
-  auto made = GetParam()();
-  ASSERT_TRUE(made.has_value()) << made.error();
-  store_ = *made;
-  ASSERT_NE(store_, nullptr);
-}
+void DeadLetterStoreConformance::SetUp() { internal::MakeStore(GetParam(), store_); }
 
 namespace {
 

@@ -7,20 +7,8 @@ namespace estoria::testing {
 
 int LinkEventImporterConformance() { return 0; }
 
-using internal::Evs;
-using internal::NewStream;
-using internal::ReadAllEvents;
-using internal::ReadStreamAll;
-using internal::Versions;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
-
-void EventImporterConformance::SetUp() {
-  EventStoreConformance::SetUp();
-  if (HasFatalFailure()) return;
-  importer_ = store_->event_importer();
-  if (importer_ == nullptr) GTEST_SKIP() << "no EventImporter capability";
-}
 
 namespace {
 

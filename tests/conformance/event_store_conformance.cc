@@ -9,20 +9,10 @@ namespace estoria::testing {
 
 int kEventStoreSuiteAnchor = 0;  // see LinkConformanceSuites
 
-using internal::Ev;
-using internal::Evs;
-using internal::NewStream;
-using internal::ReadStreamAll;
-using internal::Versions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-void EventStoreConformance::SetUp() {
-  auto made = GetParam()();
-  ASSERT_TRUE(made.has_value()) << made.error();
-  store_ = *made;
-  ASSERT_NE(store_, nullptr);
-}
+void EventStoreConformance::SetUp() { internal::MakeStore(GetParam(), store_); }
 
 namespace {
 

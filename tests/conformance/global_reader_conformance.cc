@@ -12,19 +12,7 @@ namespace estoria::testing {
 
 int kGlobalReaderSuiteAnchor = 0;  // see LinkConformanceSuites
 
-using internal::Ev;
-using internal::Evs;
-using internal::NewStream;
 using internal::Positions;
-using internal::ReadAllEvents;
-using internal::ReadStreamAll;
-
-void GlobalReaderConformance::SetUp() {
-  EventStoreConformance::SetUp();
-  if (HasFatalFailure()) return;
-  global_ = store_->global_reader();
-  if (global_ == nullptr) GTEST_SKIP() << "no GlobalReader capability";
-}
 
 namespace {
 

@@ -189,11 +189,7 @@ TEST_P(SnapshotStoreConformance, ConcurrentSavesToDistinctAggregates) {
 
 }  // namespace
 
-void CheckpointStoreConformance::SetUp() {
-  auto made = GetParam()();
-  ASSERT_TRUE(made.has_value()) << made.error();
-  store_ = *made;
-}
+void CheckpointStoreConformance::SetUp() { internal::MakeStore(GetParam(), store_); }
 
 namespace {
 

@@ -7,19 +7,7 @@ namespace estoria::testing {
 
 int kStreamDeleterSuiteAnchor = 0;  // see LinkConformanceSuites
 
-using internal::Evs;
-using internal::NewStream;
-using internal::ReadAllEvents;
-using internal::ReadStreamAll;
-using internal::Versions;
 using ::testing::ElementsAre;
-
-void StreamDeleterConformance::SetUp() {
-  EventStoreConformance::SetUp();
-  if (HasFatalFailure()) return;
-  deleter_ = store_->stream_deleter();
-  if (deleter_ == nullptr) GTEST_SKIP() << "no StreamDeleter capability";
-}
 
 namespace {
 

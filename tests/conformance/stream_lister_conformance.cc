@@ -9,16 +9,6 @@ namespace estoria::testing {
 
 int LinkStreamListerConformance() { return 0; }
 
-using internal::Evs;
-using internal::NewStream;
-
-void StreamListerConformance::SetUp() {
-  EventStoreConformance::SetUp();
-  if (HasFatalFailure()) return;
-  lister_ = store_->stream_lister();
-  if (lister_ == nullptr) GTEST_SKIP() << "no StreamLister capability";
-}
-
 namespace {
 
 std::vector<std::string> Names(const std::vector<StreamInfo>& infos) {

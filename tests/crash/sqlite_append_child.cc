@@ -26,11 +26,8 @@
 
 namespace {
 
-using estoria::AppendOptions;
-using estoria::TypeId;
-using estoria::WritableEvent;
-using estoria::sqlite::SqliteEventStore;
-using estoria::sqlite::SqliteOptions;
+using namespace estoria;          // NOLINT(google-build-using-namespace): a small test program
+using namespace estoria::sqlite;  // NOLINT(google-build-using-namespace)
 
 std::shared_ptr<SqliteEventStore> OpenOrDie(const std::string& path) {
   SqliteOptions o;

@@ -15,15 +15,11 @@
 
 namespace {
 
+using namespace estoria::postgres;           // NOLINT(google-build-using-namespace): Pg* and the test helpers
+using namespace estoria::postgres::testing;  // NOLINT(google-build-using-namespace)
 using estoria::Event;
 using estoria::Result;
 using estoria::Status;
-using estoria::postgres::PgConnection;
-using estoria::postgres::PgParams;
-using estoria::postgres::QuoteIdentifier;
-using estoria::postgres::testing::SchemaJanitor;
-using estoria::postgres::testing::ServerUri;
-using estoria::postgres::testing::TestOptions;
 using estoria::testing::ProjectionSinkUnderTest;
 
 Status NoServer() { return Status::FailedPrecondition("ESTORIA_TEST_POSTGRES is unset"); }

@@ -19,6 +19,7 @@
 #include "estoria/testing/matchers.h"
 #include "pg_projection_util.h"
 #include "processor_suite.h"
+#include "projection_test_util.h"
 
 namespace estoria::testing {
 namespace {
@@ -301,8 +302,7 @@ TEST_F(PostgresReadModelTest, DedicatedAdvisoryLockForAPlainHandler) {
   auto a_rec = std::make_shared<Recorder>();
   auto b_rec = std::make_shared<Recorder>();
   auto sink = [&](std::shared_ptr<Recorder> r) {
-    return std::make_shared<HandlerSink>([r](const Event& e) { return r->Handle(e); }, checkpoints,
-                                         estoria::memory::MemoryDeadLetterStore::Open().value());
+    return MemoryDeadLetterSink([r](const Event& e) { return r->Handle(e); }, checkpoints);
   };
   ProcessorOptions o{.name = "plain", .checkpoint_every_events = 1, .lock_retry_interval = 20ms};
   o.lock = a_lock;

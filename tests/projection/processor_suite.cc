@@ -7,6 +7,7 @@
 #include "estoria/checkpoint_store.h"
 #include "estoria/memory/memory_stores.h"
 #include "estoria/testing/matchers.h"
+#include "projection_test_util.h"
 
 namespace estoria::testing {
 
@@ -33,8 +34,7 @@ TEST_P(ProcessorSuite, ReplaysCatchesUpAndTails) {
   ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t history, AppendEvents(*store_, 300));
   auto recorder = std::make_shared<Recorder>();
   auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
-  auto sink = std::make_shared<HandlerSink>([recorder](const Event& e) { return recorder->Handle(e); }, checkpoints,
-                                            estoria::memory::MemoryDeadLetterStore::Open().value());
+  auto sink = MemoryDeadLetterSink([recorder](const Event& e) { return recorder->Handle(e); }, checkpoints);
   ProcessorOptions options{.name = "suite_tail", .batch_size = 32, .poll_interval = 5s};
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto processor, Processor::Create(store_, sink, options));
   ESTORIA_ASSERT_OK(processor->Start());
@@ -71,21 +71,14 @@ TEST_P(ProcessorSuite, ResumesFromItsCheckpoint) {
   auto handler = [recorder](const Event& e) { return recorder->Handle(e); };
   ProcessorOptions options{.name = "suite_resume", .batch_size = 16};
   {
-    ESTORIA_ASSERT_OK_AND_ASSIGN(
-        auto p, Processor::Create(store_,
-                                  std::make_shared<HandlerSink>(handler, checkpoints,
-                                                                estoria::memory::MemoryDeadLetterStore::Open().value()),
-                                  options));
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto p,
+                                 Processor::Create(store_, MemoryDeadLetterSink(handler, checkpoints), options));
     ESTORIA_ASSERT_OK(p->Start());
     ESTORIA_ASSERT_OK(p->WaitForPosition(first, 30s));
     ESTORIA_ASSERT_OK(p->Stop());
   }
   ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t second, AppendEvents(*store_, 20));
-  ESTORIA_ASSERT_OK_AND_ASSIGN(
-      auto p, Processor::Create(store_,
-                                std::make_shared<HandlerSink>(handler, checkpoints,
-                                                              estoria::memory::MemoryDeadLetterStore::Open().value()),
-                                options));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, MemoryDeadLetterSink(handler, checkpoints), options));
   ESTORIA_ASSERT_OK(p->Start());
   ESTORIA_ASSERT_OK(p->WaitForPosition(second, 30s));
   ESTORIA_ASSERT_OK(p->Stop());
@@ -101,12 +94,7 @@ TEST_P(ProcessorSuite, HandlerThatFailsOnceIsRetried) {
     return recorder->Handle(e);
   };
   ProcessorOptions options{.name = "suite_retry", .failure_policy = FailurePolicy::Retry(3, 10ms)};
-  ESTORIA_ASSERT_OK_AND_ASSIGN(
-      auto p,
-      Processor::Create(store_,
-                        std::make_shared<HandlerSink>(handler, estoria::memory::MemoryCheckpointStore::Open().value(),
-                                                      estoria::memory::MemoryDeadLetterStore::Open().value()),
-                        options));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_, MemoryDeadLetterSink(handler), options));
   ESTORIA_ASSERT_OK(p->Start());
   ESTORIA_ASSERT_OK(p->WaitForPosition(last, 30s));
   ProcessorState st = p->state();
@@ -162,12 +150,9 @@ TEST_P(ProcessorSuite, PollsForWritesFromAnotherHandle) {
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto other, GetParam().open_again());
   auto recorder = std::make_shared<Recorder>();
   ProcessorOptions options{.name = "suite_poll", .poll_interval = 50ms};
-  ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store_,
-                                                         std::make_shared<HandlerSink>(
-                                                             [recorder](const Event& e) { return recorder->Handle(e); },
-                                                             estoria::memory::MemoryCheckpointStore::Open().value(),
-                                                             estoria::memory::MemoryDeadLetterStore::Open().value()),
-                                                         options));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(
+                  store_, MemoryDeadLetterSink([recorder](const Event& e) { return recorder->Handle(e); }), options));
   ESTORIA_ASSERT_OK(p->Start());
   ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t last, AppendEvents(*other, 10));
   ESTORIA_ASSERT_OK(p->WaitForPosition(last, 30s));

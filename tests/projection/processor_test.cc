@@ -12,6 +12,7 @@
 #include "estoria/projection/wait.h"
 #include "estoria/testing/matchers.h"
 #include "processor_suite.h"
+#include "projection_test_util.h"
 
 namespace estoria::testing {
 namespace {
@@ -50,8 +51,7 @@ class NoWatcherStore : public EventStore, public GlobalReader {
 std::shared_ptr<HandlerSink> RecordingSink(
     std::shared_ptr<Recorder> recorder,
     std::shared_ptr<CheckpointStore> checkpoints = estoria::memory::MemoryCheckpointStore::Open().value()) {
-  return std::make_shared<HandlerSink>([recorder](const Event& e) { return recorder->Handle(e); },
-                                       std::move(checkpoints), estoria::memory::MemoryDeadLetterStore::Open().value());
+  return MemoryDeadLetterSink([recorder](const Event& e) { return recorder->Handle(e); }, std::move(checkpoints));
 }
 
 TEST(ProcessorTest, CreateValidatesOptions) {
@@ -98,12 +98,10 @@ TEST(ProcessorTest, StopInterruptsARetryBackoff) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
   ESTORIA_ASSERT_OK(AppendEvents(*store, 1).error());
   std::atomic<int> calls{0};
-  auto sink = std::make_shared<HandlerSink>(
-      [&](const Event&) {
-        ++calls;
-        return Status::Unavailable("down");
-      },
-      estoria::memory::MemoryCheckpointStore::Open().value(), estoria::memory::MemoryDeadLetterStore::Open().value());
+  auto sink = MemoryDeadLetterSink([&](const Event&) {
+    ++calls;
+    return Status::Unavailable("down");
+  });
   ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p, Processor::Create(store, sink, {.name = "p", .failure_policy = FailurePolicy::Retry(100, 1h)}));
   ESTORIA_ASSERT_OK(p->Start());
@@ -120,12 +118,12 @@ TEST(ProcessorTest, StopPolicyStopsAtTheFailingEvent) {
   ESTORIA_ASSERT_OK(AppendEvents(*store, 10).error());
   auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   auto recorder = std::make_shared<Recorder>();
-  auto sink = std::make_shared<HandlerSink>(
+  auto sink = MemoryDeadLetterSink(
       [&](const Event& e) -> Status {
         if (e.global_position == 6) return Status::InvalidArgument("bad event");
         return recorder->Handle(e);
       },
-      checkpoints, estoria::memory::MemoryDeadLetterStore::Open().value());
+      checkpoints);
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
   ESTORIA_ASSERT_OK(p->Start());
   EXPECT_THAT(p->WaitForExit(30s), StatusIs(StatusCode::kInvalidArgument));
@@ -142,9 +140,7 @@ TEST(ProcessorTest, StopPolicyStopsAtTheFailingEvent) {
 TEST(ProcessorTest, HandlerExceptionBecomesInternal) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
   ESTORIA_ASSERT_OK(AppendEvents(*store, 2).error());
-  auto sink = std::make_shared<HandlerSink>([](const Event&) -> Status { throw 42; },
-                                            estoria::memory::MemoryCheckpointStore::Open().value(),
-                                            estoria::memory::MemoryDeadLetterStore::Open().value());
+  auto sink = MemoryDeadLetterSink([](const Event&) -> Status { throw 42; });
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
   ESTORIA_ASSERT_OK(p->Start());
   EXPECT_THAT(p->WaitForExit(30s), StatusIs(StatusCode::kInternal));
@@ -155,12 +151,10 @@ TEST(ProcessorTest, RetryExhaustedStops) {
   auto store = estoria::memory::MemoryEventStore::Open().value();
   ESTORIA_ASSERT_OK(AppendEvents(*store, 2).error());
   std::atomic<int> calls{0};
-  auto sink = std::make_shared<HandlerSink>(
-      [&](const Event&) {
-        ++calls;
-        return Status::Unavailable("down");
-      },
-      estoria::memory::MemoryCheckpointStore::Open().value(), estoria::memory::MemoryDeadLetterStore::Open().value());
+  auto sink = MemoryDeadLetterSink([&](const Event&) {
+    ++calls;
+    return Status::Unavailable("down");
+  });
   ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p, Processor::Create(store, sink, {.name = "p", .failure_policy = FailurePolicy::Retry(3, 1ms)}));
   ESTORIA_ASSERT_OK(p->Start());
@@ -174,13 +168,13 @@ TEST(ProcessorTest, CheckpointIsSavedEveryNEvents) {
   auto checkpoints = estoria::memory::MemoryCheckpointStore::Open().value();
   std::mutex mu;
   std::vector<int64_t> saved_while_handling;
-  auto sink = std::make_shared<HandlerSink>(
+  auto sink = MemoryDeadLetterSink(
       [&](const Event&) {
         std::lock_guard<std::mutex> lock(mu);
         saved_while_handling.push_back(checkpoints->Load("p").value_or(-1));
         return Status::Ok();
       },
-      checkpoints, estoria::memory::MemoryDeadLetterStore::Open().value());
+      checkpoints);
   ESTORIA_ASSERT_OK(AppendEvents(*store, 25).error());
   ESTORIA_ASSERT_OK_AND_ASSIGN(
       auto p,
@@ -257,12 +251,10 @@ TEST(ProcessorTest, LagIsReportedWhileBehind) {
   ESTORIA_ASSERT_OK(AppendEvents(*store, 10).error());
   std::mutex gate;
   std::unique_lock<std::mutex> closed(gate);
-  auto sink = std::make_shared<HandlerSink>(
-      [&](const Event&) {
-        std::lock_guard<std::mutex> lock(gate);  // blocks until the test opens the gate
-        return Status::Ok();
-      },
-      estoria::memory::MemoryCheckpointStore::Open().value(), estoria::memory::MemoryDeadLetterStore::Open().value());
+  auto sink = MemoryDeadLetterSink([&](const Event&) {
+    std::lock_guard<std::mutex> lock(gate);  // blocks until the test opens the gate
+    return Status::Ok();
+  });
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto p, Processor::Create(store, sink, {.name = "p"}));
   ESTORIA_ASSERT_OK(p->Start());
   while (p->state().head_position == 0) std::this_thread::yield();

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "estoria/event_store.h"
+#include "estoria/memory/memory_stores.h"
+#include "estoria/projection/projection_sink.h"
 #include "estoria/testing/temp_dir.h"
 
 namespace estoria::testing {
@@ -58,6 +60,15 @@ inline Result<TotalsByStream> FoldLog(GlobalReader& reader) {
     t.events += 1;
   }
   return out;
+}
+
+// A HandlerSink keeping its checkpoints in `checkpoints` (default: a new
+// in-memory store) and parking dead letters in a new in-memory store.
+inline std::shared_ptr<HandlerSink> MemoryDeadLetterSink(EventHandler handler,
+                                                         std::shared_ptr<CheckpointStore> checkpoints = nullptr) {
+  if (!checkpoints) checkpoints = memory::MemoryCheckpointStore::Open().value();
+  return std::make_shared<HandlerSink>(std::move(handler), std::move(checkpoints),
+                                       memory::MemoryDeadLetterStore::Open().value());
 }
 
 }  // namespace estoria::testing

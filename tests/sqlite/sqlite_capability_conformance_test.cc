@@ -20,16 +20,7 @@ using estoria::Status;
 using estoria::sqlite::SqliteDatabase;
 using estoria::testing::ProjectionSinkUnderTest;
 
-estoria::sqlite::testing::TempDir& Dir() {
-  static auto* dir = new estoria::sqlite::testing::TempDir();  // removed by the environment below
-  return *dir;
-}
-
-class RemoveTempDir : public ::testing::Environment {
- public:
-  void TearDown() override { delete &Dir(); }
-};
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
+estoria::sqlite::testing::TempDir& Dir() { return estoria::sqlite::testing::ProgramTempDir(); }
 
 ESTORIA_INSTANTIATE_EVENT_STORE_CAPABILITY_CONFORMANCE(SqliteFile,
                                                        []() -> Result<std::shared_ptr<estoria::EventStore>> {

@@ -107,6 +107,8 @@ class SqliteReadModel final : public ProjectionSink, public ProjectionLock {
   // Takes or extends the lease in the current transaction; false when held by
   // another owner. `take`: also when expired/absent.
   Result<bool> ClaimLease(std::string_view name, bool take);
+  // TryAcquire (take) and Renew: ClaimLease in a transaction of its own.
+  Result<bool> ClaimOutsideBatch(std::string_view name, bool take, const char* what);
   Status ApplyLocked(const Event& event);
 
   SqliteReadModelOptions options_;

@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <typeinfo>
 
 #include "estoria/checkpoint_store.h"
 #include "estoria/event_store.h"
@@ -40,17 +41,32 @@ using CheckpointStoreFactory = std::function<Result<std::shared_ptr<CheckpointSt
 class EventStoreConformance : public ::testing::TestWithParam<EventStoreFactory> {
  protected:
   void SetUp() override;
+  // For the capability suites' SetUp: a new store, then its capability (the
+  // test is skipped when the store lacks it).
+  template <typename Cap>
+  void SetUpCapability(Cap* (EventStore::*get)(), Cap*& cap, const char* name) {
+    EventStoreConformance::SetUp();
+    if (HasFatalFailure()) return;
+    cap = ((*store_).*get)();
+    if (cap == nullptr) GTEST_SKIP() << "no " << name << " capability";
+  }
   std::shared_ptr<EventStore> store_;
 };
-class GlobalReaderConformance : public EventStoreConformance {
+// A suite over one capability of an event store: a new store per test, the
+// test skipped when the store lacks the capability.
+template <typename Cap, Cap* (EventStore::*Get)()>
+class CapabilityConformance : public EventStoreConformance {
  protected:
-  void SetUp() override;
-  GlobalReader* global_ = nullptr;
+  void SetUp() override { SetUpCapability(Get, cap_, typeid(Cap).name()); }
+  Cap* cap_ = nullptr;
 };
-class StreamDeleterConformance : public EventStoreConformance {
+class GlobalReaderConformance : public CapabilityConformance<GlobalReader, &EventStore::global_reader> {
  protected:
-  void SetUp() override;
-  StreamDeleter* deleter_ = nullptr;
+  GlobalReader*& global_ = cap_;
+};
+class StreamDeleterConformance : public CapabilityConformance<StreamDeleter, &EventStore::stream_deleter> {
+ protected:
+  StreamDeleter*& deleter_ = cap_;
 };
 class EventStoreConcurrencyConformance : public EventStoreConformance {};
 
@@ -67,33 +83,24 @@ int LinkConformanceSuites();
 
 }  // namespace estoria::testing
 
-#define ESTORIA_CONFORMANCE_ANCHOR_(name, suite)                                  \
-  [[maybe_unused]] static const int estoria_conformance_anchor_##name##_##suite = \
-      ::estoria::testing::LinkConformanceSuites()
+// One suite instantiated with one factory; `anchor` is a function of the suite's
+// object file, referenced so that the linker keeps it when the suites come from
+// a static library.
+#define ESTORIA_CONFORMANCE_INSTANTIATE_(name, Suite, Factory, factory, anchor)                                 \
+  using ::estoria::testing::Suite;                                                                              \
+  [[maybe_unused]] static const int estoria_conformance_anchor_##name##_##Suite = ::estoria::testing::anchor(); \
+  INSTANTIATE_TEST_SUITE_P(name, Suite, ::testing::Values(::estoria::testing::Factory(factory)))
 
-#define ESTORIA_INSTANTIATE_EVENT_STORE_CONFORMANCE(name, factory)                             \
-  using ::estoria::testing::EventStoreConformance;                                             \
-  using ::estoria::testing::GlobalReaderConformance;                                           \
-  using ::estoria::testing::StreamDeleterConformance;                                          \
-  using ::estoria::testing::EventStoreConcurrencyConformance;                                  \
-  ESTORIA_CONFORMANCE_ANCHOR_(name, EventStore);                                               \
-  INSTANTIATE_TEST_SUITE_P(name, EventStoreConformance,                                        \
-                           ::testing::Values(::estoria::testing::EventStoreFactory(factory))); \
-  INSTANTIATE_TEST_SUITE_P(name, GlobalReaderConformance,                                      \
-                           ::testing::Values(::estoria::testing::EventStoreFactory(factory))); \
-  INSTANTIATE_TEST_SUITE_P(name, StreamDeleterConformance,                                     \
-                           ::testing::Values(::estoria::testing::EventStoreFactory(factory))); \
-  INSTANTIATE_TEST_SUITE_P(name, EventStoreConcurrencyConformance,                             \
-                           ::testing::Values(::estoria::testing::EventStoreFactory(factory)))
+#define ESTORIA_INSTANTIATE_EVENT_STORE_CONFORMANCE(name, factory)                                                     \
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, EventStoreConformance, EventStoreFactory, factory, LinkConformanceSuites);    \
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, GlobalReaderConformance, EventStoreFactory, factory, LinkConformanceSuites);  \
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, StreamDeleterConformance, EventStoreFactory, factory, LinkConformanceSuites); \
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, EventStoreConcurrencyConformance, EventStoreFactory, factory,                 \
+                                   LinkConformanceSuites)
 
 #define ESTORIA_INSTANTIATE_SNAPSHOT_STORE_CONFORMANCE(name, factory) \
-  using ::estoria::testing::SnapshotStoreConformance;                 \
-  ESTORIA_CONFORMANCE_ANCHOR_(name, SnapshotStore);                   \
-  INSTANTIATE_TEST_SUITE_P(name, SnapshotStoreConformance,            \
-                           ::testing::Values(::estoria::testing::SnapshotStoreFactory(factory)))
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, SnapshotStoreConformance, SnapshotStoreFactory, factory, LinkConformanceSuites)
 
-#define ESTORIA_INSTANTIATE_CHECKPOINT_STORE_CONFORMANCE(name, factory) \
-  using ::estoria::testing::CheckpointStoreConformance;                 \
-  ESTORIA_CONFORMANCE_ANCHOR_(name, CheckpointStore);                   \
-  INSTANTIATE_TEST_SUITE_P(name, CheckpointStoreConformance,            \
-                           ::testing::Values(::estoria::testing::CheckpointStoreFactory(factory)))
+#define ESTORIA_INSTANTIATE_CHECKPOINT_STORE_CONFORMANCE(name, factory)                               \
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, CheckpointStoreConformance, CheckpointStoreFactory, factory, \
+                                   LinkConformanceSuites)

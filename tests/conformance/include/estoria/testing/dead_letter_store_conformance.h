@@ -25,6 +25,7 @@
 #include <memory>
 
 #include "estoria/projection/dead_letter_store.h"
+#include "estoria/testing/conformance.h"
 
 namespace estoria::testing {
 
@@ -42,9 +43,6 @@ int LinkDeadLetterStoreConformance();
 
 }  // namespace estoria::testing
 
-#define ESTORIA_INSTANTIATE_DEAD_LETTER_STORE_CONFORMANCE(name, factory)                  \
-  using ::estoria::testing::DeadLetterStoreConformance;                                   \
-  [[maybe_unused]] static const int estoria_conformance_anchor_##name##_DeadLetterStore = \
-      ::estoria::testing::LinkDeadLetterStoreConformance();                               \
-  INSTANTIATE_TEST_SUITE_P(name, DeadLetterStoreConformance,                              \
-                           ::testing::Values(::estoria::testing::DeadLetterStoreFactory(factory)))
+#define ESTORIA_INSTANTIATE_DEAD_LETTER_STORE_CONFORMANCE(name, factory)                              \
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, DeadLetterStoreConformance, DeadLetterStoreFactory, factory, \
+                                   LinkDeadLetterStoreConformance)

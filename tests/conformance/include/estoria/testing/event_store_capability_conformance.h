@@ -35,22 +35,19 @@
 
 namespace estoria::testing {
 
-class AppendWatcherConformance : public EventStoreConformance {
+class AppendWatcherConformance : public CapabilityConformance<AppendWatcher, &EventStore::append_watcher> {
  protected:
-  void SetUp() override;
-  AppendWatcher* watcher_ = nullptr;
+  AppendWatcher*& watcher_ = cap_;
 };
 
-class EventImporterConformance : public EventStoreConformance {
+class EventImporterConformance : public CapabilityConformance<EventImporter, &EventStore::event_importer> {
  protected:
-  void SetUp() override;
-  EventImporter* importer_ = nullptr;
+  EventImporter*& importer_ = cap_;
 };
 
-class StreamListerConformance : public EventStoreConformance {
+class StreamListerConformance : public CapabilityConformance<StreamLister, &EventStore::stream_lister> {
  protected:
-  void SetUp() override;
-  StreamLister* lister_ = nullptr;
+  StreamLister*& lister_ = cap_;
 };
 
 // Referenced by the instantiation macros so that the linker keeps each suite's
@@ -61,26 +58,17 @@ int LinkStreamListerConformance();
 
 }  // namespace estoria::testing
 
-#define ESTORIA_INSTANTIATE_APPEND_WATCHER_CONFORMANCE(name, factory)                   \
-  using ::estoria::testing::AppendWatcherConformance;                                   \
-  [[maybe_unused]] static const int estoria_conformance_anchor_##name##_AppendWatcher = \
-      ::estoria::testing::LinkAppendWatcherConformance();                               \
-  INSTANTIATE_TEST_SUITE_P(name, AppendWatcherConformance,                              \
-                           ::testing::Values(::estoria::testing::EventStoreFactory(factory)))
+#define ESTORIA_INSTANTIATE_APPEND_WATCHER_CONFORMANCE(name, factory)                          \
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, AppendWatcherConformance, EventStoreFactory, factory, \
+                                   LinkAppendWatcherConformance)
 
-#define ESTORIA_INSTANTIATE_EVENT_IMPORTER_CONFORMANCE(name, factory)                   \
-  using ::estoria::testing::EventImporterConformance;                                   \
-  [[maybe_unused]] static const int estoria_conformance_anchor_##name##_EventImporter = \
-      ::estoria::testing::LinkEventImporterConformance();                               \
-  INSTANTIATE_TEST_SUITE_P(name, EventImporterConformance,                              \
-                           ::testing::Values(::estoria::testing::EventStoreFactory(factory)))
+#define ESTORIA_INSTANTIATE_EVENT_IMPORTER_CONFORMANCE(name, factory)                          \
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, EventImporterConformance, EventStoreFactory, factory, \
+                                   LinkEventImporterConformance)
 
-#define ESTORIA_INSTANTIATE_STREAM_LISTER_CONFORMANCE(name, factory)                   \
-  using ::estoria::testing::StreamListerConformance;                                   \
-  [[maybe_unused]] static const int estoria_conformance_anchor_##name##_StreamLister = \
-      ::estoria::testing::LinkStreamListerConformance();                               \
-  INSTANTIATE_TEST_SUITE_P(name, StreamListerConformance,                              \
-                           ::testing::Values(::estoria::testing::EventStoreFactory(factory)))
+#define ESTORIA_INSTANTIATE_STREAM_LISTER_CONFORMANCE(name, factory)                          \
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, StreamListerConformance, EventStoreFactory, factory, \
+                                   LinkStreamListerConformance)
 
 // All three capability suites with one factory.
 #define ESTORIA_INSTANTIATE_EVENT_STORE_CAPABILITY_CONFORMANCE(name, factory) \

@@ -59,6 +59,7 @@
 #include "estoria/checkpoint_store.h"
 #include "estoria/projection/dead_letter_store.h"
 #include "estoria/projection/projection_sink.h"
+#include "estoria/testing/conformance.h"
 
 namespace estoria::testing {
 
@@ -93,9 +94,6 @@ int LinkProjectionSinkConformance();
 
 }  // namespace estoria::testing
 
-#define ESTORIA_INSTANTIATE_PROJECTION_SINK_CONFORMANCE(name, factory)                   \
-  using ::estoria::testing::ProjectionSinkConformance;                                   \
-  [[maybe_unused]] static const int estoria_conformance_anchor_##name##_ProjectionSink = \
-      ::estoria::testing::LinkProjectionSinkConformance();                               \
-  INSTANTIATE_TEST_SUITE_P(name, ProjectionSinkConformance,                              \
-                           ::testing::Values(::estoria::testing::ProjectionSinkFactory(factory)))
+#define ESTORIA_INSTANTIATE_PROJECTION_SINK_CONFORMANCE(name, factory)                              \
+  ESTORIA_CONFORMANCE_INSTANTIATE_(name, ProjectionSinkConformance, ProjectionSinkFactory, factory, \
+                                   LinkProjectionSinkConformance)
