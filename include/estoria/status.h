@@ -68,8 +68,8 @@ class [[nodiscard]] Status {
   Status(Status&& other) noexcept : rep_(other.rep_) {
     if (rep_ != nullptr) other.rep_ = MovedFromRep();
   }
-  Status& operator=(const Status& other) noexcept {
-    Ref(other.rep_);  // first: other may be *this
+  Status& operator=(const Status& other) noexcept {  // NOLINT(bugprone-unhandled-self-assignment): Ref first
+    Ref(other.rep_);                                 // first: other may be *this
     Unref(rep_);
     rep_ = other.rep_;
     return *this;

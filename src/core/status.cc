@@ -58,12 +58,12 @@ Status::Rep* Status::MovedFromRep() noexcept {
 }
 
 const std::string& Status::EmptyString() noexcept {
-  static constinit const std::string empty;
+  static const std::string empty;  // not constinit: clang 14 with libstdc++ 12 rejects it
   return empty;
 }
 
 const std::optional<ConflictDetails>& Status::NoConflict() noexcept {
-  static constinit const std::optional<ConflictDetails> none;
+  static const std::optional<ConflictDetails> none;
   return none;
 }
 
