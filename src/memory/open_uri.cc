@@ -10,8 +10,7 @@ void RegisterUriSchemes() {
     if (uri != "memory:" && uri != "memory") {
       return Status::InvalidArgument("memory: URI takes no path or options: \"" + std::string(uri) + "\"");
     }
-    ESTORIA_ASSIGN_OR_RETURN(auto store, MemoryEventStore::Open());
-    return std::shared_ptr<EventStore>(std::move(store));
+    return MemoryEventStore::Open();
   });
 }
 

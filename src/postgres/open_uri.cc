@@ -7,8 +7,7 @@ namespace estoria::postgres {
 // Called by estoria::estoria.
 void RegisterUriSchemes() {
   auto open = [](std::string_view uri) -> Result<std::shared_ptr<EventStore>> {
-    ESTORIA_ASSIGN_OR_RETURN(auto store, PostgresEventStore::OpenUri(uri));
-    return std::shared_ptr<EventStore>(std::move(store));
+    return PostgresEventStore::OpenUri(uri);
   };
   (void)backend::RegisterEventStoreScheme("postgres", open);
   (void)backend::RegisterEventStoreScheme("postgresql", open);

@@ -52,8 +52,7 @@ Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::OpenUri(std::string_
 // The "sqlite:" scheme of OpenEventStore (called by estoria::estoria).
 void RegisterUriSchemes() {
   (void)backend::RegisterEventStoreScheme("sqlite", [](std::string_view uri) -> Result<std::shared_ptr<EventStore>> {
-    ESTORIA_ASSIGN_OR_RETURN(auto store, SqliteEventStore::OpenUri(uri));
-    return std::shared_ptr<EventStore>(std::move(store));
+    return SqliteEventStore::OpenUri(uri);
   });
 }
 

@@ -34,9 +34,11 @@ Result<std::vector<int64_t>> SqliteEventStore::ImportEvents(std::span<const Even
     // Validate and plan the whole batch inside the transaction: all or none.
     backend::ImportTarget target;
     target.head = head;
+    std::map<std::string, int64_t> keys;  // stream name -> stream_key, found while planning or inserted below
     target.stream_tip = [&](const std::string& name) -> Result<std::optional<int64_t>> {
       ESTORIA_ASSIGN_OR_RETURN(std::optional<internal::StreamRow> stream, internal::FindStream(db, name));
       if (!stream) return std::optional<int64_t>();
+      keys.emplace(name, stream->key);
       return std::optional<int64_t>(stream->tip);
     };
     target.id_stored = [&](const Uuid& id) -> Result<bool> {
@@ -47,29 +49,20 @@ Result<std::vector<int64_t>> SqliteEventStore::ImportEvents(std::span<const Even
       return find->Step();
     };
     ESTORIA_ASSIGN_OR_RETURN(backend::ImportPlan plan, backend::PlanImport(events, options, target));
-    std::map<std::string, int64_t> keys;  // stream name -> stream_key
     for (size_t i = 0; i < events.size(); ++i) {
       const Event& e = events[i];
       std::string name = e.stream_id.ToString();
       auto key = keys.find(name);
-      if (key == keys.end()) {
-        int64_t k = 0;
-        if (plan.new_stream[i]) {
-          ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * add,
-                                   db.PrepareCached("INSERT INTO estoria_streams (stream_name, stream_type, tip_floor, "
-                                                    "tip_floor_timestamp_us) VALUES (?, ?, ?, ?)"));
-          ESTORIA_RETURN_IF_ERROR(add->BindText(1, name));
-          ESTORIA_RETURN_IF_ERROR(add->BindText(2, e.stream_id.type()));
-          ESTORIA_RETURN_IF_ERROR(add->BindInt64(3, e.stream_version - 1));
-          ESTORIA_RETURN_IF_ERROR(add->BindInt64(4, e.timestamp.time_since_epoch().count()));
-          ESTORIA_RETURN_IF_ERROR(add->Run());
-          k = db.LastInsertRowId();
-        } else {
-          ESTORIA_ASSIGN_OR_RETURN(std::optional<internal::StreamRow> stream, internal::FindStream(db, name));
-          if (!stream) return Status::Internal("ImportEvents: stream " + name + " vanished inside a transaction");
-          k = stream->key;
-        }
-        key = keys.emplace(name, k).first;
+      if (key == keys.end()) {  // a stream new to this file (plan.new_stream[i])
+        ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * add,
+                                 db.PrepareCached("INSERT INTO estoria_streams (stream_name, stream_type, tip_floor, "
+                                                  "tip_floor_timestamp_us) VALUES (?, ?, ?, ?)"));
+        ESTORIA_RETURN_IF_ERROR(add->BindText(1, name));
+        ESTORIA_RETURN_IF_ERROR(add->BindText(2, e.stream_id.type()));
+        ESTORIA_RETURN_IF_ERROR(add->BindInt64(3, e.stream_version - 1));
+        ESTORIA_RETURN_IF_ERROR(add->BindInt64(4, e.timestamp.time_since_epoch().count()));
+        ESTORIA_RETURN_IF_ERROR(add->Run());
+        key = keys.emplace(name, db.LastInsertRowId()).first;
       }
       head = plan.positions[i];
       ESTORIA_ASSIGN_OR_RETURN(
