@@ -21,12 +21,12 @@ build-test: deps
 	@cmake --build build/test -j $(JOBS)
 
 test: build-test
-	@scripts/with-postgres scripts/run-tests build/test
+	@scripts/with-postgres scripts/with-nats scripts/run-tests build/test
 
 # The core alone (memory backend only, ESTORIA_WITH_SQLITE/POSTGRES off):
 # configures, builds and passes its tests (used by .ci/run).
 test-core: deps
-	@cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DESTORIA_WERROR=ON -DESTORIA_WITH_SQLITE=OFF -DESTORIA_WITH_POSTGRES=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DESTORIA_WERROR=ON -DESTORIA_WITH_SQLITE=OFF -DESTORIA_WITH_POSTGRES=OFF -DESTORIA_WITH_NATS=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build/core -j $(JOBS)
 	@ctest --test-dir build/core --output-on-failure -j $(JOBS)
 

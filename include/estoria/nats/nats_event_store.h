@@ -1,0 +1,87 @@
+// estoria/nats/nats_event_store.h (estoria::nats, target estoria::nats): an event
+// store on a NATS JetStream stream, for deployments whose log must be replicated
+// across machines (a 3-node cluster with replicas=3 keeps every acknowledged
+// append through the loss of one node). Built on the backend SDK only
+// (include/estoria/backend/), like a third-party backend. The message layout and
+// its guarantees are in docs/storage.md ("NATS JetStream").
+//
+// Capabilities: StreamReader, StreamWriter, GlobalReader (gap-free, stable-prefix
+// positions), StreamDeleter (subject purges) and StreamLister.
+//
+// Thread safety: safe for concurrent use from many threads. Appends and deletes
+// made through one store object are serialised by one mutex (the JetStream log
+// orders them across processes, see docs/storage.md); reads run concurrently.
+// Iterators are used by one thread at a time and share ownership of the
+// connection, so they may outlive the store object.
+#pragma once
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "estoria/event_store.h"
+#include "estoria/logger.h"
+
+namespace estoria::nats {
+
+struct NatsStoreOptions {
+  // Server URLs of one NATS system ("nats://host:port"); the client connects to
+  // any of them and reconnects to another on failure. Required.
+  std::vector<std::string> servers{};
+  // The JetStream stream holding the log; also the subject prefix
+  // ("<stream>.>"). Letters, digits, '-' and '_'. Created on first open.
+  // Default "estoria".
+  std::string stream = "estoria";
+  // Replicas of the stream when this open creates it (1..5; 3 for a 3-node
+  // cluster). An existing stream keeps its own. Default 1.
+  int replicas = 1;
+  // How long one operation may wait for the servers (connecting, an
+  // acknowledgement, a leader election) before it returns Unavailable.
+  // Default 10 s.
+  std::chrono::milliseconds timeout{10000};
+  // Where warnings go. Default: StderrLogger().
+  std::shared_ptr<Logger> logger{};
+};
+
+class NatsEventStore final : public EventStore, public GlobalReader, public StreamDeleter, public StreamLister {
+ public:
+  // Connects and creates the stream when it does not exist. Errors:
+  //  InvalidArgument     no servers, a bad stream name, replicas outside 1..5
+  //  FailedPrecondition  a stream of that name exists but does not hold
+  //                      "<stream>.>" (it belongs to something else)
+  //  Unavailable         no server answered within the timeout, JetStream is
+  //                      not enabled, or the cluster cannot place the replicas
+  //  Internal            anything else
+  static Result<std::shared_ptr<NatsEventStore>> Open(NatsStoreOptions options);
+  // Opens "nats://host:port[,host:port...][?stream=NAME&replicas=N&timeout_ms=T]".
+  // InvalidArgument for a malformed URI or an unknown option; then as Open.
+  static Result<std::shared_ptr<NatsEventStore>> OpenUri(std::string_view uri);
+  ~NatsEventStore() override;
+
+  // StreamWriter, StreamReader: see event_store.h for statuses. An append larger
+  // than the server's max_payload is InvalidArgument.
+  Result<std::vector<Event>> AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
+                                          const AppendOptions& options = {}) override;
+  Result<std::unique_ptr<EventIterator>> ReadStream(const TypeId& stream_id,
+                                                    const ReadStreamOptions& options = {}) override;
+  // GlobalReader.
+  Result<std::unique_ptr<EventIterator>> ReadAll(const ReadAllOptions& options = {}) override;
+  Result<int64_t> HeadPosition() override;
+  // StreamDeleter.
+  Status DeleteStream(const TypeId& stream_id, const DeleteStreamOptions& options = {}) override;
+  // StreamLister.
+  Result<std::vector<StreamInfo>> ListStreams(const ListStreamsOptions& options = {}) override;
+
+  GlobalReader* global_reader() override { return this; }
+  StreamDeleter* stream_deleter() override { return this; }
+  StreamLister* stream_lister() override { return this; }
+
+  struct Impl;  // implementation detail, shared with iterators
+  explicit NatsEventStore(std::shared_ptr<Impl> impl);
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace estoria::nats
