@@ -1,5 +1,6 @@
 #include "nats_client.h"
 
+#include <charconv>
 #include <thread>
 
 namespace estoria::nats::internal {
@@ -95,6 +96,8 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::vector<std::string>& 
 }
 
 Client::~Client() {
+  if (inbox_sub_ != nullptr) natsSubscription_Destroy(inbox_sub_);
+  if (js_ != nullptr) jsCtx_Destroy(js_);
   natsConnection_Close(nc_);
   natsConnection_Destroy(nc_);
 }
@@ -131,11 +134,20 @@ Result<PubAck> Client::Publish(const std::string& subject, const std::map<std::s
   auto reply = RequestUntil(nc_, msg, Clock::now() + timeout_, timeout_, "publish to " + subject);
   natsMsg_Destroy(msg);
   if (!reply.ok()) return reply.status();
-  std::string_view text(natsMsg_GetData(*reply), static_cast<size_t>(natsMsg_GetDataLength(*reply)));
-  auto json = backend::JsonValue::parse(text, nullptr, /*allow_exceptions=*/false);
+  std::string text(natsMsg_GetData(*reply), static_cast<size_t>(natsMsg_GetDataLength(*reply)));
   natsMsg_Destroy(*reply);
-  if (json.is_discarded() || !json.is_object()) return Status::Internal("NATS publish: acknowledgement is not JSON");
+  PubAck ack = ParseAck(text);
+  if (ack.err_code == -1 && ack.error.empty()) return Status::Internal("NATS publish: acknowledgement is not JSON");
+  return ack;
+}
+
+PubAck Client::ParseAck(std::string_view text) const {
   PubAck ack;
+  auto json = backend::JsonValue::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    ack.err_code = -1;
+    return ack;
+  }
   if (json.contains("error")) {
     ack.err_code = ApiErrCode(json);
     ack.error = json["error"].value("description", std::string("unknown error"));
@@ -143,11 +155,120 @@ Result<PubAck> Client::Publish(const std::string& subject, const std::map<std::s
     return ack;
   }
   if (!json.contains("seq") || !json["seq"].is_number_unsigned()) {
-    return Status::Internal("NATS publish: acknowledgement without a sequence");
+    ack.err_code = -1;
+    ack.error = "acknowledgement without a sequence";
+    return ack;
   }
   ack.seq = json["seq"].get<uint64_t>();
   ack.duplicate = json.value("duplicate", false);
   return ack;
+}
+
+Status Client::Send(const std::string& subject, const std::map<std::string, std::string>& headers,
+                    const std::string& data, uint64_t tag) {
+  if (inbox_sub_ == nullptr) {
+    natsInbox* inbox = nullptr;
+    if (natsInbox_Create(&inbox) != NATS_OK) return Status::Internal("NATS: cannot create an inbox");
+    inbox_ = inbox;
+    natsInbox_Destroy(inbox);
+    natsStatus st = natsConnection_SubscribeSync(&inbox_sub_, nc_, (inbox_ + ".*").c_str());
+    if (st == NATS_OK) st = natsSubscription_SetPendingLimits(inbox_sub_, -1, -1);
+    if (st != NATS_OK)
+      return Status::Unavailable("NATS: cannot subscribe to the acknowledgement inbox: " + NatsText(st));
+  }
+  natsMsg* msg = nullptr;
+  const std::string reply = inbox_ + "." + std::to_string(tag);
+  if (natsMsg_Create(&msg, subject.c_str(), reply.c_str(), data.data(), static_cast<int>(data.size())) != NATS_OK) {
+    return Status::Internal("NATS: cannot build message for " + subject);
+  }
+  for (const auto& [key, value] : headers) {
+    if (natsMsgHeader_Set(msg, key.c_str(), value.c_str()) != NATS_OK) {
+      natsMsg_Destroy(msg);
+      return Status::Internal("NATS: cannot set header " + key);
+    }
+  }
+  natsStatus st = natsConnection_PublishMsg(nc_, msg);
+  natsMsg_Destroy(msg);
+  if (st != NATS_OK) return Status::Unavailable("NATS: publish to " + subject + ": " + NatsText(st));
+  return Status::Ok();
+}
+
+Result<std::optional<std::pair<uint64_t, PubAck>>> Client::Receive(std::chrono::milliseconds wait) {
+  using Out = std::optional<std::pair<uint64_t, PubAck>>;
+  if (inbox_sub_ == nullptr) return Out();
+  natsMsg* msg = nullptr;
+  natsStatus st = natsSubscription_NextMsg(&msg, inbox_sub_, std::max<int64_t>(wait.count(), 1));
+  if (st == NATS_TIMEOUT) return Out();
+  if (st != NATS_OK) return Status::Unavailable("NATS: acknowledgement inbox: " + NatsText(st));
+  const std::string subject = natsMsg_GetSubject(msg);
+  uint64_t tag = 0;
+  const size_t dot = subject.rfind('.');
+  std::from_chars(subject.data() + dot + 1, subject.data() + subject.size(), tag);
+  PubAck ack;
+  if (natsMsg_IsNoResponders(msg)) {
+    ack.err_code = kNoResponders;
+    ack.error = "no responders (no stream leader)";
+  } else {
+    ack = ParseAck(std::string_view(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))));
+    if (ack.err_code == -1 && ack.error.empty()) ack.error = "acknowledgement is not JSON";
+  }
+  natsMsg_Destroy(msg);
+  return Out(std::make_pair(tag, std::move(ack)));
+}
+
+namespace {
+void OnSubscriptionMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  (*static_cast<Client::OnMessage*>(closure))(msg);
+  natsMsg_Destroy(msg);
+}
+}  // namespace
+
+void OnSubscriptionComplete(void* closure) {
+  auto* done = static_cast<Client::Subscription::Done*>(closure);
+  std::lock_guard<std::mutex> lock(done->mu);
+  done->flag = true;
+  done->cv.notify_all();
+}
+
+Client::Subscription::~Subscription() {
+  if (sub_ == nullptr) return;
+  // No callback runs once the completion callback has: only then may the
+  // callback's state go.
+  if (natsSubscription_Unsubscribe(sub_) == NATS_OK) {
+    std::unique_lock<std::mutex> lock(done_.mu);
+    done_.cv.wait_for(lock, std::chrono::seconds(10), [this] { return done_.flag; });
+  }
+  natsSubscription_Destroy(sub_);
+}
+
+Result<std::unique_ptr<Client::Subscription>> Client::SubscribeHeaders(const std::string& stream,
+                                                                       const std::string& subject,
+                                                                       OnMessage on_message) {
+  if (js_ == nullptr) {
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = timeout_.count();
+    if (natsConnection_JetStream(&js_, nc_, &jo) != NATS_OK) return Status::Internal("NATS: no JetStream context");
+  }
+  std::unique_ptr<Subscription> out(new Subscription());
+  out->callback_ = std::make_unique<OnMessage>(std::move(on_message));
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream.c_str();
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverNew;
+  so.Config.HeadersOnly = true;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus st =
+      js_Subscribe(&out->sub_, js_, subject.c_str(), OnSubscriptionMessage, out->callback_.get(), nullptr, &so, &jerr);
+  if (st == NATS_OK) st = natsSubscription_SetOnCompleteCB(out->sub_, OnSubscriptionComplete, &out->done_);
+  if (st != NATS_OK) {
+    if (out->sub_ != nullptr) natsSubscription_Destroy(out->sub_);
+    out->sub_ = nullptr;
+    return Status::Unavailable("NATS: cannot create the append watcher's consumer: " + NatsText(st) +
+                               (jerr != 0 ? " (err_code " + std::to_string(static_cast<int>(jerr)) + ")" : ""));
+  }
+  return out;
 }
 
 Result<std::optional<StoredMsg>> Client::GetMsg(const std::string& stream, uint64_t seq,

@@ -9,8 +9,12 @@
 #include <nats/nats.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -79,10 +83,49 @@ class Client {
   // Purges the messages of `subject` below `below_seq` (exclusive).
   Status Purge(const std::string& stream, const std::string& subject, uint64_t below_seq);
 
+  // Pipelined publishing (one thread at a time): Send publishes without
+  // waiting, its acknowledgement addressed to this client's inbox under `tag`;
+  // Receive returns the next acknowledgement that arrives (tag and answer), or
+  // nullopt when none came within `wait`. A "no responders" answer (no stream
+  // leader at that moment) has err_code kNoResponders.
+  Status Send(const std::string& subject, const std::map<std::string, std::string>& headers, const std::string& data,
+              uint64_t tag);
+  Result<std::optional<std::pair<uint64_t, PubAck>>> Receive(std::chrono::milliseconds wait);
+
+  // An ordered push consumer delivering the headers of every message stored on
+  // `subject` from now on to `on_message` (on a libnats thread). It survives
+  // reconnects and leader changes (libnats recreates it). Unsubscribes when the
+  // returned handle is destroyed.
+  using OnMessage = std::function<void(natsMsg*)>;
+  class Subscription {
+   public:
+    ~Subscription();
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+    struct Done {  // set by libnats once no callback can run any more
+      std::mutex mu;
+      std::condition_variable cv;
+      bool flag = false;
+    };
+
+   private:
+    friend class Client;
+    Subscription() = default;
+    natsSubscription* sub_ = nullptr;
+    std::unique_ptr<OnMessage> callback_;
+    Done done_;
+  };
+  Result<std::unique_ptr<Subscription>> SubscribeHeaders(const std::string& stream, const std::string& subject,
+                                                         OnMessage on_message);
+
  private:
   Client(natsConnection* nc, std::chrono::milliseconds timeout) : nc_(nc), timeout_(timeout) {}
+  PubAck ParseAck(std::string_view text) const;
   natsConnection* nc_;
   std::chrono::milliseconds timeout_;
+  jsCtx* js_ = nullptr;
+  natsSubscription* inbox_sub_ = nullptr;  // the pipeline's acknowledgements
+  std::string inbox_;
 };
 
 // The err_code of an API reply's "error" (0 when it has none).
@@ -94,5 +137,7 @@ inline constexpr int kErrWrongLastSequence = 10071;
 inline constexpr int kErrNoMessageFound = 10037;
 inline constexpr int kErrStreamNotFound = 10059;
 inline constexpr int kErrStreamNameExists = 10058;
+inline constexpr int kErrWrongLastMsgId = 10070;
+inline constexpr int kNoResponders = -503;  // not a JetStream code: no leader answered
 
 }  // namespace estoria::nats::internal

@@ -14,10 +14,14 @@
 // writer whose view is current may check stream versions on that view.
 #include "estoria/nats/nats_event_store.h"
 
+#include <nats/nats.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -197,6 +201,22 @@ struct StreamState {
 
 }  // namespace
 
+// One append waiting for the writer, and its outcome.
+struct AppendRequest {
+  const TypeId* stream_id = nullptr;
+  std::string token;
+  std::span<const WritableEvent> events;
+  const AppendOptions* options = nullptr;
+  const std::string* body = nullptr;
+  bool chosen_ids = false;
+  // Set by the writer.
+  Status status;
+  int64_t first_version = 0;
+  int64_t first_position = 0;
+  int64_t micros = 0;
+  bool done = false;
+};
+
 struct NatsEventStore::Impl {
   NatsStoreOptions options;
   std::unique_ptr<Client> client;
@@ -210,8 +230,36 @@ struct NatsEventStore::Impl {
   uint64_t last_seq = 0;
   int64_t head = 0;
   int64_t last_micros = 0;
+  std::string last_msg_id;  // Nats-Msg-Id of the message at last_seq
   std::unordered_map<std::string, StreamState> cache;
   std::vector<std::pair<std::string, uint64_t>> record_purges;  // records to drop once not last
+  uint64_t next_tag = 1;                                        // pipeline acknowledgement tags
+
+  // Appends waiting for the writer (group commit): the first caller to find
+  // no writer becomes it and publishes every queued append, pipelined.
+  std::mutex q_mu;
+  std::condition_variable q_cv;
+  std::deque<AppendRequest*> queue;
+  bool writing = false;
+
+  // AppendWatcher: the highest position known, raised by this object's
+  // appends and by an ordered consumer of the stream (other processes). The
+  // consumer's callback holds the Watch, never the Impl.
+  struct Watch {
+    std::mutex mu;
+    std::condition_variable cv;
+    int64_t known_head = 0;
+    void Raise(int64_t h) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (h > known_head) {
+        known_head = h;
+        cv.notify_all();
+      }
+    }
+  };
+  std::shared_ptr<Watch> watch = std::make_shared<Watch>();
+  std::mutex watch_sub_mu;
+  std::unique_ptr<Client::Subscription> watch_sub;
 
   std::string EventSubject(const std::string& token) const { return S + ".e." + token; }
   std::string RecordSubject(const std::string& token) const { return S + ".f." + token; }
@@ -235,6 +283,7 @@ struct NatsEventStore::Impl {
   struct Tail {
     uint64_t seq = 0;
     int64_t head = 0;
+    std::string msg_id;
   };
   Result<Tail> ReadTail() {
     for (int attempt = 0; attempt < 1000; ++attempt) {
@@ -248,7 +297,8 @@ struct NatsEventStore::Impl {
       ESTORIA_ASSIGN_OR_RETURN(auto m, client->GetMsg(S, info.last_seq, "", ""));
       if (!m.has_value()) continue;  // raced with a purge of a superseded record: read again
       ESTORIA_ASSIGN_OR_RETURN(int64_t h, HeadOf(*m));
-      return Tail{info.last_seq, h};
+      const std::string* id = m->Header("Nats-Msg-Id");
+      return Tail{info.last_seq, h, id != nullptr ? *id : std::string()};
     }
     return Status::Internal("nats: cannot read the log's tail");
   }
@@ -257,8 +307,10 @@ struct NatsEventStore::Impl {
     ESTORIA_ASSIGN_OR_RETURN(auto tail, ReadTail());
     last_seq = tail.seq;
     head = tail.head;
+    last_msg_id = tail.msg_id;
     known = true;
     cache.clear();
+    RaiseKnownHead(head);
     return Status::Ok();
   }
 
@@ -315,8 +367,9 @@ struct NatsEventStore::Impl {
                                      " bytes exceeds the server's max_payload of " +
                                      std::to_string(client->max_payload()) + " bytes");
     }
+    const std::string msg_id = Uuid::NewV7().ToString();
     headers["Nats-Expected-Last-Sequence"] = std::to_string(last_seq);
-    headers["Nats-Msg-Id"] = Uuid::NewV7().ToString();
+    headers["Nats-Msg-Id"] = msg_id;
     headers[kPos] = std::to_string(head + 1);
     headers[kCount] = std::to_string(count);
     ESTORIA_ASSIGN_OR_RETURN(auto ack, client->Publish(subject, headers, data));
@@ -331,9 +384,14 @@ struct NatsEventStore::Impl {
     }
     last_seq = ack.seq;
     head += count;
+    last_msg_id = msg_id;
     PurgeSupersededRecords();
     return std::optional<uint64_t>(ack.seq);
   }
+
+  void RaiseKnownHead(int64_t h) { watch->Raise(h); }
+
+  void ProcessBatch(std::vector<AppendRequest*> batch);
 
   // Whole-delete records whose events are purged can go once a later message
   // exists (the log's last message is never purged: it carries the head).
@@ -396,6 +454,234 @@ struct NatsEventStore::Impl {
     return out;
   }
 };
+
+// The writer: plans every pending append on the current view (one after the
+// other, so two appends to one stream in a batch see each other), publishes
+// all their messages without waiting (pipelined), then takes the
+// acknowledgements in order. The first message names the last sequence it
+// follows (Nats-Expected-Last-Sequence); each later one also names the message
+// id before it (Nats-Expected-Last-Msg-Id), so when one message is refused
+// (another process wrote first) every later one is refused too, and the rest
+// of the batch is planned again on a fresh view.
+void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
+  struct Msg {
+    std::string subject;
+    std::map<std::string, std::string> headers;
+    std::string owned;                  // index entries
+    const std::string* data = nullptr;  // event messages: the request's body
+    int64_t count = 0;
+    std::string msg_id;
+    AppendRequest* event_of = nullptr;  // set on an append's event message
+    StreamState next;                   // the stream's state once it is stored
+  };
+  const auto deadline = Clock::now() + options.timeout;
+  const auto fail = [](AppendRequest* r, Status st) {
+    r->status = std::move(st);
+    r->done = true;
+  };
+  std::vector<AppendRequest*> pending = std::move(batch);
+  while (!pending.empty()) {
+    if (Clock::now() > deadline) {
+      for (auto* r : pending) fail(r, Status::Unavailable("nats: append not acknowledged within the timeout"));
+      return;
+    }
+    if (!known) {
+      if (Status st = Refresh(); !st.ok()) {
+        for (auto* r : pending) fail(r, st);
+        return;
+      }
+    }
+    // Plan.
+    const uint64_t base_seq = last_seq;
+    uint64_t plan_seq = last_seq;
+    int64_t plan_head = head;
+    std::string plan_msg_id = last_msg_id;
+    const int64_t micros = std::max<int64_t>(Now().time_since_epoch().count(), last_micros);
+    std::unordered_map<std::string, StreamState> overlay;
+    std::set<Uuid> planned_ids;
+    std::vector<Msg> msgs;
+    std::vector<AppendRequest*> deferred;
+    bool restart = false;
+    for (AppendRequest* r : pending) {
+      if (r->chosen_ids) {
+        bool collides = false;
+        for (const auto& e : r->events) collides = collides || (e.id && planned_ids.contains(*e.id));
+        if (collides) {  // decided once the earlier append is stored
+          deferred.push_back(r);
+          continue;
+        }
+        std::vector<std::optional<backend::StoredEventLocation>> stored(r->events.size());
+        Status st;
+        for (size_t i = 0; i < r->events.size() && st.ok(); ++i) {
+          if (!r->events[i].id) continue;
+          auto loc = Locate(*r->events[i].id);
+          if (loc.ok()) {
+            stored[i] = *loc;
+          } else {
+            st = loc.status();
+          }
+        }
+        if (st.ok()) st = backend::ClassifyStoredIds(*r->stream_id, r->events, *r->options, stored);
+        if (!st.ok()) {
+          fail(r, st);
+          continue;
+        }
+      }
+      StreamState state;
+      if (auto it = overlay.find(r->token); it != overlay.end()) {
+        state = it->second;
+      } else {
+        auto st = WriterState(r->token);
+        if (!st.ok()) {
+          fail(r, st.status());
+          continue;
+        }
+        if (last_seq != base_seq || !known) {  // the view moved: plan again
+          restart = true;
+          break;
+        }
+        state = *st;
+      }
+      if (Status st = backend::CheckExpectation(*r->stream_id, *r->options, state.exists, state.version); !st.ok()) {
+        fail(r, st);
+        continue;
+      }
+      if (static_cast<int64_t>(r->body->size()) + 1024 > client->max_payload()) {
+        fail(r, Status::InvalidArgument("nats: append of " + std::to_string(r->body->size()) +
+                                        " bytes exceeds the server's max_payload of " +
+                                        std::to_string(client->max_payload()) + " bytes"));
+        continue;
+      }
+      r->first_version = state.exists ? state.version + 1 : 1;
+      const auto n = static_cast<int64_t>(r->events.size());
+      uint64_t event_seq = plan_seq + 1;
+      for (const auto& e : r->events) event_seq += e.id ? 1 : 0;
+      const auto add = [&](Msg m) {
+        m.msg_id = Uuid::NewV7().ToString();
+        m.headers["Nats-Msg-Id"] = m.msg_id;
+        m.headers["Nats-Expected-Last-Sequence"] = std::to_string(plan_seq);
+        if (!msgs.empty() && !plan_msg_id.empty()) m.headers["Nats-Expected-Last-Msg-Id"] = plan_msg_id;
+        m.headers[kPos] = std::to_string(plan_head + 1);
+        m.headers[kCount] = std::to_string(m.count);
+        plan_seq += 1;
+        plan_head += m.count;
+        plan_msg_id = m.msg_id;
+        msgs.push_back(std::move(m));
+      };
+      for (size_t i = 0; i < r->events.size(); ++i) {
+        if (!r->events[i].id) continue;
+        planned_ids.insert(*r->events[i].id);
+        Msg m;
+        m.subject = IndexSubject(*r->events[i].id);
+        m.owned =
+            backend::JsonValue{
+                {"stream", r->token}, {"version", r->first_version + static_cast<int64_t>(i)}, {"seq", event_seq}}
+                .dump();
+        add(std::move(m));
+      }
+      r->first_position = plan_head + 1;
+      r->micros = micros;
+      Msg m;
+      m.subject = EventSubject(r->token);
+      m.data = r->body;
+      m.count = n;
+      m.headers[kFirstVersion] = std::to_string(r->first_version);
+      m.headers[kTime] = std::to_string(micros);
+      m.event_of = r;
+      m.next = state;
+      m.next.exists = true;
+      m.next.version = r->first_version + n - 1;
+      m.next.last_micros = micros;
+      m.next.last_event_seq = event_seq;
+      overlay[r->token] = m.next;
+      add(std::move(m));
+    }
+    const auto still_pending = [&] {
+      std::vector<AppendRequest*> next;
+      for (auto* r : pending) {
+        if (!r->done) next.push_back(r);
+      }
+      return next;
+    };
+    if (restart || msgs.empty()) {
+      pending = still_pending();
+      if (!restart && pending.size() == deferred.size() && !deferred.empty()) {
+        // Only deferred appends remain and nothing was planned: impossible
+        // (a deferral needs a planned append); guard against a livelock.
+        for (auto* r : deferred) fail(r, Status::Internal("nats: append deferred without cause"));
+        pending.clear();
+      }
+      continue;
+    }
+    // Publish all, then take the acknowledgements in order.
+    const uint64_t first_tag = next_tag;
+    next_tag += msgs.size();
+    size_t sent = 0;
+    for (; sent < msgs.size(); ++sent) {
+      const Msg& m = msgs[sent];
+      if (!client->Send(m.subject, m.headers, m.data ? *m.data : m.owned, first_tag + sent).ok()) break;
+    }
+    bool broken = false;
+    for (size_t k = 0; k < msgs.size() && !broken; ++k) {
+      const Msg& m = msgs[k];
+      std::optional<internal::PubAck> ack;
+      if (k < sent) {
+        const auto wait_until = Clock::now() + std::max(options.timeout / 4, std::chrono::milliseconds(250));
+        while (!ack && Clock::now() < wait_until) {
+          auto got = client->Receive(std::chrono::duration_cast<std::chrono::milliseconds>(wait_until - Clock::now()));
+          if (!got.ok()) break;
+          if (got->has_value() && (*got)->first == first_tag + k) ack = (*got)->second;
+        }
+      }
+      if (!ack || ack->err_code == internal::kNoResponders) {
+        // Unknown outcome (no answer, a reconnect, an election): send the
+        // same message again and wait; its message id makes a second copy a
+        // duplicate that JetStream acknowledges with the first's sequence.
+        auto again = client->Publish(m.subject, m.headers, m.data ? *m.data : m.owned);
+        if (!again.ok()) {
+          // Still no answer: this message and every later one may or may not
+          // be stored. Their appends fail (Unavailable) and are never planned
+          // again, which could store them twice.
+          for (size_t j = k; j < msgs.size(); ++j) {
+            if (msgs[j].event_of != nullptr) {
+              fail(msgs[j].event_of,
+                   Status::Unavailable("nats: append outcome unknown (no acknowledgement within the timeout; it may "
+                                       "have been stored): " +
+                                       again.status().message()));
+            }
+          }
+          known = false;
+          broken = true;
+          break;
+        }
+        ack = *again;
+      }
+      if (ack->err_code == internal::kErrWrongLastSequence || ack->err_code == internal::kErrWrongLastMsgId) {
+        known = false;  // another writer came first: plan the rest again
+        cache.clear();
+        broken = true;
+        break;
+      }
+      if (ack->err_code != 0) {
+        known = false;
+        broken = true;
+        if (m.event_of != nullptr) fail(m.event_of, Status::Unavailable("nats: publish refused: " + ack->error));
+        break;
+      }
+      last_seq = ack->seq;
+      head += m.count;
+      last_msg_id = m.msg_id;
+      if (m.event_of != nullptr) {
+        last_micros = std::max(last_micros, m.event_of->micros);
+        cache[m.event_of->token] = m.next;
+        m.event_of->done = true;
+      }
+    }
+    if (!broken) PurgeSupersededRecords();
+    RaiseKnownHead(head);
+    pending = still_pending();
+  }
+}
 
 NatsEventStore::NatsEventStore(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 NatsEventStore::~NatsEventStore() = default;
@@ -492,18 +778,19 @@ Result<std::vector<Event>> NatsEventStore::AppendStream(const TypeId& stream_id,
                                                         const AppendOptions& options) {
   ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options));
   Impl& s = *impl_;
-  const std::string token = StreamToken(stream_id);
-  bool chosen_ids = false;
-  for (const auto& e : events) chosen_ids = chosen_ids || e.id.has_value();
-  // The events as stored (ids assigned once: a retry of this call after a
-  // conflict with another writer keeps them).
+  // The events as stored: ids assigned once, so that planning again after a
+  // race with another writer keeps them.
   std::string body;
   std::vector<Event> out(events.size());
+  bool chosen_ids = false;
   for (size_t i = 0; i < events.size(); ++i) {
     const WritableEvent& w = events[i];
+    chosen_ids = chosen_ids || w.id.has_value();
     const Uuid id = w.id.value_or(Uuid::NewV7());
-    ESTORIA_ASSIGN_OR_RETURN(std::string md, w.metadata.empty() ? Result<std::string>(std::string())
-                                                                : backend::EncodeMetadataJson(w.metadata));
+    std::string md;
+    if (!w.metadata.empty()) {
+      ESTORIA_ASSIGN_OR_RETURN(md, backend::EncodeMetadataJson(w.metadata));
+    }
     body.append(reinterpret_cast<const char*>(id.bytes().data()), 16);
     PutField(body, w.type);
     PutField(body, w.content_type);
@@ -515,57 +802,70 @@ Result<std::vector<Event>> NatsEventStore::AppendStream(const TypeId& stream_id,
     out[i].data = w.data;
     out[i].metadata = w.metadata;
   }
-  std::lock_guard<std::mutex> lock(s.write_mu);
-  const auto deadline = Clock::now() + s.options.timeout;
-  while (true) {
-    if (Clock::now() > deadline) return Status::Unavailable("nats: append kept losing races past the timeout");
-    if (!s.known) ESTORIA_RETURN_IF_ERROR(s.Refresh());
-    if (chosen_ids) {
-      std::vector<std::optional<backend::StoredEventLocation>> stored(events.size());
-      for (size_t i = 0; i < events.size(); ++i) {
-        if (events[i].id) {
-          ESTORIA_ASSIGN_OR_RETURN(stored[i], s.Locate(*events[i].id));
+  AppendRequest req;
+  req.stream_id = &stream_id;
+  req.token = StreamToken(stream_id);
+  req.events = events;
+  req.options = &options;
+  req.body = &body;
+  req.chosen_ids = chosen_ids;
+  {
+    std::unique_lock<std::mutex> lock(s.q_mu);
+    s.queue.push_back(&req);
+    while (!req.done) {
+      if (!s.writing) {
+        // Become the writer until the queue is empty.
+        s.writing = true;
+        while (!s.queue.empty()) {
+          std::vector<AppendRequest*> batch(s.queue.begin(), s.queue.end());
+          s.queue.clear();
+          lock.unlock();
+          {
+            std::lock_guard<std::mutex> write_lock(s.write_mu);
+            s.ProcessBatch(batch);
+          }
+          lock.lock();
+          s.q_cv.notify_all();
         }
+        s.writing = false;
+        s.q_cv.notify_all();
+        continue;
       }
-      ESTORIA_RETURN_IF_ERROR(backend::ClassifyStoredIds(stream_id, events, options, stored));
+      s.q_cv.wait(lock);
     }
-    ESTORIA_ASSIGN_OR_RETURN(StreamState st, s.WriterState(token));
-    ESTORIA_RETURN_IF_ERROR(backend::CheckExpectation(stream_id, options, st.exists, st.version));
-    const int64_t first_version = st.exists ? st.version + 1 : 1;
-    // Index entries of caller-chosen ids, then the events. The event message's
-    // sequence is known in advance: each publish must follow the previous one.
-    bool raced = false;
-    uint64_t event_seq = s.last_seq + 1;
-    for (const auto& e : events) event_seq += e.id.has_value() ? 1 : 0;
-    for (size_t i = 0; i < events.size() && !raced; ++i) {
-      if (!events[i].id) continue;
-      backend::JsonValue entry = {
-          {"stream", token}, {"version", first_version + static_cast<int64_t>(i)}, {"seq", event_seq}};
-      ESTORIA_ASSIGN_OR_RETURN(auto seq, s.PublishNext(s.IndexSubject(*events[i].id), {}, entry.dump(), 0));
-      raced = !seq.has_value();
-    }
-    if (raced) continue;
-    const int64_t micros = std::max<int64_t>(Now().time_since_epoch().count(), s.last_micros);
-    const int64_t first_position = s.head + 1;
-    ESTORIA_ASSIGN_OR_RETURN(
-        auto seq, s.PublishNext(s.EventSubject(token),
-                                {{kFirstVersion, std::to_string(first_version)}, {kTime, std::to_string(micros)}}, body,
-                                static_cast<int64_t>(events.size())));
-    if (!seq.has_value()) continue;
-    s.last_micros = micros;
-    StreamState next = st;
-    next.exists = true;
-    next.version = first_version + static_cast<int64_t>(events.size()) - 1;
-    next.last_micros = micros;
-    next.last_event_seq = *seq;
-    s.cache[token] = next;
-    for (size_t i = 0; i < out.size(); ++i) {
-      out[i].stream_version = first_version + static_cast<int64_t>(i);
-      out[i].global_position = first_position + static_cast<int64_t>(i);
-      out[i].timestamp = Timestamp(std::chrono::microseconds(micros));
-    }
-    return out;
   }
+  if (!req.status.ok()) return req.status;
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].stream_version = req.first_version + static_cast<int64_t>(i);
+    out[i].global_position = req.first_position + static_cast<int64_t>(i);
+    out[i].timestamp = Timestamp(std::chrono::microseconds(req.micros));
+  }
+  return out;
+}
+
+Result<int64_t> NatsEventStore::WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) {
+  Impl& s = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(s.watch_sub_mu);
+    if (!s.watch_sub) {
+      // Subscribe first, then read the head: nothing stored in between is missed.
+      std::shared_ptr<Impl::Watch> watch = s.watch;
+      auto sub = s.client->SubscribeHeaders(s.S, s.S + ".>", [watch](natsMsg* msg) {
+        const char* pos = nullptr;
+        const char* n = nullptr;
+        if (natsMsgHeader_Get(msg, kPos, &pos) != NATS_OK || natsMsgHeader_Get(msg, kCount, &n) != NATS_OK) return;
+        watch->Raise(std::atoll(pos) + std::atoll(n) - 1);
+      });
+      if (!sub.ok()) return sub.status();
+      s.watch_sub = std::move(*sub);
+      ESTORIA_ASSIGN_OR_RETURN(auto tail, s.ReadTail());
+      s.RaiseKnownHead(tail.head);
+    }
+  }
+  Impl::Watch& w = *s.watch;
+  std::unique_lock<std::mutex> lock(w.mu);
+  w.cv.wait_for(lock, timeout, [&] { return w.known_head > after_position; });
+  return w.known_head;
 }
 
 Result<std::unique_ptr<EventIterator>> NatsEventStore::ReadStream(const TypeId& stream_id,

@@ -6,11 +6,12 @@
 // its guarantees are in docs/storage.md ("NATS JetStream").
 //
 // Capabilities: StreamReader, StreamWriter, GlobalReader (gap-free, stable-prefix
-// positions), StreamDeleter (subject purges) and StreamLister.
+// positions), StreamDeleter (subject purges), StreamLister and AppendWatcher.
 //
-// Thread safety: safe for concurrent use from many threads. Appends and deletes
-// made through one store object are serialised by one mutex (the JetStream log
-// orders them across processes, see docs/storage.md); reads run concurrently.
+// Thread safety: safe for concurrent use from many threads. Concurrent appends
+// through one store object are group-committed: one caller at a time publishes
+// every queued append, pipelined (the JetStream log orders appends across
+// processes, see docs/storage.md); reads run concurrently.
 // Iterators are used by one thread at a time and share ownership of the
 // connection, so they may outlive the store object.
 #pragma once
@@ -44,7 +45,11 @@ struct NatsStoreOptions {
   std::shared_ptr<Logger> logger{};
 };
 
-class NatsEventStore final : public EventStore, public GlobalReader, public StreamDeleter, public StreamLister {
+class NatsEventStore final : public EventStore,
+                             public GlobalReader,
+                             public StreamDeleter,
+                             public StreamLister,
+                             public AppendWatcher {
  public:
   // Connects and creates the stream when it does not exist. Errors:
   //  InvalidArgument     no servers, a bad stream name, replicas outside 1..5
@@ -72,10 +77,15 @@ class NatsEventStore final : public EventStore, public GlobalReader, public Stre
   Status DeleteStream(const TypeId& stream_id, const DeleteStreamOptions& options = {}) override;
   // StreamLister.
   Result<std::vector<StreamInfo>> ListStreams(const ListStreamsOptions& options = {}) override;
+  // AppendWatcher: woken by this object's appends and, for other processes'
+  // appends, by an ordered JetStream consumer (headers only) created on the
+  // first call. Unavailable when the consumer cannot be created.
+  Result<int64_t> WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) override;
 
   GlobalReader* global_reader() override { return this; }
   StreamDeleter* stream_deleter() override { return this; }
   StreamLister* stream_lister() override { return this; }
+  AppendWatcher* append_watcher() override { return this; }
 
   struct Impl;  // implementation detail, shared with iterators
   explicit NatsEventStore(std::shared_ptr<Impl> impl);
