@@ -24,11 +24,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_map>
 
+#include "estoria/backend/import.h"
 #include "estoria/backend/json_codec.h"
 #include "estoria/backend/paged_iterator.h"
 #include "estoria/backend/uri.h"
@@ -124,6 +126,21 @@ bool GetField(std::string_view& in, std::string& f) {
   return true;
 }
 
+// One event in the message body format.
+Status EncodeEvent(std::string& body, const Uuid& id, const std::string& type, const std::string& content_type,
+                   const Metadata& metadata, const std::string& data) {
+  std::string md;
+  if (!metadata.empty()) {
+    ESTORIA_ASSIGN_OR_RETURN(md, backend::EncodeMetadataJson(metadata));
+  }
+  body.append(reinterpret_cast<const char*>(id.bytes().data()), 16);
+  PutField(body, type);
+  PutField(body, content_type);
+  PutField(body, md);
+  PutField(body, data);
+  return Status::Ok();
+}
+
 // A stream's deletion/truncation record (the last message on <S>.f.<stream>).
 struct Record {
   uint64_t seq = 0;
@@ -195,11 +212,29 @@ struct StreamState {
   bool exists = false;
   int64_t version = 0;
   int64_t last_micros = 0;
-  uint64_t last_event_seq = 0;  // 0 when no event message
+  uint64_t last_event_seq = 0;  // of the last visible event message; 0 when none
+  uint64_t newest_seq = 0;      // of the stream's newest message of any kind
   std::optional<Record> record;
 };
 
+constexpr const char* kImport = "Est-Import";  // the import a message belongs to
+
 }  // namespace
+
+struct AppendRequest;
+
+// One message planned at the end of the log.
+struct PlannedMsg {
+  std::string subject;
+  std::map<std::string, std::string> headers;
+  std::string owned;                  // its data, unless `data` is set
+  const std::string* data = nullptr;  // event messages: the request's body
+  int64_t position = 0;               // of its first event; 0 = the head + 1
+  int64_t count = 0;                  // events
+  std::string msg_id;
+  AppendRequest* event_of = nullptr;  // set on an append's event message
+  StreamState next;                   // the stream's state once it is stored
+};
 
 // One append waiting for the writer, and its outcome.
 struct AppendRequest {
@@ -314,14 +349,85 @@ struct NatsEventStore::Impl {
     return Status::Ok();
   }
 
+  // Imports (docs/storage.md): an import's messages form one contiguous run
+  // in the log, each with Est-Import: <id>, ended by its commit marker on
+  // <S>.x.<id>. Its events are visible once the marker is stored; a run
+  // followed by another message can never be committed (aborted); a run that
+  // reaches the end of the log may still be (in progress).
+  enum class ImportState { kCommitted, kAborted, kInProgress };
+  std::mutex import_mu;
+  std::unordered_map<std::string, ImportState> import_states;  // final states only
+
+  Result<ImportState> StateOfImport(const std::string& id, uint64_t part_seq) {
+    {
+      std::lock_guard<std::mutex> lock(import_mu);
+      if (auto it = import_states.find(id); it != import_states.end()) return it->second;
+    }
+    ImportState state = ImportState::kInProgress;
+    ESTORIA_ASSIGN_OR_RETURN(auto marker, Last(S + ".x." + id));
+    if (marker.has_value()) {
+      state = ImportState::kCommitted;
+    } else {
+      uint64_t q = part_seq + 1;
+      while (true) {
+        ESTORIA_ASSIGN_OR_RETURN(auto m, NextOn(S + ".>", q));
+        if (!m.has_value()) break;  // the run reaches the end of the log
+        const std::string* of = m->Header(kImport);
+        if (of == nullptr || *of != id) {
+          // Read the marker again: it may have been stored since.
+          ESTORIA_ASSIGN_OR_RETURN(auto again, Last(S + ".x." + id));
+          state = again.has_value() ? ImportState::kCommitted : ImportState::kAborted;
+          break;
+        }
+        if (m->subject == S + ".x." + id) {
+          state = ImportState::kCommitted;
+          break;
+        }
+        q = m->seq + 1;
+      }
+    }
+    if (state != ImportState::kInProgress) {
+      std::lock_guard<std::mutex> lock(import_mu);
+      if (import_states.size() > 100000) import_states.clear();
+      import_states[id] = state;
+    }
+    return state;
+  }
+
+  // Whether an event message's events are visible (not part of an import
+  // that is not committed).
+  Result<bool> Visible(const StoredMsg& m) {
+    const std::string* of = m.Header(kImport);
+    if (of == nullptr) return true;
+    ESTORIA_ASSIGN_OR_RETURN(ImportState st, StateOfImport(*of, m.seq));
+    return st == ImportState::kCommitted;
+  }
+
   // A stream's state from its last event message and its record.
   Result<StreamState> ReadState(const std::string& token) {
     StreamState st;
     ESTORIA_ASSIGN_OR_RETURN(auto ev, Last(EventSubject(token)));
     ESTORIA_ASSIGN_OR_RETURN(auto rec, Last(RecordSubject(token)));
+    st.newest_seq = std::max<uint64_t>(ev ? ev->seq : 0, rec ? rec->seq : 0);
     if (rec.has_value()) {
       ESTORIA_ASSIGN_OR_RETURN(Record r, DecodeRecord(*rec));
       st.record = r;
+    }
+    if (ev.has_value()) {
+      ESTORIA_ASSIGN_OR_RETURN(bool visible, Visible(*ev));
+      if (!visible) {
+        // The newest message is part of an import that is not committed: the
+        // last visible one is found by reading the subject from its start.
+        ev.reset();
+        uint64_t q = 1;
+        while (true) {
+          ESTORIA_ASSIGN_OR_RETURN(auto m, NextOn(EventSubject(token), q));
+          if (!m.has_value()) break;
+          q = m->seq + 1;
+          ESTORIA_ASSIGN_OR_RETURN(bool v, Visible(*m));
+          if (v) ev = std::move(m);
+        }
+      }
     }
     if (ev.has_value() && (!st.record || ev->seq > st.record->seq)) {
       ESTORIA_ASSIGN_OR_RETURN(int64_t v, HeaderInt(*ev, kFirstVersion));
@@ -347,8 +453,7 @@ struct NatsEventStore::Impl {
     if (auto it = cache.find(token); it != cache.end()) return it->second;
     while (true) {
       ESTORIA_ASSIGN_OR_RETURN(StreamState st, ReadState(token));
-      const uint64_t newest = std::max<uint64_t>(st.last_event_seq, st.record ? st.record->seq : 0);
-      if (newest <= last_seq) {
+      if (st.newest_seq <= last_seq) {
         if (cache.size() > 100000) cache.clear();
         cache[token] = st;
         return st;
@@ -393,6 +498,14 @@ struct NatsEventStore::Impl {
 
   void ProcessBatch(std::vector<AppendRequest*> batch);
 
+  struct ChainResult {
+    size_t stored = 0;  // messages stored, from the first
+    enum { kAll, kRefused, kUnknown, kError } outcome = kAll;
+    Status error;  // kUnknown, kError
+  };
+  ChainResult PublishChain(const std::vector<PlannedMsg>& msgs,
+                           const std::function<void(const PlannedMsg&)>& on_stored);
+
   // Whole-delete records whose events are purged can go once a later message
   // exists (the log's last message is never purged: it carries the head).
   void PurgeSupersededRecords() {
@@ -421,6 +534,8 @@ struct NatsEventStore::Impl {
     const uint64_t seq = j.value("seq", uint64_t{0});
     ESTORIA_ASSIGN_OR_RETURN(auto m, client->GetMsg(S, seq, "", ""));
     if (!m.has_value() || m->subject != EventSubject(token)) return std::optional<backend::StoredEventLocation>();
+    ESTORIA_ASSIGN_OR_RETURN(bool visible, Visible(*m));
+    if (!visible) return std::optional<backend::StoredEventLocation>();
     ESTORIA_ASSIGN_OR_RETURN(TypeId stream_id, TokenToStream(token));
     ESTORIA_ASSIGN_OR_RETURN(auto events, DecodeEvents(*m, stream_id));
     ESTORIA_ASSIGN_OR_RETURN(auto rec, Last(RecordSubject(token)));
@@ -445,15 +560,97 @@ struct NatsEventStore::Impl {
     while (true) {
       ESTORIA_ASSIGN_OR_RETURN(auto m, NextOn(subject, seq));
       if (!m.has_value()) break;
+      seq = m->seq + 1;
+      ESTORIA_ASSIGN_OR_RETURN(bool visible, Visible(*m));
+      if (!visible) continue;
       ESTORIA_ASSIGN_OR_RETURN(auto events, DecodeEvents(*m, stream_id));
       for (auto& e : events) {
         if (!Dead(r, m->seq, e.stream_version)) out.push_back(std::move(e));
       }
-      seq = m->seq + 1;
     }
     return out;
   }
 };
+
+// Planning a chain of messages at the end of the log: each names the last
+// sequence it follows and, after the first, the message id before it.
+struct ChainPlan {
+  uint64_t seq = 0;
+  int64_t head = 0;
+  std::string msg_id;
+  bool first = true;
+  void Add(PlannedMsg m, std::vector<PlannedMsg>& out) {
+    m.msg_id = Uuid::NewV7().ToString();
+    m.headers["Nats-Msg-Id"] = m.msg_id;
+    m.headers["Nats-Expected-Last-Sequence"] = std::to_string(seq);
+    if (!first && !msg_id.empty()) m.headers["Nats-Expected-Last-Msg-Id"] = msg_id;
+    if (m.position == 0) m.position = head + 1;
+    m.headers[kPos] = std::to_string(m.position);
+    m.headers[kCount] = std::to_string(m.count);
+    seq += 1;
+    head = std::max(head, m.position + m.count - 1);
+    msg_id = m.msg_id;
+    first = false;
+    out.push_back(std::move(m));
+  }
+};
+
+// Publishes a planned chain: all messages without waiting, then the
+// acknowledgements in order. Stops at the first message refused or left
+// without an answer. A message without an answer is sent again unchanged and
+// waited for (its Nats-Msg-Id makes a stored copy a duplicate that JetStream
+// acknowledges with the first copy's sequence).
+NatsEventStore::Impl::ChainResult NatsEventStore::Impl::PublishChain(
+    const std::vector<PlannedMsg>& msgs, const std::function<void(const PlannedMsg&)>& on_stored) {
+  ChainResult res;
+  const uint64_t first_tag = next_tag;
+  next_tag += msgs.size();
+  size_t sent = 0;
+  for (; sent < msgs.size(); ++sent) {
+    const PlannedMsg& m = msgs[sent];
+    if (!client->Send(m.subject, m.headers, m.data ? *m.data : m.owned, first_tag + sent).ok()) break;
+  }
+  for (size_t k = 0; k < msgs.size(); ++k) {
+    const PlannedMsg& m = msgs[k];
+    std::optional<internal::PubAck> ack;
+    if (k < sent) {
+      const auto wait_until = Clock::now() + std::max(options.timeout / 4, std::chrono::milliseconds(250));
+      while (!ack && Clock::now() < wait_until) {
+        auto got = client->Receive(std::chrono::duration_cast<std::chrono::milliseconds>(wait_until - Clock::now()));
+        if (!got.ok()) break;
+        if (got->has_value() && (*got)->first == first_tag + k) ack = (*got)->second;
+      }
+    }
+    if (!ack || ack->err_code == internal::kNoResponders) {
+      auto again = client->Publish(m.subject, m.headers, m.data ? *m.data : m.owned);
+      if (!again.ok()) {
+        known = false;
+        res.outcome = ChainResult::kUnknown;
+        res.error = again.status();
+        return res;
+      }
+      ack = *again;
+    }
+    if (ack->err_code == internal::kErrWrongLastSequence || ack->err_code == internal::kErrWrongLastMsgId) {
+      known = false;  // another writer came first
+      cache.clear();
+      res.outcome = ChainResult::kRefused;
+      return res;
+    }
+    if (ack->err_code != 0) {
+      known = false;
+      res.outcome = ChainResult::kError;
+      res.error = Status::Unavailable("nats: publish to " + m.subject + " refused: " + ack->error);
+      return res;
+    }
+    last_seq = ack->seq;
+    head = std::max(head, m.position + m.count - 1);
+    last_msg_id = m.msg_id;
+    res.stored = k + 1;
+    on_stored(m);
+  }
+  return res;
+}
 
 // The writer: plans every pending append on the current view (one after the
 // other, so two appends to one stream in a batch see each other), publishes
@@ -493,13 +690,11 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
     }
     // Plan.
     const uint64_t base_seq = last_seq;
-    uint64_t plan_seq = last_seq;
-    int64_t plan_head = head;
-    std::string plan_msg_id = last_msg_id;
+    ChainPlan plan{last_seq, head, last_msg_id};
     const int64_t micros = std::max<int64_t>(Now().time_since_epoch().count(), last_micros);
     std::unordered_map<std::string, StreamState> overlay;
     std::set<Uuid> planned_ids;
-    std::vector<Msg> msgs;
+    std::vector<PlannedMsg> msgs;
     std::vector<AppendRequest*> deferred;
     bool restart = false;
     for (AppendRequest* r : pending) {
@@ -554,24 +749,13 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
       }
       r->first_version = state.exists ? state.version + 1 : 1;
       const auto n = static_cast<int64_t>(r->events.size());
-      uint64_t event_seq = plan_seq + 1;
+      uint64_t event_seq = plan.seq + 1;
       for (const auto& e : r->events) event_seq += e.id ? 1 : 0;
-      const auto add = [&](Msg m) {
-        m.msg_id = Uuid::NewV7().ToString();
-        m.headers["Nats-Msg-Id"] = m.msg_id;
-        m.headers["Nats-Expected-Last-Sequence"] = std::to_string(plan_seq);
-        if (!msgs.empty() && !plan_msg_id.empty()) m.headers["Nats-Expected-Last-Msg-Id"] = plan_msg_id;
-        m.headers[kPos] = std::to_string(plan_head + 1);
-        m.headers[kCount] = std::to_string(m.count);
-        plan_seq += 1;
-        plan_head += m.count;
-        plan_msg_id = m.msg_id;
-        msgs.push_back(std::move(m));
-      };
+      const auto add = [&](PlannedMsg m) { plan.Add(std::move(m), msgs); };
       for (size_t i = 0; i < r->events.size(); ++i) {
         if (!r->events[i].id) continue;
         planned_ids.insert(*r->events[i].id);
-        Msg m;
+        PlannedMsg m;
         m.subject = IndexSubject(*r->events[i].id);
         m.owned =
             backend::JsonValue{
@@ -579,9 +763,9 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
                 .dump();
         add(std::move(m));
       }
-      r->first_position = plan_head + 1;
+      r->first_position = plan.head + 1;
       r->micros = micros;
-      Msg m;
+      PlannedMsg m;
       m.subject = EventSubject(r->token);
       m.data = r->body;
       m.count = n;
@@ -613,69 +797,27 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
       }
       continue;
     }
-    // Publish all, then take the acknowledgements in order.
-    const uint64_t first_tag = next_tag;
-    next_tag += msgs.size();
-    size_t sent = 0;
-    for (; sent < msgs.size(); ++sent) {
-      const Msg& m = msgs[sent];
-      if (!client->Send(m.subject, m.headers, m.data ? *m.data : m.owned, first_tag + sent).ok()) break;
-    }
-    bool broken = false;
-    for (size_t k = 0; k < msgs.size() && !broken; ++k) {
-      const Msg& m = msgs[k];
-      std::optional<internal::PubAck> ack;
-      if (k < sent) {
-        const auto wait_until = Clock::now() + std::max(options.timeout / 4, std::chrono::milliseconds(250));
-        while (!ack && Clock::now() < wait_until) {
-          auto got = client->Receive(std::chrono::duration_cast<std::chrono::milliseconds>(wait_until - Clock::now()));
-          if (!got.ok()) break;
-          if (got->has_value() && (*got)->first == first_tag + k) ack = (*got)->second;
-        }
-      }
-      if (!ack || ack->err_code == internal::kNoResponders) {
-        // Unknown outcome (no answer, a reconnect, an election): send the
-        // same message again and wait; its message id makes a second copy a
-        // duplicate that JetStream acknowledges with the first's sequence.
-        auto again = client->Publish(m.subject, m.headers, m.data ? *m.data : m.owned);
-        if (!again.ok()) {
-          // Still no answer: this message and every later one may or may not
-          // be stored. Their appends fail (Unavailable) and are never planned
-          // again, which could store them twice.
-          for (size_t j = k; j < msgs.size(); ++j) {
-            if (msgs[j].event_of != nullptr) {
-              fail(msgs[j].event_of,
-                   Status::Unavailable("nats: append outcome unknown (no acknowledgement within the timeout; it may "
-                                       "have been stored): " +
-                                       again.status().message()));
-            }
-          }
-          known = false;
-          broken = true;
-          break;
-        }
-        ack = *again;
-      }
-      if (ack->err_code == internal::kErrWrongLastSequence || ack->err_code == internal::kErrWrongLastMsgId) {
-        known = false;  // another writer came first: plan the rest again
-        cache.clear();
-        broken = true;
-        break;
-      }
-      if (ack->err_code != 0) {
-        known = false;
-        broken = true;
-        if (m.event_of != nullptr) fail(m.event_of, Status::Unavailable("nats: publish refused: " + ack->error));
-        break;
-      }
-      last_seq = ack->seq;
-      head += m.count;
-      last_msg_id = m.msg_id;
+    const ChainResult res = PublishChain(msgs, [&](const PlannedMsg& m) {
       if (m.event_of != nullptr) {
         last_micros = std::max(last_micros, m.event_of->micros);
         cache[m.event_of->token] = m.next;
         m.event_of->done = true;
       }
+    });
+    const bool broken = res.stored < msgs.size();
+    if (res.outcome == ChainResult::kUnknown) {
+      // This message and every later one may or may not be stored: their
+      // appends fail (Unavailable) and are never planned again, which could
+      // store them twice.
+      for (size_t j = res.stored; j < msgs.size(); ++j) {
+        if (msgs[j].event_of != nullptr) {
+          fail(msgs[j].event_of, Status::Unavailable("nats: append outcome unknown (no acknowledgement within the "
+                                                     "timeout; it may have been stored): " +
+                                                     res.error.message()));
+        }
+      }
+    } else if (res.outcome == ChainResult::kError && msgs[res.stored].event_of != nullptr) {
+      fail(msgs[res.stored].event_of, res.error);
     }
     if (!broken) PurgeSupersededRecords();
     RaiseKnownHead(head);
@@ -787,15 +929,7 @@ Result<std::vector<Event>> NatsEventStore::AppendStream(const TypeId& stream_id,
     const WritableEvent& w = events[i];
     chosen_ids = chosen_ids || w.id.has_value();
     const Uuid id = w.id.value_or(Uuid::NewV7());
-    std::string md;
-    if (!w.metadata.empty()) {
-      ESTORIA_ASSIGN_OR_RETURN(md, backend::EncodeMetadataJson(w.metadata));
-    }
-    body.append(reinterpret_cast<const char*>(id.bytes().data()), 16);
-    PutField(body, w.type);
-    PutField(body, w.content_type);
-    PutField(body, md);
-    PutField(body, w.data);
+    ESTORIA_RETURN_IF_ERROR(EncodeEvent(body, id, w.type, w.content_type, w.metadata, w.data));
     out[i].id = TypeId(w.type, id);
     out[i].stream_id = stream_id;
     out[i].content_type = w.content_type;
@@ -866,6 +1000,104 @@ Result<int64_t> NatsEventStore::WaitForAppend(int64_t after_position, std::chron
   std::unique_lock<std::mutex> lock(w.mu);
   w.cv.wait_for(lock, timeout, [&] { return w.known_head > after_position; });
   return w.known_head;
+}
+
+Result<std::vector<int64_t>> NatsEventStore::ImportEvents(std::span<const Event> events, const ImportOptions& options) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events));
+  if (events.empty()) return std::vector<int64_t>();
+  Impl& s = *impl_;
+  std::lock_guard<std::mutex> lock(s.write_mu);
+  const auto deadline = Clock::now() + s.options.timeout;
+  const int64_t max_part = std::max<int64_t>(s.client->max_payload() - 4096, 1024);
+  while (true) {
+    if (Clock::now() > deadline) return Status::Unavailable("nats: import kept losing races past the timeout");
+    if (!s.known) ESTORIA_RETURN_IF_ERROR(s.Refresh());
+    const uint64_t base_seq = s.last_seq;
+    backend::ImportTarget target;
+    target.head = s.head;
+    target.stream_tip = [&](const std::string& stream) -> Result<std::optional<int64_t>> {
+      ESTORIA_ASSIGN_OR_RETURN(TypeId id, TypeId::Parse(stream));
+      ESTORIA_ASSIGN_OR_RETURN(StreamState st, s.WriterState(StreamToken(id)));
+      return st.exists ? std::optional<int64_t>(st.version) : std::nullopt;
+    };
+    target.id_stored = [&](const Uuid& id) -> Result<bool> {
+      ESTORIA_ASSIGN_OR_RETURN(auto loc, s.Locate(id));
+      return loc.has_value();
+    };
+    ESTORIA_ASSIGN_OR_RETURN(backend::ImportPlan plan, backend::PlanImport(events, options, target));
+    if (s.last_seq != base_seq || !s.known) continue;  // the view moved while planning
+    // Parts: runs of one stream with consecutive versions and positions and
+    // one timestamp, each within the server's max_payload.
+    struct Part {
+      size_t first = 0, count = 0;
+      std::string body;
+    };
+    std::vector<Part> parts;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const Event& e = events[i];
+      std::string one;
+      ESTORIA_RETURN_IF_ERROR(EncodeEvent(one, e.id.uuid(), e.type(), e.content_type, e.metadata, e.data));
+      if (static_cast<int64_t>(one.size()) > max_part) {
+        return Status::InvalidArgument("ImportEvents: event " + e.id.ToString() + " of " + std::to_string(one.size()) +
+                                       " bytes exceeds the server's max_payload");
+      }
+      bool joins = false;
+      if (!parts.empty()) {
+        const Part& p = parts.back();
+        const Event& prev = events[p.first + p.count - 1];
+        joins = prev.stream_id == e.stream_id && prev.stream_version + 1 == e.stream_version &&
+                plan.positions[i - 1] + 1 == plan.positions[i] && prev.timestamp == e.timestamp &&
+                static_cast<int64_t>(p.body.size() + one.size()) <= max_part;
+      }
+      if (!joins) parts.push_back(Part{i, 0, {}});
+      parts.back().count += 1;
+      parts.back().body += one;
+    }
+    // The chain: an index entry per event, the parts, the commit marker.
+    const std::string import_id = Uuid::NewV7().ToString();
+    ChainPlan cp{s.last_seq, s.head, s.last_msg_id};
+    std::vector<PlannedMsg> msgs;
+    msgs.reserve(events.size() + parts.size() + 1);
+    const uint64_t first_part_seq = s.last_seq + events.size() + 1;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      for (size_t i = parts[k].first; i < parts[k].first + parts[k].count; ++i) {
+        PlannedMsg m;
+        m.subject = s.IndexSubject(events[i].id.uuid());
+        m.owned = backend::JsonValue{{"stream", StreamToken(events[i].stream_id)},
+                                     {"version", events[i].stream_version},
+                                     {"seq", first_part_seq + k}}
+                      .dump();
+        cp.Add(std::move(m), msgs);
+      }
+    }
+    for (auto& p : parts) {
+      const Event& e = events[p.first];
+      PlannedMsg m;
+      m.subject = s.EventSubject(StreamToken(e.stream_id));
+      m.data = &p.body;
+      m.position = plan.positions[p.first];
+      m.count = static_cast<int64_t>(p.count);
+      m.headers[kFirstVersion] = std::to_string(e.stream_version);
+      m.headers[kTime] = std::to_string(e.timestamp.time_since_epoch().count());
+      m.headers[kImport] = import_id;
+      cp.Add(std::move(m), msgs);
+    }
+    PlannedMsg marker;
+    marker.subject = s.S + ".x." + import_id;
+    marker.position = plan.head + 1;
+    marker.headers[kImport] = import_id;
+    cp.Add(std::move(marker), msgs);
+    const auto res = s.PublishChain(msgs, [](const PlannedMsg&) {});
+    s.cache.clear();
+    s.RaiseKnownHead(s.head);
+    if (res.outcome == Impl::ChainResult::kAll) return plan.positions;
+    if (res.outcome == Impl::ChainResult::kRefused) continue;  // the run is aborted: plan again
+    if (res.outcome == Impl::ChainResult::kUnknown) {
+      return Status::Unavailable("nats: import outcome unknown (no acknowledgement within the timeout): " +
+                                 res.error.message());
+    }
+    return res.error;
+  }
 }
 
 Result<std::unique_ptr<EventIterator>> NatsEventStore::ReadStream(const TypeId& stream_id,
@@ -942,6 +1174,20 @@ Result<std::unique_ptr<EventIterator>> NatsEventStore::ReadAll(const ReadAllOpti
       if (!m.has_value() || m->seq > bound) {
         *cursor = bound + 1;
         break;
+      }
+      const std::string* import_id = m->Header(kImport);
+      if (import_id != nullptr) {
+        ESTORIA_ASSIGN_OR_RETURN(auto state, s->StateOfImport(*import_id, m->seq));
+        if (state == Impl::ImportState::kInProgress) {
+          // Not committed yet, and it may still be: nothing at or after it is
+          // yielded (stable prefix), so this read ends here.
+          *cursor = bound + 1;
+          break;
+        }
+        if (state == Impl::ImportState::kAborted) {
+          *cursor = m->seq + 1;
+          continue;
+        }
       }
       *cursor = m->seq + 1;
       const std::string token = m->subject.substr(event_prefix.size());

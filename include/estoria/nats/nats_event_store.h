@@ -6,7 +6,8 @@
 // its guarantees are in docs/storage.md ("NATS JetStream").
 //
 // Capabilities: StreamReader, StreamWriter, GlobalReader (gap-free, stable-prefix
-// positions), StreamDeleter (subject purges), StreamLister and AppendWatcher.
+// positions), StreamDeleter (subject purges), StreamLister, AppendWatcher and
+// EventImporter.
 //
 // Thread safety: safe for concurrent use from many threads. Concurrent appends
 // through one store object are group-committed: one caller at a time publishes
@@ -49,7 +50,8 @@ class NatsEventStore final : public EventStore,
                              public GlobalReader,
                              public StreamDeleter,
                              public StreamLister,
-                             public AppendWatcher {
+                             public AppendWatcher,
+                             public EventImporter {
  public:
   // Connects and creates the stream when it does not exist. Errors:
   //  InvalidArgument     no servers, a bad stream name, replicas outside 1..5
@@ -81,11 +83,16 @@ class NatsEventStore final : public EventStore,
   // appends, by an ordered JetStream consumer (headers only) created on the
   // first call. Unavailable when the consumer cannot be created.
   Result<int64_t> WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) override;
+  // EventImporter (positions may be preserved): one contiguous run of messages
+  // ended by a commit marker; readers see none of it before the marker is
+  // stored (docs/storage.md). Unavailable when the outcome is unknown.
+  Result<std::vector<int64_t>> ImportEvents(std::span<const Event> events, const ImportOptions& options = {}) override;
 
   GlobalReader* global_reader() override { return this; }
   StreamDeleter* stream_deleter() override { return this; }
   StreamLister* stream_lister() override { return this; }
   AppendWatcher* append_watcher() override { return this; }
+  EventImporter* event_importer() override { return this; }
 
   struct Impl;  // implementation detail, shared with iterators
   explicit NatsEventStore(std::shared_ptr<Impl> impl);
