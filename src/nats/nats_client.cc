@@ -1,5 +1,6 @@
 #include "nats_client.h"
 
+#include <algorithm>
 #include <charconv>
 #include <thread>
 
@@ -48,7 +49,9 @@ Result<natsMsg*> RequestUntil(natsConnection* nc, natsMsg* request, Clock::time_
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) break;
     natsMsg* reply = nullptr;
-    const int64_t wait = std::min<int64_t>(left.count(), std::max<int64_t>(timeout.count() / 4, 250));
+    // One attempt waits at most 2 s: a request left unanswered (a hung
+    // server, a leader change) is sent again; every request is idempotent.
+    const int64_t wait = std::min<int64_t>(left.count(), std::clamp<int64_t>(timeout.count() / 4, 250, 2000));
     last = natsConnection_RequestMsg(&reply, nc, request, wait);
     if (last == NATS_OK) return reply;
     if (!Transient(last)) return Status::Unavailable("NATS " + what + ": " + NatsText(last));
@@ -75,6 +78,9 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::vector<std::string>& 
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 50);
   if (s == NATS_OK) s = natsOptions_SetNoRandomize(opts, false);
+  // A hung server (SIGSTOP, a network partition) is left within about 3 s.
+  if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 1000);
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
   if (s != NATS_OK) {
     natsOptions_Destroy(opts);
     return Status::InvalidArgument("NATS: bad server list: " + NatsText(s));
@@ -109,14 +115,33 @@ Result<backend::JsonValue> Client::Api(const std::string& subject, const std::st
   if (natsMsg_Create(&request, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size())) != NATS_OK) {
     return Status::Internal("NATS: cannot build request " + subject);
   }
-  auto reply = RequestUntil(nc_, request, Clock::now() + timeout_, timeout_, subject);
-  natsMsg_Destroy(request);
-  if (!reply.ok()) return reply.status();
-  std::string_view data(natsMsg_GetData(*reply), static_cast<size_t>(natsMsg_GetDataLength(*reply)));
-  auto json = backend::JsonValue::parse(data, nullptr, /*allow_exceptions=*/false);
-  natsMsg_Destroy(*reply);
-  if (json.is_discarded() || !json.is_object()) return Status::Internal("NATS " + subject + ": reply is not JSON");
-  return json;
+  const auto deadline = Clock::now() + timeout_;
+  std::chrono::milliseconds backoff(20);
+  while (true) {
+    auto reply = RequestUntil(nc_, request, deadline, timeout_, subject);
+    if (!reply.ok()) {
+      natsMsg_Destroy(request);
+      return reply.status();
+    }
+    std::string_view data(natsMsg_GetData(*reply), static_cast<size_t>(natsMsg_GetDataLength(*reply)));
+    auto json = backend::JsonValue::parse(data, nullptr, /*allow_exceptions=*/false);
+    natsMsg_Destroy(*reply);
+    if (json.is_discarded() || !json.is_object()) {
+      natsMsg_Destroy(request);
+      return Status::Internal("NATS " + subject + ": reply is not JSON");
+    }
+    // "JetStream system temporarily unavailable" and other 503s: a server
+    // whose view of the cluster is catching up after a leader change answered
+    // first. Ask again until the deadline.
+    const bool transient = json.contains("error") && json["error"].is_object() &&
+                           (json["error"].value("code", 0) == 503 || ApiErrCode(json) == kErrClusterNotAvailable);
+    if (!transient || Clock::now() + backoff >= deadline) {
+      natsMsg_Destroy(request);
+      return json;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(250));
+  }
 }
 
 Result<PubAck> Client::Publish(const std::string& subject, const std::map<std::string, std::string>& headers,
@@ -131,14 +156,32 @@ Result<PubAck> Client::Publish(const std::string& subject, const std::map<std::s
       return Status::Internal("NATS: cannot set header " + key);
     }
   }
-  auto reply = RequestUntil(nc_, msg, Clock::now() + timeout_, timeout_, "publish to " + subject);
-  natsMsg_Destroy(msg);
-  if (!reply.ok()) return reply.status();
-  std::string text(natsMsg_GetData(*reply), static_cast<size_t>(natsMsg_GetDataLength(*reply)));
-  natsMsg_Destroy(*reply);
-  PubAck ack = ParseAck(text);
-  if (ack.err_code == -1 && ack.error.empty()) return Status::Internal("NATS publish: acknowledgement is not JSON");
-  return ack;
+  const auto deadline = Clock::now() + timeout_;
+  std::chrono::milliseconds backoff(20);
+  while (true) {
+    auto reply = RequestUntil(nc_, msg, deadline, timeout_, "publish to " + subject);
+    if (!reply.ok()) {
+      natsMsg_Destroy(msg);
+      return reply.status();
+    }
+    std::string text(natsMsg_GetData(*reply), static_cast<size_t>(natsMsg_GetDataLength(*reply)));
+    natsMsg_Destroy(*reply);
+    PubAck ack = ParseAck(text);
+    if (ack.err_code == -1 && ack.error.empty()) {
+      natsMsg_Destroy(msg);
+      return Status::Internal("NATS publish: acknowledgement is not JSON");
+    }
+    // Refused for now (a leader change): the same message again is safe.
+    if (ack.err_code != kNoResponders || Clock::now() + backoff >= deadline) {
+      natsMsg_Destroy(msg);
+      if (ack.err_code == kNoResponders) {
+        return Status::Unavailable("NATS publish to " + subject + ": " + ack.error);
+      }
+      return ack;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(250));
+  }
 }
 
 PubAck Client::ParseAck(std::string_view text) const {
@@ -152,6 +195,11 @@ PubAck Client::ParseAck(std::string_view text) const {
     ack.err_code = ApiErrCode(json);
     ack.error = json["error"].value("description", std::string("unknown error"));
     if (ack.err_code == 0) ack.err_code = -1;
+    // Not stored, for now: a leader change is under way.
+    if (json["error"].is_object() &&
+        (json["error"].value("code", 0) == 503 || ack.err_code == kErrClusterNotAvailable)) {
+      ack.err_code = kNoResponders;
+    }
     return ack;
   }
   if (!json.contains("seq") || !json["seq"].is_number_unsigned()) {
@@ -333,10 +381,13 @@ Result<Client::StreamState> Client::Info(const std::string& stream, const std::s
   return out;
 }
 
-Status Client::Purge(const std::string& stream, const std::string& subject, uint64_t below_seq) {
-  backend::JsonValue req = {{"filter", subject}, {"seq", below_seq}};
-  ESTORIA_ASSIGN_OR_RETURN(auto reply, Api("$JS.API.STREAM.PURGE." + stream, req.dump()));
-  if (reply.contains("error")) return ApiError("NATS purge of " + subject, reply);
+Status Client::DeleteMsg(const std::string& stream, uint64_t seq) {
+  backend::JsonValue req = {{"seq", seq}, {"no_erase", true}};
+  ESTORIA_ASSIGN_OR_RETURN(auto reply, Api("$JS.API.STREAM.MSG.DELETE." + stream, req.dump()));
+  if (reply.contains("error")) {
+    if (reply["error"].value("code", 0) == 404 && ApiErrCode(reply) != kErrStreamNotFound) return Status::Ok();
+    return ApiError("NATS delete of message " + std::to_string(seq), reply);
+  }
   return Status::Ok();
 }
 

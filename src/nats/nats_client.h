@@ -80,8 +80,11 @@ class Client {
   };
   Result<StreamState> Info(const std::string& stream, const std::string& subjects_filter);
 
-  // Purges the messages of `subject` below `below_seq` (exclusive).
-  Status Purge(const std::string& stream, const std::string& subject, uint64_t below_seq);
+  // Deletes one message (OK when it is already gone). Deleting message by
+  // message, not purging by subject: nats-server 2.9.10 can replay a
+  // subject-filtered purge as a purge of the whole stream when every node of
+  // a cluster restarts (seen in tests/nats/nats_failover_test.cc).
+  Status DeleteMsg(const std::string& stream, uint64_t seq);
 
   // Pipelined publishing (one thread at a time): Send publishes without
   // waiting, its acknowledgement addressed to this client's inbox under `tag`;
@@ -138,6 +141,7 @@ inline constexpr int kErrNoMessageFound = 10037;
 inline constexpr int kErrStreamNotFound = 10059;
 inline constexpr int kErrStreamNameExists = 10058;
 inline constexpr int kErrWrongLastMsgId = 10070;
+inline constexpr int kErrClusterNotAvailable = 10008;
 inline constexpr int kNoResponders = -503;  // not a JetStream code: no leader answered
 
 }  // namespace estoria::nats::internal

@@ -321,7 +321,10 @@ struct NatsEventStore::Impl {
     std::string msg_id;
   };
   Result<Tail> ReadTail() {
-    for (int attempt = 0; attempt < 1000; ++attempt) {
+    uint64_t seen = 0;
+    const auto deadline = Clock::now() + options.timeout;
+    for (int attempt = 0; attempt == 0 || Clock::now() < deadline; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(10 * attempt, 200)));
       ESTORIA_ASSIGN_OR_RETURN(auto info, client->Info(S, ""));
       if (info.last_seq == 0) {
         ESTORIA_ASSIGN_OR_RETURN(
@@ -329,13 +332,17 @@ struct NatsEventStore::Impl {
         if (ack.err_code != 0) return Status::Internal("nats: cannot write the genesis marker: " + ack.error);
         continue;
       }
+      seen = info.last_seq;
       ESTORIA_ASSIGN_OR_RETURN(auto m, client->GetMsg(S, info.last_seq, "", ""));
-      if (!m.has_value()) continue;  // raced with a purge of a superseded record: read again
+      // Not there: raced with the purge of a superseded record, or a leader
+      // that is still replaying its log after a restart. Read again.
+      if (!m.has_value()) continue;
       ESTORIA_ASSIGN_OR_RETURN(int64_t h, HeadOf(*m));
       const std::string* id = m->Header("Nats-Msg-Id");
       return Tail{info.last_seq, h, id != nullptr ? *id : std::string()};
     }
-    return Status::Internal("nats: cannot read the log's tail");
+    return Status::Internal("nats: cannot read the log's tail: the stream's last sequence " + std::to_string(seen) +
+                            " holds no message");
   }
 
   Status Refresh() {
@@ -517,8 +524,20 @@ struct NatsEventStore::Impl {
         record_purges.emplace_back(subject, seq);
         continue;
       }
-      (void)client->Purge(S, subject, seq + 1);
+      (void)client->DeleteMsg(S, seq);
     }
+  }
+
+  // Deletes the messages of `subject` below `below_seq`, one by one.
+  Status RemoveBelow(const std::string& subject, uint64_t below_seq) {
+    uint64_t q = 1;
+    while (q < below_seq) {
+      ESTORIA_ASSIGN_OR_RETURN(auto m, NextOn(subject, q));
+      if (!m.has_value() || m->seq >= below_seq) break;
+      ESTORIA_RETURN_IF_ERROR(client->DeleteMsg(S, m->seq));
+      q = m->seq + 1;
+    }
+    return Status::Ok();
   }
 
   // Where a caller-chosen event id is stored, from its index entry checked
@@ -614,7 +633,8 @@ NatsEventStore::Impl::ChainResult NatsEventStore::Impl::PublishChain(
     const PlannedMsg& m = msgs[k];
     std::optional<internal::PubAck> ack;
     if (k < sent) {
-      const auto wait_until = Clock::now() + std::max(options.timeout / 4, std::chrono::milliseconds(250));
+      const auto wait_until = Clock::now() + std::clamp(options.timeout / 4, std::chrono::milliseconds(250),
+                                                        std::chrono::milliseconds(2000));
       while (!ack && Clock::now() < wait_until) {
         auto got = client->Receive(std::chrono::duration_cast<std::chrono::milliseconds>(wait_until - Clock::now()));
         if (!got.ok()) break;
@@ -851,7 +871,7 @@ Result<std::shared_ptr<NatsEventStore>> NatsEventStore::Open(NatsStoreOptions op
                             {"max_age", 0},
                             {"max_msg_size", -1},
                             {"duplicate_window", int64_t{120} * 1000 * 1000 * 1000},
-                            {"deny_delete", true},
+                            {"deny_delete", false},
                             {"deny_purge", false},
                             {"allow_rollup_hdrs", false}};
   ESTORIA_ASSIGN_OR_RETURN(auto reply, impl->client->Api("$JS.API.STREAM.CREATE." + options.stream, cfg.dump()));
@@ -1285,8 +1305,8 @@ Status NatsEventStore::DeleteStream(const TypeId& stream_id, const DeleteStreamO
         }
       }
     }
-    ESTORIA_RETURN_IF_ERROR(s.client->Purge(s.S, s.EventSubject(token), purge_below));
-    ESTORIA_RETURN_IF_ERROR(s.client->Purge(s.S, s.RecordSubject(token), r.seq));
+    ESTORIA_RETURN_IF_ERROR(s.RemoveBelow(s.EventSubject(token), purge_below));
+    ESTORIA_RETURN_IF_ERROR(s.RemoveBelow(s.RecordSubject(token), r.seq));
     if (r.deleted) s.record_purges.emplace_back(s.RecordSubject(token), r.seq);
     return Status::Ok();
   }
