@@ -56,6 +56,13 @@ class Client {
   // which holds "error" {code, err_code, description} when the API refused.
   Result<backend::JsonValue> Api(const std::string& subject, const std::string& body);
 
+  // Creates the stream `config` describes ($JS.API.STREAM.CREATE), or, when a
+  // stream of that name exists, checks that it holds every subject of
+  // config["subjects"] (its other settings stay as they are). FailedPrecondition
+  // when it does not; Unavailable when JetStream is not enabled or the cluster
+  // cannot place the replicas; Internal otherwise.
+  Status EnsureStream(const backend::JsonValue& config);
+
   // Publishes with headers; returns the acknowledgement or the JetStream
   // error. Retries with the same message
   // (and so the same Nats-Msg-Id) on timeouts and elections until the deadline.
