@@ -238,10 +238,12 @@ Result<Client::StreamState> Client::Info(const std::string& stream, const std::s
   return out;
 }
 
-Status Client::Purge(const std::string& stream, const std::string& subject, uint64_t below_seq) {
-  backend::JsonValue req = {{"filter", subject}, {"seq", below_seq}};
+Status Client::Purge(const std::string& stream, const std::string& subject, uint64_t below_seq, uint64_t* purged) {
+  backend::JsonValue req = {{"filter", subject}};
+  if (below_seq > 0) req["seq"] = below_seq;
   ESTORIA_ASSIGN_OR_RETURN(auto reply, Api("$JS.API.STREAM.PURGE." + stream, req.dump()));
   if (reply.contains("error")) return ApiError("NATS purge of " + subject, reply);
+  if (purged != nullptr) *purged = reply.value("purged", uint64_t{0});
   return Status::Ok();
 }
 

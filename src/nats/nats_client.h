@@ -83,8 +83,10 @@ class Client {
   };
   Result<StreamState> Info(const std::string& stream, const std::string& subjects_filter);
 
-  // Purges the messages of `subject` below `below_seq` (exclusive).
-  Status Purge(const std::string& stream, const std::string& subject, uint64_t below_seq);
+  // Purges the messages of `subject` (wildcards allowed) below `below_seq`
+  // (exclusive; all of them when 0). `purged`, when given, receives how many
+  // messages went.
+  Status Purge(const std::string& stream, const std::string& subject, uint64_t below_seq, uint64_t* purged = nullptr);
 
  private:
   Client(natsConnection* nc, std::chrono::milliseconds timeout) : nc_(nc), timeout_(timeout) {}
