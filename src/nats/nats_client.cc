@@ -144,6 +144,31 @@ Result<backend::JsonValue> Client::Api(const std::string& subject, const std::st
   }
 }
 
+Status Client::EnsureStream(const backend::JsonValue& config) {
+  const std::string name = config.value("name", std::string());
+  ESTORIA_ASSIGN_OR_RETURN(auto reply, Api("$JS.API.STREAM.CREATE." + name, config.dump()));
+  if (!reply.contains("error")) return Status::Ok();
+  const int code = ApiErrCode(reply);
+  if (code != kErrStreamNameExists) {
+    if (reply["error"].value("code", 0) == 503 || code == 10005 || code == 10074) {
+      return Status::Unavailable("nats: cannot create stream " + name + ": " +
+                                 reply["error"].value("description", std::string()));
+    }
+    return ApiError("nats: cannot create stream " + name, reply);
+  }
+  // It exists (maybe with other settings): it must hold our subjects.
+  ESTORIA_ASSIGN_OR_RETURN(auto info, Api("$JS.API.STREAM.INFO." + name, "{}"));
+  if (info.contains("error")) return ApiError("nats: stream info of " + name, info);
+  const auto& held = info["config"]["subjects"];
+  for (const auto& subject : config.value("subjects", backend::JsonValue::array())) {
+    if (!held.is_array() || std::find(held.begin(), held.end(), subject) == held.end()) {
+      return Status::FailedPrecondition("nats: stream " + name + " exists but does not hold subjects " +
+                                        subject.get<std::string>());
+    }
+  }
+  return Status::Ok();
+}
+
 Result<PubAck> Client::Publish(const std::string& subject, const std::map<std::string, std::string>& headers,
                                const std::string& data) {
   natsMsg* msg = nullptr;
@@ -381,14 +406,17 @@ Result<Client::StreamState> Client::Info(const std::string& stream, const std::s
   return out;
 }
 
-Status Client::DeleteMsg(const std::string& stream, uint64_t seq) {
+Result<bool> Client::DeleteMsg(const std::string& stream, uint64_t seq) {
   backend::JsonValue req = {{"seq", seq}, {"no_erase", true}};
   ESTORIA_ASSIGN_OR_RETURN(auto reply, Api("$JS.API.STREAM.MSG.DELETE." + stream, req.dump()));
   if (reply.contains("error")) {
-    if (reply["error"].value("code", 0) == 404 && ApiErrCode(reply) != kErrStreamNotFound) return Status::Ok();
+    const int code = ApiErrCode(reply);
+    if (code == kErrMsgDeleteFailed || (reply["error"].value("code", 0) == 404 && code != kErrStreamNotFound)) {
+      return false;  // already gone
+    }
     return ApiError("NATS delete of message " + std::to_string(seq), reply);
   }
-  return Status::Ok();
+  return true;
 }
 
 int ApiErrCode(const backend::JsonValue& reply) {

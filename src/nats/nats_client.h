@@ -60,6 +60,13 @@ class Client {
   // which holds "error" {code, err_code, description} when the API refused.
   Result<backend::JsonValue> Api(const std::string& subject, const std::string& body);
 
+  // Creates the stream `config` describes ($JS.API.STREAM.CREATE), or, when a
+  // stream of that name exists, checks that it holds every subject of
+  // config["subjects"] (its other settings stay as they are). FailedPrecondition
+  // when it does not; Unavailable when JetStream is not enabled or the cluster
+  // cannot place the replicas; Internal otherwise.
+  Status EnsureStream(const backend::JsonValue& config);
+
   // Publishes with headers; returns the acknowledgement or the JetStream
   // error. Retries with the same message
   // (and so the same Nats-Msg-Id) on timeouts and elections until the deadline.
@@ -80,11 +87,11 @@ class Client {
   };
   Result<StreamState> Info(const std::string& stream, const std::string& subjects_filter);
 
-  // Deletes one message (OK when it is already gone). Deleting message by
-  // message, not purging by subject: nats-server 2.9.10 can replay a
-  // subject-filtered purge as a purge of the whole stream when every node of
-  // a cluster restarts (seen in tests/nats/nats_failover_test.cc).
-  Status DeleteMsg(const std::string& stream, uint64_t seq);
+  // Deletes one message: true, or false when it is already gone. The stores
+  // delete message by message and never purge by subject: nats-server 2.9.10
+  // can replay a subject-filtered purge as a purge of the whole stream when
+  // every node of a cluster restarts (seen in tests/nats/nats_failover_test.cc).
+  Result<bool> DeleteMsg(const std::string& stream, uint64_t seq);
 
   // Pipelined publishing (one thread at a time): Send publishes without
   // waiting, its acknowledgement addressed to this client's inbox under `tag`;
@@ -142,6 +149,9 @@ inline constexpr int kErrStreamNotFound = 10059;
 inline constexpr int kErrStreamNameExists = 10058;
 inline constexpr int kErrWrongLastMsgId = 10070;
 inline constexpr int kErrClusterNotAvailable = 10008;
+// What nats-server 2.9 answers for deleting a message that is not there
+// ("no message found" as a generic deletion failure).
+inline constexpr int kErrMsgDeleteFailed = 10057;
 inline constexpr int kNoResponders = -503;  // not a JetStream code: no leader answered
 
 }  // namespace estoria::nats::internal

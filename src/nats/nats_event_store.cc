@@ -534,7 +534,7 @@ struct NatsEventStore::Impl {
     while (q < below_seq) {
       ESTORIA_ASSIGN_OR_RETURN(auto m, NextOn(subject, q));
       if (!m.has_value() || m->seq >= below_seq) break;
-      ESTORIA_RETURN_IF_ERROR(client->DeleteMsg(S, m->seq));
+      ESTORIA_RETURN_IF_ERROR(client->DeleteMsg(S, m->seq).status());
       q = m->seq + 1;
     }
     return Status::Ok();
@@ -874,25 +874,7 @@ Result<std::shared_ptr<NatsEventStore>> NatsEventStore::Open(NatsStoreOptions op
                             {"deny_delete", false},
                             {"deny_purge", false},
                             {"allow_rollup_hdrs", false}};
-  ESTORIA_ASSIGN_OR_RETURN(auto reply, impl->client->Api("$JS.API.STREAM.CREATE." + options.stream, cfg.dump()));
-  if (reply.contains("error")) {
-    const int code = internal::ApiErrCode(reply);
-    if (code != internal::kErrStreamNameExists) {
-      if (reply["error"].value("code", 0) == 503 || code == 10005 || code == 10074) {
-        return Status::Unavailable("nats: cannot create stream " + options.stream + ": " +
-                                   reply["error"].value("description", std::string()));
-      }
-      return internal::ApiError("nats: cannot create stream " + options.stream, reply);
-    }
-    // It exists (maybe with other settings): it must hold our subjects.
-    ESTORIA_ASSIGN_OR_RETURN(auto info, impl->client->Api("$JS.API.STREAM.INFO." + options.stream, "{}"));
-    if (info.contains("error")) return internal::ApiError("nats: stream info of " + options.stream, info);
-    const auto& subs = info["config"]["subjects"];
-    if (!subs.is_array() || std::find(subs.begin(), subs.end(), subjects) == subs.end()) {
-      return Status::FailedPrecondition("nats: stream " + options.stream + " exists but does not hold subjects " +
-                                        subjects);
-    }
-  }
+  ESTORIA_RETURN_IF_ERROR(impl->client->EnsureStream(cfg));
   impl->options = std::move(options);
   {
     std::lock_guard<std::mutex> lock(impl->write_mu);

@@ -47,8 +47,5 @@ ESTORIA_INSTANTIATE_EVENT_STORE_CONFORMANCE(NatsCluster, [] { return OpenOn("EST
 ESTORIA_INSTANTIATE_EVENT_STORE_CAPABILITY_CONFORMANCE(NatsSingle, [] { return OpenOn("ESTORIA_NATS_URL", 1); });
 ESTORIA_INSTANTIATE_EVENT_STORE_CAPABILITY_CONFORMANCE(NatsCluster,
                                                        [] { return OpenOn("ESTORIA_NATS_CLUSTER_URL", 3); });
-// The snapshot and checkpoint suites are linked in with the others.
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SnapshotStoreConformance);
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CheckpointStoreConformance);
 
 }  // namespace
