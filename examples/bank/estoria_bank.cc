@@ -18,6 +18,23 @@
 namespace bank {
 namespace {
 
+bool IsPostgresUri(std::string_view uri) { return uri.starts_with("postgres://") || uri.starts_with("postgresql://"); }
+
+// The value of a query parameter of a URI ("" when absent).
+std::string QueryParameter(std::string_view uri, std::string_view key) {
+  size_t q = uri.find('?');
+  if (q == std::string_view::npos) return "";
+  std::string_view rest = uri.substr(q + 1);
+  while (!rest.empty()) {
+    std::string_view pair = rest.substr(0, rest.find('&'));
+    rest = pair.size() < rest.size() ? rest.substr(pair.size() + 1) : std::string_view();
+    if (pair.starts_with(key) && pair.size() > key.size() && pair[key.size()] == '=') {
+      return std::string(pair.substr(key.size() + 1));
+    }
+  }
+  return "";
+}
+
 // "sqlite:PATH[?options]" -> PATH ("" for sqlite::memory:).
 std::string SqlitePath(std::string_view uri) {
   std::string_view path = uri.substr(7);
@@ -96,7 +113,7 @@ estoria::Result<std::unique_ptr<AccountReadModel>> OpenReadModel(const std::stri
   }
 #endif
 #ifdef BANK_WITH_POSTGRES
-  if (uri.starts_with("postgres://") || uri.starts_with("postgresql://")) {
+  if (IsPostgresUri(uri)) {
     ESTORIA_ASSIGN_OR_RETURN(estoria::postgres::PostgresOptions pg, estoria::postgres::ParsePostgresUri(uri));
     estoria::postgres::PostgresReadModelOptions model_options;
     model_options.conninfo = pg.conninfo;
@@ -169,20 +186,34 @@ ProjectionStats EstoriaBank::Stats() {
 
 estoria::Status EstoriaBank::Close() { return read_model_->Close(); }
 
+estoria::Result<std::string> ReadModelUri(const BankOptions& options) {
+  if (options.read_model_uri == "memory") return std::string("memory:");
+  if (!options.read_model_uri.empty()) return options.read_model_uri;
+  const std::string& store = options.store_uri;
+  if (store.starts_with("memory")) return std::string("memory:");
+  if (store.starts_with("sqlite:") || IsPostgresUri(store)) return store;
+  if (store.starts_with("nats:")) {
+    // A JetStream stream has no SQL database: the read model (and with it the
+    // projection's checkpoint) goes to a SQLite file of its own, one per stream.
+    std::string stream = QueryParameter(store, "stream");
+    return "sqlite:data/nats-" + (stream.empty() ? std::string("estoria") : stream) + "-read-model.db";
+  }
+  return estoria::Status::InvalidArgument("event store " + store +
+                                          " has no SQL database for the read model: pass --read-model "
+                                          "sqlite:PATH, postgres://... or memory:");
+}
+
 estoria::Result<std::shared_ptr<EstoriaBank>> OpenBank(const BankOptions& options) {
+  ESTORIA_ASSIGN_OR_RETURN(std::string read_model_uri, ReadModelUri(options));
   CreateSqliteFolder(options.store_uri);
   std::string store_uri = options.store_uri;
   // PostgreSQL: every HTTP worker may read a stream at once; the store's default
   // pool (4 connections) would make them queue. Unless the URI says otherwise.
-  if ((store_uri.starts_with("postgres://") || store_uri.starts_with("postgresql://")) &&
-      store_uri.find("estoria_pool_size=") == std::string::npos) {
+  if (IsPostgresUri(store_uri) && store_uri.find("estoria_pool_size=") == std::string::npos) {
     store_uri += (store_uri.find('?') == std::string::npos ? "?" : "&") + std::string("estoria_pool_size=16");
   }
   ESTORIA_ASSIGN_OR_RETURN(std::shared_ptr<estoria::EventStore> store, estoria::OpenEventStore(store_uri));
-  std::string read_model_uri = options.read_model_uri.empty() ? options.store_uri : options.read_model_uri;
-  if (read_model_uri == "memory") read_model_uri = "memory:";
   if (read_model_uri != options.store_uri) CreateSqliteFolder(read_model_uri);
-  if (read_model_uri == options.store_uri && options.store_uri.starts_with("memory")) read_model_uri = "memory:";
   ESTORIA_ASSIGN_OR_RETURN(std::unique_ptr<AccountReadModel> read_model, OpenReadModel(read_model_uri, store));
   return std::make_shared<EstoriaBank>(std::move(store), std::move(read_model),
                                        CommandHandlerOptions{options.max_attempts});

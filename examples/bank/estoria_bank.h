@@ -19,8 +19,8 @@ namespace bank {
 struct BankOptions {
   // Event store URI (estoria::OpenEventStore). Default sqlite:data/bank.db.
   std::string store_uri = "sqlite:data/bank.db";
-  // Read model URI: memory:, sqlite:PATH or postgres://...; empty = the store's
-  // database. Default empty.
+  // Read model URI: memory:, sqlite:PATH or postgres://...; empty = the default
+  // of ReadModelUri. Default empty.
   std::string read_model_uri;
   // Attempts per command before 409. Default 100.
   int max_attempts = 100;
@@ -46,6 +46,13 @@ class EstoriaBank final : public Bank {
   std::unique_ptr<AccountReadModel> read_model_;
   AccountCommandHandler commands_;
 };
+
+// The read model URI OpenBank uses: options.read_model_uri when set; otherwise
+// the event store's own database (sqlite:, postgres://), memory: for a memory:
+// store, and sqlite:data/nats-<stream>-read-model.db (relative to the working
+// folder) for a nats: store, which has no SQL database. InvalidArgument for
+// another store without --read-model.
+estoria::Result<std::string> ReadModelUri(const BankOptions& options);
 
 // Opens the store and the read model and starts the read model's processor.
 // Errors: those of OpenEventStore and of the read model's storage.

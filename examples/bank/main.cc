@@ -46,8 +46,7 @@ void PrintHowTo(const std::string& base, const bank::BankOptions& options) {
   std::string id = estoria::Uuid::NewV7().ToString();
   std::cout << "estoria-bank: listening on " << base << "\n"
             << "  event store: " << options.store_uri << "\n"
-            << "  read model:  " << (options.read_model_uri.empty() ? options.store_uri : options.read_model_uri)
-            << "\n\n"
+            << "  read model:  " << bank::ReadModelUri(options).value_or(options.read_model_uri) << "\n\n"
             << "How to use (an account id is any UUID; this one is fresh):\n"
             << "  # deposit 100, then withdraw 30 (204, with ETag = version, X-Global-Position)\n"
             << "  curl -i -X POST " << base << "/accounts/" << id << "/balance -d '{\"amount\": 100}'\n"
@@ -91,11 +90,13 @@ int main(int argc, char** argv) {
       "Example: estoria-bank --store postgres://user@localhost/bank --listen 0.0.0.0:8080");
   app.add_option("--store", bank_options.store_uri,
                  "Event store URI: sqlite:PATH, sqlite::memory:, memory:, postgres://... or postgresql://... "
-                 "(PostgreSQL: estoria_pool_size defaults to 16 here)")
+                 "(PostgreSQL: estoria_pool_size defaults to 16 here), or "
+                 "nats://HOST:PORT[,HOST:PORT...]?stream=NAME (a NATS JetStream stream)")
       ->capture_default_str();
   app.add_option("--read-model", bank_options.read_model_uri,
-                 "Read model URI: sqlite:PATH, postgres://... or memory: (rebuilt at each start); "
-                 "default: the event store's database (memory: for a memory: store)");
+                 "Read model URI: sqlite:PATH, postgres://... or memory: (rebuilt at each start); it holds the "
+                 "projection's checkpoint too. Default: the event store's database (memory: for a memory: store; "
+                 "for a nats: store, which has none, sqlite:data/nats-<stream>-read-model.db)");
   app.add_option("--listen", listen, "Address to serve HTTP on, HOST:PORT (port 0 = any free port)")
       ->capture_default_str();
   app.add_option("--threads", http_options.threads, "HTTP worker threads")

@@ -40,21 +40,31 @@ Status EventSink::Append(std::span<const Event> batch) {
            batch[j].stream_version == batch[j - 1].stream_version + 1) {
       ++j;
     }
-    std::vector<WritableEvent> run;
-    run.reserve(j - i);
-    for (size_t k = i; k < j; ++k) {
-      const Event& e = batch[k];
-      run.push_back(WritableEvent{e.type(), e.id.uuid(), e.data, e.content_type, e.metadata});
-    }
-    // A copy keeps reserved "estoria." metadata keys: the library's internal append path.
-    internal::AllowReservedMetadata allow;
-    auto written =
-        target_->AppendStream(batch[i].stream_id, run, AppendOptions::ExpectVersion(batch[i].stream_version - 1));
-    if (!written) {
-      return written.error().WithContext("appending " + batch[i].stream_id.ToString() + " version " +
-                                         std::to_string(batch[i].stream_version));
-    }
+    ESTORIA_RETURN_IF_ERROR(AppendRun(batch.subspan(i, j - i)));
     i = j;
+  }
+  return Status::Ok();
+}
+
+Status EventSink::AppendRun(std::span<const Event> run) {
+  std::vector<WritableEvent> events;
+  events.reserve(run.size());
+  for (const Event& e : run) events.push_back(WritableEvent{e.type(), e.id.uuid(), e.data, e.content_type, e.metadata});
+  // A copy keeps reserved "estoria." metadata keys: the library's internal append path.
+  internal::AllowReservedMetadata allow;
+  auto written = target_->AppendStream(run.front().stream_id, events,
+                                       AppendOptions::ExpectVersion(run.front().stream_version - 1));
+  if (!written && written.error().IsInvalidArgument() && run.size() > 1) {
+    // Some backends bound one append (NATS: the server's max_payload), and a run
+    // need not be one append: write it in halves, in order, so that the target
+    // still holds a prefix of the source if one half fails.
+    const size_t half = run.size() / 2;
+    ESTORIA_RETURN_IF_ERROR(AppendRun(run.first(half)));
+    return AppendRun(run.subspan(half));
+  }
+  if (!written) {
+    return written.error().WithContext("appending " + run.front().stream_id.ToString() + " version " +
+                                       std::to_string(run.front().stream_version));
   }
   return Status::Ok();
 }

@@ -8,7 +8,9 @@
 //             content types, payloads and metadata are kept, timestamps and
 //             positions are assigned by the target. Events already in the
 //             target fail the write (AlreadyExists or Conflict): nothing is
-//             written twice.
+//             written twice. A run of one stream's events that the target
+//             refuses as InvalidArgument (e.g. larger than one NATS message)
+//             is written in halves, down to single events.
 //
 // Thread safety: one thread at a time.
 #pragma once
@@ -35,6 +37,8 @@ class EventSink {
   EventSink(EventStore& target, EventImporter* importer, bool preserve)
       : target_(&target), importer_(importer), preserve_(preserve) {}
   Status Append(std::span<const Event> batch);
+  // One stream's consecutive events, in as few appends as the target takes.
+  Status AppendRun(std::span<const Event> run);
 
   EventStore* target_;
   EventImporter* importer_;

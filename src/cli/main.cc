@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // --store and --json are accepted anywhere on the line
   app.footer(
-      "Store URIs: memory:, sqlite:PATH, sqlite::memory:, postgres://... (or ESTORIA_STORE).\n"
+      "Store URIs: memory:, sqlite:PATH, sqlite::memory:, postgres://...,\n"
+      "nats://HOST:PORT[,HOST:PORT...]?stream=NAME (or ESTORIA_STORE).\n"
       "Exit status: 0 ok, 1 failure, 2 bad arguments, 3 conflict, 4 not found.");
   estoria::cli::GlobalFlags flags;
   app.add_option("--store", flags.store, "Store URI")->envname("ESTORIA_STORE");

@@ -201,7 +201,8 @@ Status RunDelete(const GlobalFlags& flags, const DeleteArgs& args) {
 
 Result<std::shared_ptr<EventStore>> OpenStore(const GlobalFlags& flags) {
   if (flags.store.empty()) {
-    return Status::InvalidArgument("no store given: pass --store URI (memory:, sqlite:PATH, postgres://...)");
+    return Status::InvalidArgument(
+        "no store given: pass --store URI (memory:, sqlite:PATH, postgres://..., nats://...)");
   }
   auto store = OpenEventStore(flags.store);
   if (!store) return store.error().WithContext("cannot open store " + flags.store);

@@ -344,6 +344,8 @@ TEST(BankCliTest, HelpDocumentsEveryFlag) {
   }
   EXPECT_NE(help.find("sqlite:data/bank.db"), std::string::npos);
   EXPECT_NE(help.find("127.0.0.1:8080"), std::string::npos);
+  EXPECT_NE(help.find("nats://"), std::string::npos);
+  EXPECT_NE(help.find("sqlite:data/nats-<stream>-read-model.db"), std::string::npos);
 }
 
 // Bad flags are refused before anything is opened.

@@ -1,8 +1,9 @@
 // Black-box tests of estoria-bank under concurrency, restarts and crashes:
 // 64 concurrent clients on one account, restart keeps everything, the read
 // model converges to the on-demand summaries, min_position gives
-// read-your-writes, kill -9 under load loses no acknowledged command, and
-// SIGTERM finishes in-flight requests and exits 0.
+// read-your-writes, kill -9 under load loses no acknowledged command, SIGTERM
+// finishes in-flight requests and exits 0, and on NATS the read model and its
+// checkpoint are a SQLite file of their own.
 #include <signal.h>
 
 #include <algorithm>
@@ -18,6 +19,12 @@
 #include <vector>
 
 #include "bank_fixture.h"
+#ifdef BANK_TEST_WITH_NATS
+#include <filesystem>
+
+#include "estoria/open.h"
+#include "estoria/sqlite/sqlite_checkpoint_store.h"
+#endif
 
 namespace bank_test {
 namespace {
@@ -322,6 +329,47 @@ TEST_P(BankDurabilityTest, SigtermFinishesInFlightRequestsAndExitsZero) {
 }
 
 BANK_INSTANTIATE(BankDurabilityTest);
+
+#ifdef BANK_TEST_WITH_NATS
+// On NATS, started with --store only, the read model and the projection's
+// checkpoint live in a SQLite file of their own (the server's default,
+// data/nats-<stream>-read-model.db in its working folder); the JetStream
+// stream holds the account events and nothing else.
+TEST(BankNatsTest, ReadModelAndCheckpointLiveInASqliteFile) {
+  std::string skip;
+  auto backend = BankBackend::Create("nats", &skip);
+  if (!backend) GTEST_SKIP() << skip;
+  const std::string stream = backend->uri().substr(backend->uri().find("?stream=") + 8);
+  const std::string file = "data/nats-" + stream + "-read-model.db";
+  std::string error;
+  auto server = BankProcess::Start(backend->uri(), {}, &error, backend->dir());
+  ASSERT_NE(server, nullptr) << error;
+  EXPECT_NE(server->Output().find("read model:  sqlite:" + file + "\n"), std::string::npos) << server->Output();
+  auto client = server->Client();
+  const std::string id = NewAccountId();
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(PostAmount(*client, id, 10)->status, 204);
+  EXPECT_EQ(Get(*client, "/accounts/" + id + "?min_position=3")["balance"], 30);
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->Output();
+
+  estoria::sqlite::SqliteStoreOptions options;
+  options.path = backend->dir() + "/" + file;
+  ASSERT_TRUE(std::filesystem::exists(options.path)) << options.path;
+  auto checkpoints = estoria::sqlite::SqliteCheckpointStore::Open(options);
+  ASSERT_TRUE(checkpoints.has_value()) << checkpoints.error();
+  auto checkpoint = (*checkpoints)->Load("bank_accounts_v1");
+  ASSERT_TRUE(checkpoint.has_value()) << checkpoint.error();
+  EXPECT_EQ(*checkpoint, 3);
+
+  auto store = estoria::OpenEventStore(backend->uri());
+  ASSERT_TRUE(store.has_value()) << store.error();
+  auto it = (*store)->global_reader()->ReadAll();
+  ASSERT_TRUE(it.has_value()) << it.error();
+  auto events = estoria::Collect(**it);
+  ASSERT_TRUE(events.has_value()) << events.error();
+  ASSERT_EQ(events->size(), 3u);
+  for (const auto& e : *events) EXPECT_EQ(e.stream_id.type(), "account") << e.stream_id;
+}
+#endif
 
 }  // namespace
 }  // namespace bank_test

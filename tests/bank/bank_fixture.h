@@ -1,6 +1,6 @@
 // bank_fixture.h: the parameterised fixture of the bank black-box tests: one
-// fresh backend (SQLite file or PostgreSQL database) per test, servers started
-// on it on demand.
+// fresh backend (SQLite file, PostgreSQL database or NATS JetStream stream) per
+// test, servers started on it on demand.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -25,7 +25,7 @@ class BankTest : public ::testing::TestWithParam<std::string> {
   // cannot start.
   std::unique_ptr<BankProcess> StartServer(const std::vector<std::string>& args = {}) {
     std::string error;
-    auto server = BankProcess::Start(backend_->uri(), args, &error);
+    auto server = BankProcess::Start(backend_->uri(), args, &error, backend_->dir());
     if (!server) ADD_FAILURE() << error;
     return server;
   }
@@ -38,4 +38,4 @@ inline std::string BackendName(const ::testing::TestParamInfo<std::string>& info
 }  // namespace bank_test
 
 #define BANK_INSTANTIATE(suite) \
-  INSTANTIATE_TEST_SUITE_P(Backends, suite, ::testing::Values("sqlite", "postgres"), ::bank_test::BackendName)
+  INSTANTIATE_TEST_SUITE_P(Backends, suite, ::testing::Values("sqlite", "postgres", "nats"), ::bank_test::BackendName)

@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 #include <libpq-fe.h>
+#ifdef BANK_TEST_WITH_NATS
+#include <nats/nats.h>
+#endif
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,10 +67,26 @@ std::string WithDatabase(const std::string& uri, const std::string& database) {
   return base + "/" + database + params;
 }
 
+#ifdef BANK_TEST_WITH_NATS
+// Deletes a JetStream stream; empty string on success, else the error.
+std::string DeleteNatsStream(const std::string& url, const std::string& stream) {
+  natsConnection* conn = nullptr;
+  jsCtx* js = nullptr;
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  natsStatus s = natsConnection_ConnectTo(&conn, url.c_str());
+  if (s == NATS_OK) s = natsConnection_JetStream(&js, conn, nullptr);
+  if (s == NATS_OK) s = js_DeleteStream(js, stream.c_str(), nullptr, &js_error);
+  std::string error = s == NATS_OK ? "" : std::string(natsStatus_GetText(s)) + " " + std::to_string(js_error);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(conn);
+  return error;
+}
+#endif
+
 }  // namespace
 
 std::unique_ptr<BankProcess> BankProcess::Start(const std::string& store, const std::vector<std::string>& extra_args,
-                                                std::string* error) {
+                                                std::string* error, const std::string& working_dir) {
   std::unique_ptr<BankProcess> process(new BankProcess());
   std::string dir = MakeTempDir();
   process->output_path_ = dir + "/output.log";
@@ -86,6 +105,7 @@ std::unique_ptr<BankProcess> BankProcess::Start(const std::string& store, const 
     // Child: only async-signal-safe calls until exec.
     dup2(fd, 1);
     dup2(fd, 2);
+    if (!working_dir.empty() && chdir(working_dir.c_str()) != 0) _exit(126);
     execv(argv[0], argv.data());
     _exit(127);
   }
@@ -162,6 +182,25 @@ std::unique_ptr<BankBackend> BankBackend::Create(const std::string& kind, std::s
     backend->uri_ = "sqlite:" + backend->dir_ + "/bank.db";
     return backend;
   }
+  if (kind == "nats") {
+#ifdef BANK_TEST_WITH_NATS
+    const char* url = std::getenv("ESTORIA_NATS_URL");
+    if (url == nullptr || *url == '\0') {
+      *skip_reason = "ESTORIA_NATS_URL is not set (run under scripts/with-nats)";
+      return nullptr;
+    }
+    // A stream of its own on the shared server; the servers run in dir_, where
+    // their default read model (a SQLite file under data/) goes.
+    backend->dir_ = MakeTempDir();
+    backend->nats_url_ = url;
+    backend->nats_stream_ = "bank_" + std::to_string(getpid()) + "_" + std::to_string(Rng()() % 1000000000);
+    backend->uri_ = backend->nats_url_ + "?stream=" + backend->nats_stream_;
+    return backend;
+#else
+    *skip_reason = "estoria is built without the NATS or the SQLite backend";
+    return nullptr;
+#endif
+  }
   const char* pg = std::getenv("ESTORIA_TEST_POSTGRES");
   if (pg == nullptr || *pg == '\0') {
     *skip_reason = "ESTORIA_TEST_POSTGRES is not set";
@@ -185,6 +224,10 @@ BankBackend::~BankBackend() {
     std::filesystem::remove_all(dir_, ec);
   }
   if (!database_.empty()) (void)PgExec(admin_uri_, "DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)");
+#ifdef BANK_TEST_WITH_NATS
+  // The stream exists once a server opened it (NotFound otherwise: ignored).
+  if (!nats_stream_.empty()) (void)DeleteNatsStream(nats_url_, nats_stream_);
+#endif
 }
 
 nlohmann::json JsonBody(const httplib::Result& res) {

@@ -1,6 +1,7 @@
 // The estoria binary's export/import, projections, dead-letters and bench
-// commands, run as a subprocess against real SQLite files (and PostgreSQL for
-// export/import when ESTORIA_TEST_POSTGRES is set).
+// commands, run as a subprocess against real SQLite files (and, for
+// export/import, PostgreSQL when ESTORIA_TEST_POSTGRES is set and NATS JetStream
+// when ESTORIA_NATS_URL is set).
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
@@ -21,10 +22,14 @@ class CliExportImportTest : public ::testing::TestWithParam<std::string> {
  protected:
   std::string NewStore(const std::string& name) {
     if (GetParam() == "postgres") return PostgresStore(name);
+    if (GetParam() == "nats") return NatsStore(name);
     return "sqlite:" + dir_.File(name + ".db");
   }
   void SetUp() override {
     if (GetParam() == "postgres" && PostgresUri().empty()) GTEST_SKIP() << "ESTORIA_TEST_POSTGRES is not set";
+    if (GetParam() == "nats" && NatsUrl().empty()) {
+      GTEST_SKIP() << "ESTORIA_NATS_URL is not set (run under scripts/with-nats)";
+    }
   }
   RunResult E(const std::string& store, std::vector<std::string> args, const std::string& stdin_text = "") {
     args.insert(args.begin(), kBinary);
@@ -91,7 +96,7 @@ TEST_P(CliExportImportTest, MalformedLineStopsWithItsNumber) {
   EXPECT_NE(r.err.find("not a valid JSON line"), std::string::npos) << r.err;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, CliExportImportTest, ::testing::Values("sqlite", "postgres"),
+INSTANTIATE_TEST_SUITE_P(Backends, CliExportImportTest, ::testing::Values("sqlite", "postgres", "nats"),
                          [](const auto& info) { return info.param; });
 
 TEST(CliProjectionsTest, ListResetAndDeadLetters) {

@@ -1,5 +1,6 @@
 // Golden tests of the estoria binary, run as a subprocess, against a real SQLite
-// file and (when ESTORIA_TEST_POSTGRES is set) a real PostgreSQL server: each
+// file, a real PostgreSQL server (when ESTORIA_TEST_POSTGRES is set) and a real
+// NATS JetStream server (when ESTORIA_NATS_URL is set, a stream per test): each
 // command's output and exit code, bad arguments, a missing store, malformed JSON.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -23,6 +24,9 @@ class CliGoldenTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "postgres") {
       if (PostgresUri().empty()) GTEST_SKIP() << "ESTORIA_TEST_POSTGRES is not set";
       store_ = PostgresStore("golden");
+    } else if (GetParam() == "nats") {
+      if (NatsUrl().empty()) GTEST_SKIP() << "ESTORIA_NATS_URL is not set (run under scripts/with-nats)";
+      store_ = NatsStore("golden");
     } else {
       store_ = "sqlite:" + dir_.File("store.db");
     }
@@ -198,7 +202,7 @@ TEST_P(CliGoldenTest, HelpExitsZero) {
   EXPECT_NE(r.out.find("Exit status"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, CliGoldenTest, ::testing::Values("sqlite", "postgres"),
+INSTANTIATE_TEST_SUITE_P(Backends, CliGoldenTest, ::testing::Values("sqlite", "postgres", "nats"),
                          [](const auto& info) { return info.param; });
 
 TEST(CliMissingStoreTest, EachGivesAOneLineError) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <random>
 #include <regex>
 #include <string>
 #include <thread>
@@ -33,6 +34,22 @@ inline std::string PostgresStore(const std::string& name) {
   std::string uri = PostgresUri();
   std::string schema = "cli_" + name + "_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
   return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "estoria_schema=" + schema;
+}
+
+// The single-node NATS server of the test run (set by scripts/with-nats), or ""
+// (then NATS tests skip).
+inline std::string NatsUrl() {
+  const char* url = std::getenv("ESTORIA_NATS_URL");
+  return url ? url : "";
+}
+
+// A NATS store URI on a new JetStream stream of its own: tests share the server,
+// which may outlive this run (the random part keeps a reused pid apart).
+inline std::string NatsStore(const std::string& name) {
+  static std::atomic<int> counter{0};
+  static const unsigned run = std::random_device{}() % 1000000;
+  return NatsUrl() + "?stream=cli_" + name + "_" + std::to_string(getpid()) + "_" + std::to_string(run) + "_" +
+         std::to_string(counter++);
 }
 
 using ::estoria::testing::TempDir;
