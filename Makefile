@@ -35,12 +35,12 @@ test-core: deps
 test-asan: deps
 	@cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Sanitize -DESTORIA_SANITIZE=address -DESTORIA_WERROR=ON >/dev/null
 	@cmake --build build/asan -j $(JOBS)
-	@scripts/with-postgres scripts/run-tests build/asan --sanitizer
+	@scripts/with-postgres scripts/with-nats scripts/run-tests build/asan --sanitizer
 
 test-tsan: deps
 	@cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Sanitize -DESTORIA_SANITIZE=thread -DESTORIA_WERROR=ON >/dev/null
 	@cmake --build build/tsan -j $(JOBS)
-	@scripts/with-postgres scripts/run-tests build/tsan --sanitizer
+	@scripts/with-postgres scripts/with-nats scripts/run-tests build/tsan --sanitizer
 
 format:
 	@clang-format -i $$(git ls-files '*.h' '*.cc')
