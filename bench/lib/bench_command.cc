@@ -1,11 +1,15 @@
 #include "bench_command.h"
 
 #include <memory>
+#include <optional>
 
 #include "command_workload.h"
 #include "load_workload.h"
 #include "raw_ceiling.h"
 #include "workloads.h"
+#ifdef ESTORIA_BENCH_NATS
+#include "nats_bench.h"
+#endif
 
 namespace estoria::bench {
 
@@ -46,7 +50,18 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
       ->check(CLI::PositiveNumber);
 }
 
-Status RunBench(const BenchOptions& o, bool json, std::ostream& out) {
+Status RunBench(const BenchOptions& options, bool json, std::ostream& out) {
+  BenchOptions o = options;
+#ifdef ESTORIA_BENCH_NATS
+  // nats:// stores: every run on a fresh JetStream stream, deleted afterwards
+  // (nats_bench.h).
+  std::optional<NatsRunStream> fresh;
+  if (BackendOf(o.store) == "nats" && !o.workload.starts_with("raw-")) {
+    ESTORIA_ASSIGN_OR_RETURN(NatsRunStream run_stream, NatsRunStream::For(o.store));
+    fresh.emplace(std::move(run_stream));
+    o.store = fresh->uri();
+  }
+#endif
   std::vector<BenchResult> results;
   Result<BenchResult> one = Status::InvalidArgument("unknown workload \"" + o.workload + "\"");
   if (o.workload == "append") one = RunAppend(o);
@@ -65,6 +80,11 @@ Status RunBench(const BenchOptions& o, bool json, std::ostream& out) {
     if (!one) return one.error().WithContext("bench " + o.workload);
     results.push_back(std::move(*one));
   }
+#ifdef ESTORIA_BENCH_NATS
+  if (fresh) {
+    for (BenchResult& r : results) r.extra["replicas"] = fresh->replicas();
+  }
+#endif
   for (const BenchResult& r : results) {
     if (json) {
       out << ToJson(r, o).dump() << '\n';

@@ -75,6 +75,11 @@ Result<std::shared_ptr<EventStore>> OpenBenchStore(const BenchOptions& o) {
   if (o.durability != "strict" && o.durability != "relaxed") {
     return Status::InvalidArgument("--durability must be strict or relaxed");
   }
+  if (o.durability == "relaxed" && BackendOf(o.store) == "nats") {
+    // Not silently the same as strict: JetStream acknowledges a message once it
+    // is stored (on a quorum of replicas); the servers decide when to fsync.
+    return Status::InvalidArgument("--durability relaxed: the NATS store has no durability setting");
+  }
   auto store = OpenEventStore(UriWithDurability(o.store, o.durability));
   if (!store) return store.error().WithContext("cannot open store " + o.store);
   return store;
