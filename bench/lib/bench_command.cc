@@ -34,6 +34,10 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("--durability", o.durability, "strict (default) or relaxed")
       ->check(CLI::IsMember({"strict", "relaxed"}));
   cmd.add_option("--rate", o.rate, "tail-latency: appends per second (default 1000)")->check(CLI::PositiveNumber);
+  cmd.add_option("--setup-batch", o.setup_batch,
+                 "read-stream, read-all, project: events per append when writing the events to read (untimed; "
+                 "default 100)")
+      ->check(CLI::PositiveNumber);
   cmd.add_flag("--raw-indexes", o.raw_indexes,
                "raw-sqlite: give the raw table the two unique indexes the SQLite event store keeps "
                "((stream, version) and event id), so that the ratio shows the store's own overhead");

@@ -25,6 +25,8 @@ struct BenchOptions {
   int payload = 100;                          // payload bytes per event. Default 100.
   std::string durability = "strict";          // strict | relaxed. Default strict.
   int64_t rate = 1000;                        // tail-latency: appends per second. Default 1000.
+  int setup_batch = 100;                      // read-stream, read-all, project: events per append of the
+                                              // untimed set-up. Default 100.
   bool raw_indexes = false;                   // raw-sqlite: also the store's two unique indexes
   std::string raw_path;                       // raw-sqlite: database file (default: beside the store, or /tmp)
   std::string pgbench = "/usr/bin/pgbench";   // raw-pgbench: the pgbench binary
