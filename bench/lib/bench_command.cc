@@ -14,15 +14,16 @@
 namespace estoria::bench {
 
 const std::vector<std::string>& WorkloadNames() {
-  static const std::vector<std::string> kNames = {"append", "read-stream", "read-all",    "project",    "tail-latency",
-                                                  "load",   "commands",    "raw-ceiling", "raw-sqlite", "raw-pgbench"};
+  static const std::vector<std::string> kNames = {"append",       "read-stream", "read-all", "project",
+                                                  "tail-latency", "load",        "commands", "raw-ceiling",
+                                                  "raw-sqlite",   "raw-pgbench", "raw-nats"};
   return kNames;
 }
 
 void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("WORKLOAD", o.workload,
                  "append | read-stream | read-all | project | tail-latency | load | commands | "
-                 "raw-ceiling | raw-sqlite | raw-pgbench")
+                 "raw-ceiling | raw-sqlite | raw-pgbench | raw-nats")
       ->required()
       ->check(CLI::IsMember(WorkloadNames()));
   cmd.add_option("--writers", o.writers, "Writer (or reader) threads / pgbench clients (default 1)")
@@ -43,6 +44,9 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
                "((stream, version) and event id), so that the ratio shows the store's own overhead");
   cmd.add_option("--raw-path", o.raw_path, "raw-sqlite: database file (default: beside the store file, or /tmp)");
   cmd.add_option("--pgbench", o.pgbench, "raw-pgbench: the pgbench binary (default /usr/bin/pgbench)");
+  cmd.add_option("--raw-connections", o.raw_connections,
+                 "raw-nats: shared (default: one connection for all writers, as the store has) or per-writer")
+      ->check(CLI::IsMember({"shared", "per-writer"}));
   cmd.add_option("--history", o.history, "load: comma-separated history lengths (default 10,100,1000,10000)");
   cmd.add_option("--snapshot-every", o.snapshot_every, "load: snapshot every N events (default 100)")
       ->check(CLI::PositiveNumber);
@@ -58,7 +62,7 @@ Status RunBench(const BenchOptions& options, bool json, std::ostream& out) {
   BenchOptions o = options;
 #ifdef ESTORIA_BENCH_NATS
   // nats:// stores: every run on a fresh JetStream stream, deleted afterwards
-  // (nats_bench.h).
+  // (nats_bench.h). The raw ceiling creates its own.
   std::optional<NatsRunStream> fresh;
   if (BackendOf(o.store) == "nats" && !o.workload.starts_with("raw-")) {
     ESTORIA_ASSIGN_OR_RETURN(NatsRunStream run_stream, NatsRunStream::For(o.store));
@@ -76,6 +80,7 @@ Status RunBench(const BenchOptions& options, bool json, std::ostream& out) {
   if (o.workload == "raw-ceiling") one = RunRawCeiling(o);
   if (o.workload == "raw-sqlite") one = RunRawSqlite(o);
   if (o.workload == "raw-pgbench") one = RunRawPgbench(o);
+  if (o.workload == "raw-nats") one = RunRawNats(o);
   if (o.workload == "commands") {
     ESTORIA_ASSIGN_OR_RETURN(results, RunCommands(o));
   } else if (o.workload == "load") {

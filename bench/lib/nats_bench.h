@@ -7,7 +7,7 @@
 // "estoria_bench" when absent), so that no run reads or appends after another
 // run's messages (the NATS store's reads bisect and scan the whole log). The
 // store creates that stream when it opens the URI (file storage, the URI's
-// replicas). The stream is
+// replicas); the raw ceiling creates its own the same way. The stream is
 // deleted when the run ends, so the servers' disks do not fill up over a
 // bench/run-all.
 //
