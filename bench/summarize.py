@@ -6,7 +6,13 @@ ceiling measured in the same run (same writers, batch and durability).
 When a configuration was measured in several rounds (run-all interleaves raw
 ceiling and append rounds for the target rows), the k-th append result is
 compared with the k-th raw result of the same configuration, the table shows
-the round with the median ratio, and the notes list every round's ratio."""
+the round with the median ratio, and the notes list every round's ratio.
+
+NATS rows get one table per replica count ("nats, replicas 3"): the raw
+ceiling is raw-nats with one shared connection, and raw-nats with one
+connection per writer is the second raw loop of the notes (as the SQLite loop
+with the store's indexes is). When both NATS and PostgreSQL rows are present,
+a side-by-side table of their appends, read-all and tail latency follows."""
 import json
 import statistics
 import os
@@ -31,16 +37,29 @@ def fmt(x):
     return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
 
 
+def second_raw(r):
+    """The second raw loop of a configuration: SQLite with the store's two
+    unique indexes, NATS with one connection per writer."""
+    return r.get("indexes", "none") != "none" or r.get("connections", "shared") != "shared"
+
+
+def second_raw_name(backend):
+    return "one connection per writer" if backend.startswith("nats") else "the store's two unique indexes"
+
+
 def main(path, note=""):
     rows = [json.loads(l) for l in open(path) if l.strip()]
+    for r in rows:
+        if r["backend"] == "nats":  # one table per replica count
+            r["backend"] = f"nats, replicas {r.get('replicas', 1)}"
     # Results per configuration, in run order (one per round).
     raw, raw_indexed, appends = {}, {}, {}
     for r in rows:
         key = (r["backend"], r["writers"], r["batch"], r["durability"])
         if r["workload"].startswith("raw-"):
-            if r.get("indexes", "none") == "none":
+            if not second_raw(r):
                 raw.setdefault(key, []).append(r)
-            else:  # raw-sqlite --raw-indexes: the same table with the store's two unique indexes
+            else:  # raw-sqlite --raw-indexes, raw-nats --raw-connections per-writer
                 raw_indexed.setdefault(key, []).append(r)
         elif r["workload"] == "append":
             appends.setdefault(key, []).append(r)
@@ -63,7 +82,9 @@ def main(path, note=""):
         with_raw.sort(key=lambda x: x[0]["events_per_sec"] / x[1]["events_per_sec"])
         return with_raw[(len(with_raw) - 1) // 2]
     print(f"Run: `{os.path.basename(path)}` on {machine()}" + (f"; {note}" if note else "") + "\n")
-    for backend in ("memory", "sqlite", "postgres"):
+    backends = ["memory", "sqlite", "postgres"]
+    backends += sorted({r["backend"] for r in rows} - set(backends))
+    for backend in backends:
         mine = [r for r in rows if r["backend"] == backend]
         if not mine:
             continue
@@ -72,10 +93,10 @@ def main(path, note=""):
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         printed = set()
         for r in mine:
-            if r["workload"] in ("load", "commands") or r.get("indexes", "none") != "none":
+            if r["workload"] in ("load", "commands") or second_raw(r):
                 continue
             key = (backend, r["writers"], r["batch"], r["durability"])
-            if r["workload"] in ("append", "raw-sqlite", "raw-pgbench"):
+            if r["workload"] == "append" or r["workload"].startswith("raw-"):
                 if (r["workload"], key) in printed:
                     continue  # one row per configuration: the median round
                 printed.add((r["workload"], key))
@@ -89,7 +110,7 @@ def main(path, note=""):
                     ratio = f"**{r['events_per_sec'] / c['events_per_sec']:.2f}x**"
                 ci_text = ""
                 if ci:
-                    ci_text = (f"raw loop with the store's two unique indexes: {fmt(ci['events_per_sec'])} events/s, "
+                    ci_text = (f"raw loop with {second_raw_name(backend)}: {fmt(ci['events_per_sec'])} events/s, "
                                f"ratio {r['events_per_sec'] / ci['events_per_sec']:.2f}x")
                 all_rounds = [x for x in rounds(key) if x[1]]
                 if len(all_rounds) > 1:
@@ -99,14 +120,18 @@ def main(path, note=""):
                                  + f" (median {statistics.median(ratios):.2f}x, shown)")
                     indexed = [x[0]["events_per_sec"] / x[2]["events_per_sec"] for x in all_rounds if x[2]]
                     if indexed:
-                        notes.append("ratio to the raw loop with the store's two unique indexes per round "
-                                     + ", ".join(f"{x:.2f}x" for x in indexed))
+                        notes.append(f"ratio to the raw loop with {second_raw_name(backend)} per round "
+                                     + ", ".join(f"{x:.2f}x" for x in indexed)
+                                     + (f" (shown round: {fmt(ci['events_per_sec'])} events/s)"
+                                        if backend.startswith("nats") and ci else ""))
                 elif ci_text:
                     notes.append(ci_text)
             if r["workload"] == "tail-latency":
                 notes.append(f"{r['rate']} appends/s, wake: {r['wake']}, append->read p50/p99 {fmt(r['append_to_read_p50_us'])}/{fmt(r['append_to_read_p99_us'])} µs")
                 if 'commit_to_handler_p50_us' in r:
                     notes.append(f"Processor handler: commit->handler p50/p99 {fmt(r['commit_to_handler_p50_us'])}/{fmt(r['commit_to_handler_p99_us'])} µs")
+            if "setup_batch" in r:
+                notes.append(f"events written (untimed) in appends of {r['setup_batch']}")
             if r.get("conflicts"):
                 notes.append(f"{r['conflicts']} conflicts")
             notes.append(f"latency of {r['latency_of']}; {r['events']} events")
@@ -142,6 +167,46 @@ def main(path, note=""):
                 print(f"| {h:,} | {fmt(a['loads_per_sec'])} | {a['p50_us']:.1f} | {a['p99_us']:.1f} | {fmt(b['loads_per_sec'])} | "
                       f"{b['p50_us']:.1f} | {b['p99_us']:.1f} | {a['p50_us'] / b['p50_us']:.1f}x |")
             print()
+
+    natses = [b for b in backends if b.startswith("nats")]
+    if natses and any(r["backend"] == "postgres" for r in rows):
+        print("### NATS JetStream and PostgreSQL side by side (this run)\n")
+        print("Appends: the round shown in the tables above (batch 1); raw = the database's own synchronous "
+              "loop with the same writers (NATS 8 writers: one shared connection / one connection per writer).\n")
+        print("| store | 1 writer events/s | p99 µs | raw, 1 writer | 8 writers events/s | p99 µs | raw, 8 writers |")
+        print("|---|---|---|---|---|---|---|")
+        stores = [(f"NATS JetStream, {b[len('nats, '):]}", b, "strict") for b in natses]
+        stores += [("PostgreSQL, synchronous_commit on", "postgres", "strict"),
+                   ("PostgreSQL, synchronous_commit off", "postgres", "relaxed")]
+        for label, backend, durability in stores:
+            cells = []
+            for w in (1, 8):
+                x = shown((backend, w, 1, durability))
+                if not x:
+                    cells += ["", "", ""]
+                    continue
+                a, c, ci = x
+                ceiling = fmt(c["events_per_sec"]) if c else ""
+                if ci and backend.startswith("nats"):
+                    ceiling += f" / {fmt(ci['events_per_sec'])}"
+                cells += [fmt(a["events_per_sec"]), f"{a['p99_us']:,.0f}", ceiling]
+            if any(cells):
+                print(f"| {label} | " + " | ".join(cells) + " |")
+        print()
+        print("| store | read-all events/s | tail: commit -> read p50 / p99 µs | append -> read p50 / p99 µs "
+              "| commit -> Processor handler p50 / p99 µs | wake |")
+        print("|---|---|---|---|---|---|")
+        for label, backend, durability in stores[:-1]:
+            read_all = [r for r in rows if r["backend"] == backend and r["workload"] == "read-all"]
+            tail = [r for r in rows if r["backend"] == backend and r["workload"] == "tail-latency"]
+            ra = "; ".join(fmt(x["events_per_sec"]) + f" ({x['events']} events written in appends of "
+                           f"{x.get('setup_batch', 100)})" for x in read_all)
+            t = tail[0] if tail else None
+            print(f"| {label} | {ra} | "
+                  + (f"{fmt(t['p50_us'])} / {fmt(t['p99_us'])} | {fmt(t['append_to_read_p50_us'])} / "
+                     f"{fmt(t['append_to_read_p99_us'])} | {fmt(t['commit_to_handler_p50_us'])} / "
+                     f"{fmt(t['commit_to_handler_p99_us'])} | {t['wake']} |" if t else " | | | |"))
+        print()
 
 
 if __name__ == "__main__":

@@ -1,24 +1,29 @@
 #include "bench_command.h"
 
 #include <memory>
+#include <optional>
 
 #include "command_workload.h"
 #include "load_workload.h"
 #include "raw_ceiling.h"
 #include "workloads.h"
+#ifdef ESTORIA_BENCH_NATS
+#include "nats_bench.h"
+#endif
 
 namespace estoria::bench {
 
 const std::vector<std::string>& WorkloadNames() {
-  static const std::vector<std::string> kNames = {"append", "read-stream", "read-all",    "project",    "tail-latency",
-                                                  "load",   "commands",    "raw-ceiling", "raw-sqlite", "raw-pgbench"};
+  static const std::vector<std::string> kNames = {"append",       "read-stream", "read-all", "project",
+                                                  "tail-latency", "load",        "commands", "raw-ceiling",
+                                                  "raw-sqlite",   "raw-pgbench", "raw-nats"};
   return kNames;
 }
 
 void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("WORKLOAD", o.workload,
                  "append | read-stream | read-all | project | tail-latency | load | commands | "
-                 "raw-ceiling | raw-sqlite | raw-pgbench")
+                 "raw-ceiling | raw-sqlite | raw-pgbench | raw-nats")
       ->required()
       ->check(CLI::IsMember(WorkloadNames()));
   cmd.add_option("--writers", o.writers, "Writer (or reader) threads / pgbench clients (default 1)")
@@ -30,11 +35,18 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("--durability", o.durability, "strict (default) or relaxed")
       ->check(CLI::IsMember({"strict", "relaxed"}));
   cmd.add_option("--rate", o.rate, "tail-latency: appends per second (default 1000)")->check(CLI::PositiveNumber);
+  cmd.add_option("--setup-batch", o.setup_batch,
+                 "read-stream, read-all, project: events per append when writing the events to read (untimed; "
+                 "default 100)")
+      ->check(CLI::PositiveNumber);
   cmd.add_flag("--raw-indexes", o.raw_indexes,
                "raw-sqlite: give the raw table the two unique indexes the SQLite event store keeps "
                "((stream, version) and event id), so that the ratio shows the store's own overhead");
   cmd.add_option("--raw-path", o.raw_path, "raw-sqlite: database file (default: beside the store file, or /tmp)");
   cmd.add_option("--pgbench", o.pgbench, "raw-pgbench: the pgbench binary (default /usr/bin/pgbench)");
+  cmd.add_option("--raw-connections", o.raw_connections,
+                 "raw-nats: shared (default: one connection for all writers, as the store has) or per-writer")
+      ->check(CLI::IsMember({"shared", "per-writer"}));
   cmd.add_option("--history", o.history, "load: comma-separated history lengths (default 10,100,1000,10000)");
   cmd.add_option("--snapshot-every", o.snapshot_every, "load: snapshot every N events (default 100)")
       ->check(CLI::PositiveNumber);
@@ -46,7 +58,18 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
       ->check(CLI::PositiveNumber);
 }
 
-Status RunBench(const BenchOptions& o, bool json, std::ostream& out) {
+Status RunBench(const BenchOptions& options, bool json, std::ostream& out) {
+  BenchOptions o = options;
+#ifdef ESTORIA_BENCH_NATS
+  // nats:// stores: every run on a fresh JetStream stream, deleted afterwards
+  // (nats_bench.h). The raw ceiling creates its own.
+  std::optional<NatsRunStream> fresh;
+  if (BackendOf(o.store) == "nats" && !o.workload.starts_with("raw-")) {
+    ESTORIA_ASSIGN_OR_RETURN(NatsRunStream run_stream, NatsRunStream::For(o.store));
+    fresh.emplace(std::move(run_stream));
+    o.store = fresh->uri();
+  }
+#endif
   std::vector<BenchResult> results;
   Result<BenchResult> one = Status::InvalidArgument("unknown workload \"" + o.workload + "\"");
   if (o.workload == "append") one = RunAppend(o);
@@ -57,6 +80,7 @@ Status RunBench(const BenchOptions& o, bool json, std::ostream& out) {
   if (o.workload == "raw-ceiling") one = RunRawCeiling(o);
   if (o.workload == "raw-sqlite") one = RunRawSqlite(o);
   if (o.workload == "raw-pgbench") one = RunRawPgbench(o);
+  if (o.workload == "raw-nats") one = RunRawNats(o);
   if (o.workload == "commands") {
     ESTORIA_ASSIGN_OR_RETURN(results, RunCommands(o));
   } else if (o.workload == "load") {
@@ -65,6 +89,11 @@ Status RunBench(const BenchOptions& o, bool json, std::ostream& out) {
     if (!one) return one.error().WithContext("bench " + o.workload);
     results.push_back(std::move(*one));
   }
+#ifdef ESTORIA_BENCH_NATS
+  if (fresh) {
+    for (BenchResult& r : results) r.extra["replicas"] = fresh->replicas();
+  }
+#endif
   for (const BenchResult& r : results) {
     if (json) {
       out << ToJson(r, o).dump() << '\n';

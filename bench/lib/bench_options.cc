@@ -37,6 +37,9 @@ nlohmann::json ToJson(const BenchResult& r, const BenchOptions& o) {
   j["payload"] = o.payload;
   j["durability"] = o.durability;
   if (r.workload == "tail-latency") j["rate"] = o.rate;
+  if (r.workload == "read-stream" || r.workload == "read-all" || r.workload == "project") {
+    j["setup_batch"] = o.setup_batch;
+  }
   for (const auto& [k, v] : r.extra.items()) j[k] = v;
   return j;
 }

@@ -16,7 +16,7 @@ namespace estoria::bench {
 
 struct BenchOptions {
   std::string workload;                       // append, read-stream, read-all, project, tail-latency,
-                                              // load, commands, raw-ceiling, raw-sqlite, raw-pgbench
+                                              // load, commands, raw-ceiling, raw-sqlite, raw-pgbench, raw-nats
   std::string store = "memory:";              // store URI
   int writers = 1;                            // concurrent writer (or reader) threads. Default 1.
   int streams = 100;                          // distinct streams. Default 100.
@@ -25,9 +25,12 @@ struct BenchOptions {
   int payload = 100;                          // payload bytes per event. Default 100.
   std::string durability = "strict";          // strict | relaxed. Default strict.
   int64_t rate = 1000;                        // tail-latency: appends per second. Default 1000.
+  int setup_batch = 100;                      // read-stream, read-all, project: events per append of the
+                                              // untimed set-up. Default 100.
   bool raw_indexes = false;                   // raw-sqlite: also the store's two unique indexes
   std::string raw_path;                       // raw-sqlite: database file (default: beside the store, or /tmp)
   std::string pgbench = "/usr/bin/pgbench";   // raw-pgbench: the pgbench binary
+  std::string raw_connections = "shared";     // raw-nats: shared (one connection) | per-writer
   std::string history = "10,100,1000,10000";  // load: history lengths
   int snapshot_every = 100;                   // load: snapshot policy (every N events)
   int aggregates = 1;                         // commands: aggregates the commands go to. Default 1.
@@ -37,7 +40,7 @@ struct BenchOptions {
 
 struct BenchResult {
   std::string workload;
-  std::string backend;     // memory | sqlite | postgres | ...
+  std::string backend;     // memory | sqlite | postgres | nats | ...
   int64_t events = 0;      // events written or read in the timed part
   int64_t operations = 0;  // appends, stream reads, pages, ...
   double seconds = 0;

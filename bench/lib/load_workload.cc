@@ -3,7 +3,8 @@
 // loaded repeatedly without snapshots (full replay through EventSourcedStore) and
 // with snapshots (SnapshottingStore: newest snapshot + the events after it).
 // Snapshots live in the backend's own snapshot store (memory, SQLite file of the
-// event store, or the PostgreSQL database of the store URI).
+// event store, or the PostgreSQL database of the store URI); other backends
+// (nats) have none, and `load` is NotSupported for them.
 #include "load_workload.h"
 
 #include <chrono>
@@ -87,6 +88,13 @@ Result<std::vector<BenchResult>> RunLoad(const BenchOptions& o) {
     lengths = ParseHistory(o.history);
   } catch (const std::exception&) {
     return Status::InvalidArgument("--history must be comma-separated integers");
+  }
+  if (const std::string backend = BackendOf(o.store);
+      backend != "memory" && backend != "sqlite" && backend != "postgres") {
+    // A memory snapshot store beside a remote event store would flatter the
+    // "with snapshots" rows: backends without a snapshot store of their own
+    // (nats) have no load rows.
+    return Status::NotSupported("load: no snapshot store for " + backend + " stores");
   }
   ESTORIA_ASSIGN_OR_RETURN(auto events, OpenBenchStore(o));
   ESTORIA_ASSIGN_OR_RETURN(auto snapshots, OpenSnapshots(o));

@@ -165,7 +165,14 @@ Result<BenchResult> RunRawCeiling(const BenchOptions& o) {
   std::string backend = BackendOf(o.store);
   if (backend == "sqlite") return RunRawSqlite(o);
   if (backend == "postgres") return RunRawPgbench(o);
+  if (backend == "nats") return RunRawNats(o);
   return Status::NotSupported("raw-ceiling: no raw database ceiling for a " + backend + " store");
 }
+
+#ifndef ESTORIA_BENCH_NATS
+Result<BenchResult> RunRawNats(const BenchOptions&) {
+  return Status::NotSupported("raw-nats: this build has no NATS backend (ESTORIA_WITH_NATS)");
+}
+#endif
 
 }  // namespace estoria::bench

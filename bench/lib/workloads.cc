@@ -22,17 +22,20 @@ std::vector<TypeId> NewStreams(int n) {
 }
 
 // Writes `events` events spread round-robin over `streams` (untimed set-up),
-// in appends of up to 100 events. Returns the head position before writing.
-Result<int64_t> Populate(EventStore& store, const std::vector<TypeId>& streams, int64_t events, int payload) {
+// in appends of up to `per_append` events. Returns the head position before
+// writing.
+Result<int64_t> Populate(EventStore& store, const std::vector<TypeId>& streams, int64_t events, int payload,
+                         int per_append) {
   int64_t before = 0;
   if (GlobalReader* r = store.global_reader()) {
     ESTORIA_ASSIGN_OR_RETURN(before, r->HeadPosition());
   }
   const int64_t per_stream = (events + static_cast<int64_t>(streams.size()) - 1) / static_cast<int64_t>(streams.size());
   int64_t written = 0;
-  for (int64_t round = 0; round < per_stream && written < events; round += 100) {
+  const int64_t chunk = std::max(1, per_append);
+  for (int64_t round = 0; round < per_stream && written < events; round += chunk) {
     for (const TypeId& id : streams) {
-      int64_t n = std::min<int64_t>({100, per_stream - round, events - written});
+      int64_t n = std::min<int64_t>({chunk, per_stream - round, events - written});
       if (n <= 0) break;
       std::vector<WritableEvent> batch;
       for (int64_t k = 0; k < n; ++k) {
@@ -74,6 +77,11 @@ std::string UriWithDurability(const std::string& uri, const std::string& durabil
 Result<std::shared_ptr<EventStore>> OpenBenchStore(const BenchOptions& o) {
   if (o.durability != "strict" && o.durability != "relaxed") {
     return Status::InvalidArgument("--durability must be strict or relaxed");
+  }
+  if (o.durability == "relaxed" && BackendOf(o.store) == "nats") {
+    // Not silently the same as strict: JetStream acknowledges a message once it
+    // is stored (on a quorum of replicas); the servers decide when to fsync.
+    return Status::InvalidArgument("--durability relaxed: the NATS store has no durability setting");
   }
   auto store = OpenEventStore(UriWithDurability(o.store, o.durability));
   if (!store) return store.error().WithContext("cannot open store " + o.store);
@@ -155,7 +163,7 @@ Result<BenchResult> RunReadStream(const BenchOptions& o) {
   ESTORIA_ASSIGN_OR_RETURN(auto store, OpenBenchStore(o));
   const int readers = std::max(1, o.writers);
   std::vector<TypeId> streams = NewStreams(std::max(1, o.streams));
-  ESTORIA_RETURN_IF_ERROR(Populate(*store, streams, o.events, o.payload).status());
+  ESTORIA_RETURN_IF_ERROR(Populate(*store, streams, o.events, o.payload, o.setup_batch).status());
   std::vector<LatencyRecorder> lat(readers);
   std::vector<int64_t> counts(readers, 0);
   std::mutex error_mu;
@@ -239,7 +247,7 @@ Result<BenchResult> RunReadAll(const BenchOptions& o) {
   GlobalReader* reader = store->global_reader();
   if (!reader) return Status::NotSupported("read-all: the store has no GlobalReader");
   std::vector<TypeId> streams = NewStreams(std::max(1, o.streams));
-  ESTORIA_ASSIGN_OR_RETURN(int64_t before, Populate(*store, streams, o.events, o.payload));
+  ESTORIA_ASSIGN_OR_RETURN(int64_t before, Populate(*store, streams, o.events, o.payload, o.setup_batch));
   size_t bytes = 0;
   return Scan("read-all", o, *reader, before, o.events, [&](const Event& e) {
     bytes += e.data.size();
@@ -252,7 +260,7 @@ Result<BenchResult> RunProject(const BenchOptions& o) {
   GlobalReader* reader = store->global_reader();
   if (!reader) return Status::NotSupported("project: the store has no GlobalReader");
   std::vector<TypeId> streams = NewStreams(std::max(1, o.streams));
-  ESTORIA_ASSIGN_OR_RETURN(int64_t before, Populate(*store, streams, o.events, o.payload));
+  ESTORIA_ASSIGN_OR_RETURN(int64_t before, Populate(*store, streams, o.events, o.payload, o.setup_batch));
   // The read model: balance per account stream, built from decoded payloads.
   std::unordered_map<TypeId, int64_t> balances;
   auto result = Scan("project", o, *reader, before, o.events, [&](const Event& e) -> Status {
