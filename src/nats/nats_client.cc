@@ -78,6 +78,8 @@ Result<std::unique_ptr<Client>> Client::Connect(const std::vector<std::string>& 
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 50);
   if (s == NATS_OK) s = natsOptions_SetNoRandomize(opts, false);
+  // Pipelined publishes go out at once, not after the flusher thread's pause.
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts, true);
   // A hung server (SIGSTOP, a network partition) is left within about 3 s.
   if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 1000);
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);

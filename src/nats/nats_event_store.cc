@@ -249,7 +249,8 @@ struct AppendRequest {
   int64_t first_version = 0;
   int64_t first_position = 0;
   int64_t micros = 0;
-  bool done = false;
+  bool finished = false;  // the writer's own mark, while it processes the batch
+  bool done = false;      // set under q_mu once the writer is done with it
 };
 
 struct NatsEventStore::Impl {
@@ -694,7 +695,7 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
   const auto deadline = Clock::now() + options.timeout;
   const auto fail = [](AppendRequest* r, Status st) {
     r->status = std::move(st);
-    r->done = true;
+    r->finished = true;
   };
   std::vector<AppendRequest*> pending = std::move(batch);
   while (!pending.empty()) {
@@ -803,7 +804,7 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
     const auto still_pending = [&] {
       std::vector<AppendRequest*> next;
       for (auto* r : pending) {
-        if (!r->done) next.push_back(r);
+        if (!r->finished) next.push_back(r);
       }
       return next;
     };
@@ -821,7 +822,7 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
       if (m.event_of != nullptr) {
         last_micros = std::max(last_micros, m.event_of->micros);
         cache[m.event_of->token] = m.next;
-        m.event_of->done = true;
+        m.event_of->finished = true;
       }
     });
     const bool broken = res.stored < msgs.size();
@@ -961,6 +962,8 @@ Result<std::vector<Event>> NatsEventStore::AppendStream(const TypeId& stream_id,
             s.ProcessBatch(batch);
           }
           lock.lock();
+          // Only now may the callers return (and free their requests).
+          for (auto* r : batch) r->done = true;
           s.q_cv.notify_all();
         }
         s.writing = false;
