@@ -10,6 +10,23 @@ void BenchResult::SetLatency(LatencyRecorder& r) {
   p999_us = r.PercentileMicros(0.999);
 }
 
+BenchResult BenchResult::Timed(std::string workload, std::string backend, int64_t operations, int64_t events,
+                               double seconds, std::string latency_of, std::vector<LatencyRecorder>& per_thread) {
+  LatencyRecorder all;
+  for (auto& l : per_thread) all.Merge(l);
+  BenchResult r;
+  r.workload = std::move(workload);
+  r.backend = std::move(backend);
+  r.operations = operations;
+  r.events = events;
+  r.seconds = seconds;
+  r.events_per_sec = static_cast<double>(events) / seconds;
+  r.ops_per_sec = static_cast<double>(operations) / seconds;
+  r.latency_of = std::move(latency_of);
+  r.SetLatency(all);
+  return r;
+}
+
 std::string BackendOf(const std::string& uri) {
   if (uri.starts_with("memory")) return "memory";
   if (uri.starts_with("sqlite:")) return "sqlite";

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "estoria/event_store.h"
 #include "latency.h"
@@ -53,6 +54,10 @@ struct BenchResult {
 
   // Fills the percentiles from a recorder.
   void SetLatency(LatencyRecorder& r);
+  // A timed run: counts, rates over `seconds` and the percentiles of every
+  // thread's recorder merged.
+  static BenchResult Timed(std::string workload, std::string backend, int64_t operations, int64_t events,
+                           double seconds, std::string latency_of, std::vector<LatencyRecorder>& per_thread);
 };
 
 // "memory", "sqlite", "postgres" or the URI scheme.

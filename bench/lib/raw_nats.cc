@@ -177,18 +177,9 @@ Result<BenchResult> RunRawNats(const BenchOptions& o) {
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   ESTORIA_RETURN_IF_ERROR(first_error);
-  LatencyRecorder all;
-  for (auto& l : lat) all.Merge(l);
-  BenchResult r;
-  r.workload = "raw-nats";
-  r.backend = "nats";
-  r.operations = msgs_per_writer * writers;
-  r.events = r.operations * batch;
-  r.seconds = secs;
-  r.events_per_sec = r.events / secs;
-  r.ops_per_sec = r.operations / secs;
-  r.latency_of = "one synchronous JetStream publish (until its PubAck)";
-  r.SetLatency(all);
+  const int64_t ops = msgs_per_writer * writers;
+  BenchResult r = BenchResult::Timed("raw-nats", "nats", ops, ops * batch, secs,
+                                     "one synchronous JetStream publish (until its PubAck)", lat);
   r.extra["connections"] = per_writer ? "per-writer" : "shared";
   r.extra["replicas"] = uri.replicas;
   r.extra["storage"] = "file";

@@ -143,18 +143,9 @@ Result<BenchResult> RunRawSqlite(const BenchOptions& o) {
   conns.clear();
   RemoveDb(path);
   ESTORIA_RETURN_IF_ERROR(first_error);
-  LatencyRecorder all;
-  for (auto& l : lat) all.Merge(l);
-  BenchResult r;
-  r.workload = "raw-sqlite";
-  r.backend = "sqlite";
-  r.operations = txns_per_writer * writers;
-  r.events = r.operations * batch;
-  r.seconds = secs;
-  r.events_per_sec = r.events / secs;
-  r.ops_per_sec = r.operations / secs;
-  r.latency_of = "one INSERT+COMMIT transaction";
-  r.SetLatency(all);
+  const int64_t ops = txns_per_writer * writers;
+  BenchResult r =
+      BenchResult::Timed("raw-sqlite", "sqlite", ops, ops * batch, secs, "one INSERT+COMMIT transaction", lat);
   r.extra["synchronous"] = synchronous;
   r.extra["journal_mode"] = "WAL";
   r.extra["indexes"] = o.raw_indexes ? "stream+version, id (as the event store)" : "none";
