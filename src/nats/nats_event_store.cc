@@ -470,38 +470,6 @@ struct NatsEventStore::Impl {
     }
   }
 
-  // Publishes one message at the end of the log as the writer's view knows it.
-  // Returns its sequence; nullopt when another writer wrote first (the view is
-  // then stale and has been dropped).
-  Result<std::optional<uint64_t>> PublishNext(const std::string& subject, std::map<std::string, std::string> headers,
-                                              const std::string& data, int64_t count) {
-    if (static_cast<int64_t>(data.size()) + 512 > client->max_payload()) {
-      return Status::InvalidArgument("nats: append of " + std::to_string(data.size()) +
-                                     " bytes exceeds the server's max_payload of " +
-                                     std::to_string(client->max_payload()) + " bytes");
-    }
-    const std::string msg_id = Uuid::NewV7().ToString();
-    headers["Nats-Expected-Last-Sequence"] = std::to_string(last_seq);
-    headers["Nats-Msg-Id"] = msg_id;
-    headers[kPos] = std::to_string(head + 1);
-    headers[kCount] = std::to_string(count);
-    ESTORIA_ASSIGN_OR_RETURN(auto ack, client->Publish(subject, headers, data));
-    if (ack.err_code == internal::kErrWrongLastSequence) {
-      known = false;
-      cache.clear();
-      return std::optional<uint64_t>();
-    }
-    if (ack.err_code != 0) {
-      known = false;
-      return Status::Unavailable("nats: publish to " + subject + " refused: " + ack.error);
-    }
-    last_seq = ack.seq;
-    head += count;
-    last_msg_id = msg_id;
-    PurgeSupersededRecords();
-    return std::optional<uint64_t>(ack.seq);
-  }
-
   void RaiseKnownHead(int64_t h) { watch->Raise(h); }
 
   void ProcessBatch(std::vector<AppendRequest*> batch);
@@ -1259,9 +1227,16 @@ Status NatsEventStore::DeleteStream(const TypeId& stream_id, const DeleteStreamO
                                {"floor", r.floor},
                                {"dead_before", r.dead_before},
                                {"t", r.last_micros}};
-    ESTORIA_ASSIGN_OR_RETURN(auto seq, s.PublishNext(s.RecordSubject(token), {}, body.dump(), 0));
-    if (!seq.has_value()) continue;
-    r.seq = *seq;
+    std::vector<PlannedMsg> msgs;
+    PlannedMsg m;
+    m.subject = s.RecordSubject(token);
+    m.owned = body.dump();
+    ChainPlan{s.last_seq, s.head, s.last_msg_id}.Add(std::move(m), msgs);
+    const auto res = s.PublishChain(msgs, [](const PlannedMsg&) {});
+    if (res.outcome == Impl::ChainResult::kRefused) continue;  // another writer came first
+    if (res.outcome != Impl::ChainResult::kAll) return res.error;
+    s.PurgeSupersededRecords();
+    r.seq = s.last_seq;
     StreamState next;
     next.record = r;
     next.exists = !r.deleted;
@@ -1269,25 +1244,20 @@ Status NatsEventStore::DeleteStream(const TypeId& stream_id, const DeleteStreamO
     next.last_micros = r.last_micros;
     next.last_event_seq = st.last_event_seq;
     s.cache[token] = next;
-    // The record is authoritative from here on; the purges reclaim space and
+    // The record is authoritative from here on; the removals reclaim space and
     // keep reads short. Truncation keeps the first message holding a survivor.
     uint64_t purge_below = r.seq;
     if (!r.deleted) {
-      ESTORIA_ASSIGN_OR_RETURN(auto events, s.StreamEvents(stream_id, token, next));
-      if (!events.empty()) {
-        // The message holding the first survivor: scan from the start.
-        uint64_t q = std::max<uint64_t>(r.dead_before, 1);
-        while (true) {
-          ESTORIA_ASSIGN_OR_RETURN(auto m, s.NextOn(s.EventSubject(token), q));
-          if (!m.has_value()) break;
-          ESTORIA_ASSIGN_OR_RETURN(int64_t v, HeaderInt(*m, kFirstVersion));
-          ESTORIA_ASSIGN_OR_RETURN(int64_t n, HeaderInt(*m, kCount));
-          if (m->seq >= r.dead_before && v + n - 1 > r.floor) {
-            purge_below = m->seq;
-            break;
-          }
-          q = m->seq + 1;
+      for (uint64_t q = std::max<uint64_t>(r.dead_before, 1);;) {
+        ESTORIA_ASSIGN_OR_RETURN(auto ev, s.NextOn(s.EventSubject(token), q));
+        if (!ev.has_value() || ev->seq >= r.seq) break;
+        ESTORIA_ASSIGN_OR_RETURN(int64_t v, HeaderInt(*ev, kFirstVersion));
+        ESTORIA_ASSIGN_OR_RETURN(int64_t n, HeaderInt(*ev, kCount));
+        if (v + n - 1 > r.floor) {
+          purge_below = ev->seq;
+          break;
         }
+        q = ev->seq + 1;
       }
     }
     ESTORIA_RETURN_IF_ERROR(s.RemoveBelow(s.EventSubject(token), purge_below));
