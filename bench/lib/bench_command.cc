@@ -44,6 +44,10 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
                "((stream, version) and event id), so that the ratio shows the store's own overhead");
   cmd.add_option("--raw-path", o.raw_path, "raw-sqlite: database file (default: beside the store file, or /tmp)");
   cmd.add_option("--pgbench", o.pgbench, "raw-pgbench: the pgbench binary (default /usr/bin/pgbench)");
+  cmd.add_option("--in-flight", o.in_flight,
+                 "append: pipelined appends each writer keeps outstanding (default 1: synchronous "
+                 "AppendStream; more needs a store with pipelined appends, nats://)")
+      ->check(CLI::PositiveNumber);
   cmd.add_option("--raw-connections", o.raw_connections,
                  "raw-nats: shared (default: one connection for all writers, as the store has) or per-writer")
       ->check(CLI::IsMember({"shared", "per-writer"}));

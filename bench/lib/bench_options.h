@@ -23,6 +23,8 @@ struct BenchOptions {
   int streams = 100;                          // distinct streams. Default 100.
   int64_t events = 10000;                     // events written (or read). Default 10000.
   int batch = 1;                              // events per append (per transaction). Default 1.
+  int in_flight = 1;                          // append: pipelined appends outstanding per writer
+                                              // (> 1 needs a store with pipelined appends: nats://)
   int payload = 100;                          // payload bytes per event. Default 100.
   std::string durability = "strict";          // strict | relaxed. Default strict.
   int64_t rate = 1000;                        // tail-latency: appends per second. Default 1000.

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "estoria/backend/uri.h"
+#include "estoria/nats/nats_event_store.h"
 
 namespace estoria::bench {
 
@@ -38,6 +39,14 @@ Result<NatsUri> ParseNatsUri(const std::string& uri) {
     }
   }
   return out;
+}
+
+PipelinedAppend NatsPipelinedAppend(const std::shared_ptr<EventStore>& store) {
+  auto nats = std::dynamic_pointer_cast<nats::NatsEventStore>(store);
+  if (!nats) return {};
+  return [nats](const TypeId& id, std::vector<WritableEvent> events, const AppendOptions& options) {
+    return nats->AppendStreamAsync(id, std::move(events), options);
+  };
 }
 
 std::string UniqueStreamName(const NatsUri& uri) {

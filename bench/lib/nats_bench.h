@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "estoria/status.h"
+#include "workloads.h"
 
 namespace estoria::bench {
 
@@ -36,6 +37,10 @@ Result<NatsUri> ParseNatsUri(const std::string& uri);
 // "<prefix>_<12 random hex digits>" (prefix: the URI's stream or
 // "estoria_bench"), a valid stream name for both NATS and the store.
 std::string UniqueStreamName(const NatsUri& uri);
+
+// NatsEventStore::AppendStreamAsync of `store` when it is a NATS store (kept
+// alive by the function), else an empty function.
+PipelinedAppend NatsPipelinedAppend(const std::shared_ptr<EventStore>& store);
 
 // Deletes a JetStream stream (through a connection of its own). NotFound when
 // there is no such stream.

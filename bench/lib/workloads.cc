@@ -1,11 +1,16 @@
 #include "workloads.h"
 
 #include <atomic>
+#include <deque>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "estoria/open.h"
+#ifdef ESTORIA_BENCH_NATS
+#include "nats_bench.h"
+#endif
 
 namespace estoria::bench {
 namespace {
@@ -107,7 +112,18 @@ Result<BenchResult> RunAppend(const BenchOptions& o) {
   const int writers = std::max(1, o.writers);
   const int nstreams = std::max(o.streams, writers);  // every writer owns its streams
   const int batch = std::max(1, o.batch);
+  const size_t in_flight = static_cast<size_t>(std::max(1, o.in_flight));
   const int64_t appends_per_writer = std::max<int64_t>(1, o.events / (int64_t(writers) * batch));
+  PipelinedAppend pipelined;
+  if (in_flight > 1) {
+#ifdef ESTORIA_BENCH_NATS
+    pipelined = NatsPipelinedAppend(store);
+#endif
+    if (!pipelined) {
+      return Status::InvalidArgument("--in-flight " + std::to_string(in_flight) +
+                                     ": this store has no pipelined appends (only nats:// stores do)");
+    }
+  }
   std::vector<TypeId> streams = NewStreams(nstreams);
   std::vector<WritableEvent> proto(batch);
   for (int i = 0; i < batch; ++i) proto[i] = MakeEvent("deposited", MakePayload(o.payload, i));
@@ -121,26 +137,51 @@ Result<BenchResult> RunAppend(const BenchOptions& o) {
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
       // Writer w owns streams w, w + writers, ...; it tracks their versions and
-      // appends with ExpectVersion (the expectation check is on).
+      // appends with ExpectVersion (the expectation check is on). With
+      // --in-flight K it keeps up to K pipelined appends outstanding, each
+      // expecting the version the ones before it leave.
       std::vector<size_t> mine;
       for (size_t s = w; s < streams.size(); s += writers) mine.push_back(s);
       std::vector<int64_t> versions(mine.size(), 0);
+      struct Outstanding {
+        std::future<Result<std::vector<Event>>> result;
+        Clock::time_point start;
+      };
+      std::deque<Outstanding> outstanding;
+      // Records one finished append; false on an error that ends the writer.
+      const auto settle = [&](const Result<std::vector<Event>>& res, Clock::time_point t0) {
+        lat[w].Add(Clock::now() - t0);
+        if (res) return true;
+        if (res.error().IsConflict()) {
+          ++conflicts;
+          return true;
+        }
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (first_error.ok()) first_error = res.error();
+        return false;
+      };
       while (!go.load()) std::this_thread::yield();
       for (int64_t i = 0; i < appends_per_writer; ++i) {
         size_t k = static_cast<size_t>(i) % mine.size();
-        auto t0 = Clock::now();
-        auto res = store->AppendStream(streams[mine[k]], proto, AppendOptions::ExpectVersion(versions[k]));
-        lat[w].Add(Clock::now() - t0);
-        if (!res) {
-          if (res.error().IsConflict()) {
-            ++conflicts;
-            continue;
-          }
-          std::lock_guard<std::mutex> lock(error_mu);
-          if (first_error.ok()) first_error = res.error();
-          return;
+        const AppendOptions expect = AppendOptions::ExpectVersion(versions[k]);
+        if (!pipelined) {
+          auto t0 = Clock::now();
+          auto res = store->AppendStream(streams[mine[k]], proto, expect);
+          if (!settle(res, t0)) return;
+          if (res) versions[k] += batch;
+          continue;
         }
+        if (outstanding.size() == in_flight) {
+          Outstanding first = std::move(outstanding.front());
+          outstanding.pop_front();
+          if (!settle(first.result.get(), first.start)) return;
+        }
+        auto t0 = Clock::now();
+        outstanding.push_back({pipelined(streams[mine[k]], proto, expect), t0});
         versions[k] += batch;
+      }
+      for (auto& o : outstanding) {
+        if (!settle(o.result.get(), o.start)) return;
       }
     });
   }
@@ -152,10 +193,12 @@ Result<BenchResult> RunAppend(const BenchOptions& o) {
   LatencyRecorder all;
   for (auto& l : lat) all.Merge(l);
   int64_t appends = appends_per_writer * writers - conflicts.load();
-  BenchResult r = Finish("append", o, appends * batch, appends, secs, all, "one AppendStream call");
+  BenchResult r = Finish("append", o, appends * batch, appends, secs, all,
+                         pipelined ? "one pipelined append, queued to acknowledged" : "one AppendStream call");
   r.conflicts = conflicts.load();
   r.extra["appends_per_sec"] = r.ops_per_sec;
   r.extra["streams_used"] = nstreams;
+  if (pipelined) r.extra["in_flight"] = static_cast<int64_t>(in_flight);
   return r;
 }
 

@@ -11,8 +11,11 @@
 // Thread safety: each Run* call is independent; they spawn their own threads.
 #pragma once
 
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bench_options.h"
 #include "estoria/event_store.h"
@@ -27,6 +30,11 @@ Result<std::shared_ptr<EventStore>> OpenBenchStore(const BenchOptions& o);
 WritableEvent MakeEvent(const std::string& type, std::string data);
 // A JSON payload of about `bytes` bytes.
 std::string MakePayload(int bytes, int64_t n);
+
+// A store's pipelined append (queue, then a future of the result), for
+// `append --in-flight K`; empty when the store has none.
+using PipelinedAppend = std::function<std::future<Result<std::vector<Event>>>(
+    const TypeId&, std::vector<WritableEvent>, const AppendOptions&)>;
 
 Result<BenchResult> RunAppend(const BenchOptions& o);
 Result<BenchResult> RunReadStream(const BenchOptions& o);

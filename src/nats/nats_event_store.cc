@@ -25,6 +25,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -232,8 +233,8 @@ struct PlannedMsg {
   int64_t position = 0;               // of its first event; 0 = the head + 1
   int64_t count = 0;                  // events
   std::string msg_id;
-  AppendRequest* event_of = nullptr;  // set on an append's event message
-  StreamState next;                   // the stream's state once it is stored
+  std::vector<AppendRequest*> event_of;  // an event message's appends, in version order
+  StreamState next;                      // the stream's state once it is stored
 };
 
 // One append waiting for the writer, and its outcome.
@@ -251,6 +252,17 @@ struct AppendRequest {
   int64_t micros = 0;
   bool finished = false;  // the writer's own mark, while it processes the batch
   bool done = false;      // set under q_mu once the writer is done with it
+  // AppendStreamAsync: the request owns its inputs and the caller's promise
+  // (the fields above point into it), and the writer deletes it once done.
+  struct Owned {
+    TypeId stream_id;
+    std::vector<WritableEvent> events;
+    AppendOptions options;
+    std::string body;
+    std::vector<Event> out;
+    std::promise<Result<std::vector<Event>>> promise;
+  };
+  std::unique_ptr<Owned> owned;
 };
 
 struct NatsEventStore::Impl {
@@ -277,6 +289,66 @@ struct NatsEventStore::Impl {
   std::condition_variable q_cv;
   std::deque<AppendRequest*> queue;
   bool writing = false;
+  // AppendStreamAsync: a thread that becomes the writer when appends are
+  // queued and no caller is writing (started on the first asynchronous
+  // append, stopped by the store's destructor once the queue is empty).
+  std::thread worker;
+  bool stopping = false;
+  static constexpr size_t kMaxBatch = 512;    // appends planned together
+  static constexpr size_t kMaxQueued = 4096;  // AppendStreamAsync waits beyond this
+
+  // Publishes queued appends until the queue is empty (q_mu held on entry and
+  // exit, released while publishing). Synchronous callers are marked done;
+  // asynchronous ones get their result and are deleted.
+  void DrainQueue(std::unique_lock<std::mutex>& lock) {
+    writing = true;
+    while (!queue.empty()) {
+      const size_t n = std::min(queue.size(), kMaxBatch);
+      std::vector<AppendRequest*> batch(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+      queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+      q_cv.notify_all();  // room for AppendStreamAsync callers waiting on a full queue
+      lock.unlock();
+      {
+        std::lock_guard<std::mutex> write_lock(write_mu);
+        ProcessBatch(batch);
+      }
+      std::vector<AppendRequest*> waiting;
+      for (AppendRequest* r : batch) {
+        if (r->owned == nullptr) {
+          waiting.push_back(r);
+          continue;
+        }
+        std::unique_ptr<AppendRequest> own(r);
+        own->owned->promise.set_value(FinishAppend(*own, std::move(own->owned->out)));
+      }
+      lock.lock();
+      // Only now may synchronous callers return (and free their requests).
+      for (AppendRequest* r : waiting) r->done = true;
+      q_cv.notify_all();
+    }
+    writing = false;
+    q_cv.notify_all();
+  }
+
+  void WorkerLoop() {
+    std::unique_lock<std::mutex> lock(q_mu);
+    while (true) {
+      q_cv.wait(lock, [&] { return !writing && (stopping || !queue.empty()); });
+      if (queue.empty()) return;  // stopping, and nothing left to publish
+      DrainQueue(lock);
+    }
+  }
+
+  // The appended events of a request the writer is done with.
+  static Result<std::vector<Event>> FinishAppend(const AppendRequest& r, std::vector<Event> out) {
+    if (!r.status.ok()) return r.status;
+    for (size_t i = 0; i < out.size(); ++i) {
+      out[i].stream_version = r.first_version + static_cast<int64_t>(i);
+      out[i].global_position = r.first_position + static_cast<int64_t>(i);
+      out[i].timestamp = Timestamp(std::chrono::microseconds(r.micros));
+    }
+    return out;
+  }
 
   // AppendWatcher: the highest position known, raised by this object's
   // appends and by an ordered consumer of the stream (other processes). The
@@ -650,16 +722,6 @@ NatsEventStore::Impl::ChainResult NatsEventStore::Impl::PublishChain(
 // (another process wrote first) every later one is refused too, and the rest
 // of the batch is planned again on a fresh view.
 void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
-  struct Msg {
-    std::string subject;
-    std::map<std::string, std::string> headers;
-    std::string owned;                  // index entries
-    const std::string* data = nullptr;  // event messages: the request's body
-    int64_t count = 0;
-    std::string msg_id;
-    AppendRequest* event_of = nullptr;  // set on an append's event message
-    StreamState next;                   // the stream's state once it is stored
-  };
   const auto deadline = Clock::now() + options.timeout;
   const auto fail = [](AppendRequest* r, Status st) {
     r->status = std::move(st);
@@ -686,6 +748,15 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
     std::vector<PlannedMsg> msgs;
     std::vector<AppendRequest*> deferred;
     bool restart = false;
+    // The event messages to publish, in the order of their first append.
+    struct Group {
+      std::string token;
+      std::vector<AppendRequest*> reqs;
+      int64_t bytes = 0;
+      StreamState next;  // the stream's state after the group's last append
+    };
+    std::vector<Group> groups;
+    std::unordered_map<std::string, size_t> open_group;  // stream token -> the group appends join
     for (AppendRequest* r : pending) {
       if (r->chosen_ids) {
         bool collides = false;
@@ -737,36 +808,67 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
         continue;
       }
       r->first_version = state.exists ? state.version + 1 : 1;
-      const auto n = static_cast<int64_t>(r->events.size());
-      uint64_t event_seq = plan.seq + 1;
-      for (const auto& e : r->events) event_seq += e.id ? 1 : 0;
-      const auto add = [&](PlannedMsg m) { plan.Add(std::move(m), msgs); };
-      for (size_t i = 0; i < r->events.size(); ++i) {
-        if (!r->events[i].id) continue;
-        planned_ids.insert(*r->events[i].id);
-        PlannedMsg m;
-        m.subject = IndexSubject(*r->events[i].id);
-        m.owned =
-            backend::JsonValue{
-                {"stream", r->token}, {"version", r->first_version + static_cast<int64_t>(i)}, {"seq", event_seq}}
-                .dump();
-        add(std::move(m));
-      }
-      r->first_position = plan.head + 1;
       r->micros = micros;
+      StreamState next = state;
+      next.exists = true;
+      next.version = r->first_version + static_cast<int64_t>(r->events.size()) - 1;
+      next.last_micros = micros;
+      overlay[r->token] = next;
+      // Consecutive appends to one stream share a message while it stays
+      // under max_payload; an append with caller-chosen ids has a message of
+      // its own (its index entries name that message).
+      if (auto it = open_group.find(r->token);
+          it != open_group.end() && !r->chosen_ids &&
+          groups[it->second].bytes + static_cast<int64_t>(r->body->size()) + 1024 <= client->max_payload()) {
+        Group& g = groups[it->second];
+        g.reqs.push_back(r);
+        g.bytes += static_cast<int64_t>(r->body->size());
+        g.next = next;
+        continue;
+      }
+      groups.push_back(Group{r->token, {r}, static_cast<int64_t>(r->body->size()), next});
+      if (r->chosen_ids) {
+        for (const auto& e : r->events) {
+          if (e.id) planned_ids.insert(*e.id);
+        }
+        open_group.erase(r->token);
+      } else {
+        open_group[r->token] = groups.size() - 1;
+      }
+    }
+    if (restart) groups.clear();
+    for (Group& g : groups) {
+      AppendRequest* first = g.reqs.front();
+      const auto add = [&](PlannedMsg m) { plan.Add(std::move(m), msgs); };
+      uint64_t event_seq = plan.seq + 1;
+      for (const auto& e : first->events) event_seq += e.id ? 1 : 0;
+      if (first->chosen_ids) {
+        for (size_t i = 0; i < first->events.size(); ++i) {
+          if (!first->events[i].id) continue;
+          PlannedMsg m;
+          m.subject = IndexSubject(*first->events[i].id);
+          m.owned = backend::JsonValue{{"stream", first->token},
+                                       {"version", first->first_version + static_cast<int64_t>(i)},
+                                       {"seq", event_seq}}
+                        .dump();
+          add(std::move(m));
+        }
+      }
       PlannedMsg m;
-      m.subject = EventSubject(r->token);
-      m.data = r->body;
-      m.count = n;
-      m.headers[kFirstVersion] = std::to_string(r->first_version);
+      m.subject = EventSubject(g.token);
+      int64_t count = 0;
+      for (AppendRequest* r : g.reqs) {
+        r->first_position = plan.head + 1 + count;
+        count += static_cast<int64_t>(r->events.size());
+        if (g.reqs.size() > 1) m.owned += *r->body;
+      }
+      if (g.reqs.size() == 1) m.data = first->body;
+      m.count = count;
+      m.headers[kFirstVersion] = std::to_string(first->first_version);
       m.headers[kTime] = std::to_string(micros);
-      m.event_of = r;
-      m.next = state;
-      m.next.exists = true;
-      m.next.version = r->first_version + n - 1;
-      m.next.last_micros = micros;
+      m.event_of = g.reqs;
+      m.next = g.next;
       m.next.last_event_seq = event_seq;
-      overlay[r->token] = m.next;
       add(std::move(m));
     }
     const auto still_pending = [&] {
@@ -787,10 +889,10 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
       continue;
     }
     const ChainResult res = PublishChain(msgs, [&](const PlannedMsg& m) {
-      if (m.event_of != nullptr) {
-        last_micros = std::max(last_micros, m.event_of->micros);
-        cache[m.event_of->token] = m.next;
-        m.event_of->finished = true;
+      for (AppendRequest* r : m.event_of) {
+        last_micros = std::max(last_micros, r->micros);
+        cache[r->token] = m.next;
+        r->finished = true;
       }
     });
     const bool broken = res.stored < msgs.size();
@@ -799,14 +901,14 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
       // appends fail (Unavailable) and are never planned again, which could
       // store them twice.
       for (size_t j = res.stored; j < msgs.size(); ++j) {
-        if (msgs[j].event_of != nullptr) {
-          fail(msgs[j].event_of, Status::Unavailable("nats: append outcome unknown (no acknowledgement within the "
-                                                     "timeout; it may have been stored): " +
-                                                     res.error.message()));
+        for (AppendRequest* r : msgs[j].event_of) {
+          fail(r, Status::Unavailable("nats: append outcome unknown (no acknowledgement within the "
+                                      "timeout; it may have been stored): " +
+                                      res.error.message()));
         }
       }
-    } else if (res.outcome == ChainResult::kError && msgs[res.stored].event_of != nullptr) {
-      fail(msgs[res.stored].event_of, res.error);
+    } else if (res.outcome == ChainResult::kError) {
+      for (AppendRequest* r : msgs[res.stored].event_of) fail(r, res.error);
     }
     if (!broken) PurgeSupersededRecords();
     RaiseKnownHead(head);
@@ -815,7 +917,17 @@ void NatsEventStore::Impl::ProcessBatch(std::vector<AppendRequest*> batch) {
 }
 
 NatsEventStore::NatsEventStore(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
-NatsEventStore::~NatsEventStore() = default;
+NatsEventStore::~NatsEventStore() {
+  // Queued asynchronous appends are published first (their futures complete).
+  std::thread worker;
+  {
+    std::lock_guard<std::mutex> lock(impl_->q_mu);
+    impl_->stopping = true;
+    worker = std::move(impl_->worker);
+  }
+  impl_->q_cv.notify_all();
+  if (worker.joinable()) worker.join();
+}
 
 Result<std::shared_ptr<NatsEventStore>> NatsEventStore::Open(NatsStoreOptions options) {
   if (options.servers.empty()) return Status::InvalidArgument("nats: no servers given");
@@ -887,15 +999,15 @@ Result<std::shared_ptr<NatsEventStore>> NatsEventStore::OpenUri(std::string_view
   return Open(std::move(options));
 }
 
-Result<std::vector<Event>> NatsEventStore::AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
-                                                        const AppendOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options));
-  Impl& s = *impl_;
-  // The events as stored: ids assigned once, so that planning again after a
-  // race with another writer keeps them.
-  std::string body;
-  std::vector<Event> out(events.size());
-  bool chosen_ids = false;
+namespace {
+
+// The events of an append as stored (ids assigned once, so that planning again
+// after a race with another writer keeps them), their message body, and
+// whether the caller chose any id.
+Status PrepareAppend(const TypeId& stream_id, std::span<const WritableEvent> events, std::string& body,
+                     std::vector<Event>& out, bool& chosen_ids) {
+  out.resize(events.size());
+  chosen_ids = false;
   for (size_t i = 0; i < events.size(); ++i) {
     const WritableEvent& w = events[i];
     chosen_ids = chosen_ids || w.id.has_value();
@@ -907,47 +1019,68 @@ Result<std::vector<Event>> NatsEventStore::AppendStream(const TypeId& stream_id,
     out[i].data = w.data;
     out[i].metadata = w.metadata;
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<Event>> NatsEventStore::AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
+                                                        const AppendOptions& options) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options));
+  Impl& s = *impl_;
+  std::string body;
+  std::vector<Event> out;
   AppendRequest req;
+  ESTORIA_RETURN_IF_ERROR(PrepareAppend(stream_id, events, body, out, req.chosen_ids));
   req.stream_id = &stream_id;
   req.token = StreamToken(stream_id);
   req.events = events;
   req.options = &options;
   req.body = &body;
-  req.chosen_ids = chosen_ids;
   {
     std::unique_lock<std::mutex> lock(s.q_mu);
     s.queue.push_back(&req);
     while (!req.done) {
       if (!s.writing) {
-        // Become the writer until the queue is empty.
-        s.writing = true;
-        while (!s.queue.empty()) {
-          std::vector<AppendRequest*> batch(s.queue.begin(), s.queue.end());
-          s.queue.clear();
-          lock.unlock();
-          {
-            std::lock_guard<std::mutex> write_lock(s.write_mu);
-            s.ProcessBatch(batch);
-          }
-          lock.lock();
-          // Only now may the callers return (and free their requests).
-          for (auto* r : batch) r->done = true;
-          s.q_cv.notify_all();
-        }
-        s.writing = false;
-        s.q_cv.notify_all();
+        s.DrainQueue(lock);  // become the writer until the queue is empty
         continue;
       }
       s.q_cv.wait(lock);
     }
   }
-  if (!req.status.ok()) return req.status;
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i].stream_version = req.first_version + static_cast<int64_t>(i);
-    out[i].global_position = req.first_position + static_cast<int64_t>(i);
-    out[i].timestamp = Timestamp(std::chrono::microseconds(req.micros));
+  return Impl::FinishAppend(req, std::move(out));
+}
+
+std::future<Result<std::vector<Event>>> NatsEventStore::AppendStreamAsync(const TypeId& stream_id,
+                                                                          std::vector<WritableEvent> events,
+                                                                          const AppendOptions& options) {
+  Impl& s = *impl_;
+  auto req = std::make_unique<AppendRequest>();
+  req->owned = std::make_unique<AppendRequest::Owned>();
+  AppendRequest::Owned& own = *req->owned;
+  auto future = own.promise.get_future();
+  own.stream_id = stream_id;
+  own.events = std::move(events);
+  own.options = options;
+  Status st = backend::ValidateAppend(own.stream_id, own.events, own.options);
+  if (st.ok()) st = PrepareAppend(own.stream_id, own.events, own.body, own.out, req->chosen_ids);
+  if (!st.ok()) {
+    own.promise.set_value(st);
+    return future;
   }
-  return out;
+  req->stream_id = &own.stream_id;
+  req->token = StreamToken(own.stream_id);
+  req->events = own.events;
+  req->options = &own.options;
+  req->body = &own.body;
+  {
+    std::unique_lock<std::mutex> lock(s.q_mu);
+    s.q_cv.wait(lock, [&] { return s.queue.size() < Impl::kMaxQueued; });
+    if (!s.worker.joinable()) s.worker = std::thread([&s] { s.WorkerLoop(); });
+    s.queue.push_back(req.release());
+  }
+  s.q_cv.notify_all();
+  return future;
 }
 
 Result<int64_t> NatsEventStore::WaitForAppend(int64_t after_position, std::chrono::milliseconds timeout) {

@@ -10,13 +10,16 @@
 // EventImporter.
 //
 // Thread safety: safe for concurrent use from many threads. Concurrent appends
-// through one store object are group-committed: one caller at a time publishes
-// every queued append, pipelined (the JetStream log orders appends across
-// processes, see docs/storage.md); reads run concurrently.
+// through one store object are group-committed: one caller at a time (or, for
+// AppendStreamAsync, a thread of the store) publishes every queued append,
+// pipelined (the JetStream log orders appends across processes, see
+// docs/storage.md); reads run concurrently. The destructor must not run
+// concurrently with any other call.
 // Iterators are used by one thread at a time and share ownership of the
 // connection, so they may outlive the store object.
 #pragma once
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -70,6 +73,18 @@ class NatsEventStore final : public EventStore,
   // than the server's max_payload is InvalidArgument.
   Result<std::vector<Event>> AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
                                           const AppendOptions& options = {}) override;
+  // Pipelined append: queues the append and returns at once; the future holds
+  // what AppendStream would have returned (same statuses, same guarantee: it
+  // is ready once JetStream acknowledged the message, on a quorum of the
+  // replicas). A caller can keep many appends in flight: appends are planned in
+  // the order they were queued, so an append queued after another to the same
+  // stream sees it (ExpectVersion of the earlier one's last version succeeds if
+  // the earlier one does, and fails with Conflict if it failed). Blocks only
+  // while 4096 appends are queued and not yet published. Invalid input makes a
+  // future that is ready at once with InvalidArgument. Queued appends are
+  // still published when the store is destroyed (the destructor waits).
+  std::future<Result<std::vector<Event>>> AppendStreamAsync(const TypeId& stream_id, std::vector<WritableEvent> events,
+                                                            const AppendOptions& options = {});
   Result<std::unique_ptr<EventIterator>> ReadStream(const TypeId& stream_id,
                                                     const ReadStreamOptions& options = {}) override;
   // GlobalReader.
