@@ -61,15 +61,15 @@ def main(path, note=""):
                 raw.setdefault(key, []).append(r)
             else:  # raw-sqlite --raw-indexes, raw-nats --raw-connections per-writer
                 raw_indexed.setdefault(key, []).append(r)
-        elif r["workload"] == "append":
-            appends.setdefault(key, []).append(r)
+        elif r["workload"] == "append":  # pipelined appends (--in-flight K) are rows of their own
+            appends.setdefault(key + (r.get("in_flight", 1),), []).append(r)
 
     def rounds(key):
         """[(append, raw or None, raw_indexed or None)] per round of `key`."""
         out = []
         for k, a in enumerate(appends.get(key, [])):
-            c = raw.get(key, [])
-            ci = raw_indexed.get(key, [])
+            c = raw.get(key[:4], [])
+            ci = raw_indexed.get(key[:4], [])
             out.append((a, c[k] if k < len(c) else None, ci[k] if k < len(ci) else None))
         return out
 
@@ -95,13 +95,13 @@ def main(path, note=""):
         for r in mine:
             if r["workload"] in ("load", "commands") or second_raw(r):
                 continue
-            key = (backend, r["writers"], r["batch"], r["durability"])
+            key = (backend, r["writers"], r["batch"], r["durability"], r.get("in_flight", 1))
             if r["workload"] == "append" or r["workload"].startswith("raw-"):
                 if (r["workload"], key) in printed:
                     continue  # one row per configuration: the median round
                 printed.add((r["workload"], key))
             ceiling, ratio, notes = "", "", []
-            if r["workload"].startswith("raw-") and appends.get(key):
+            if r["workload"].startswith("raw-") and appends.get(key):  # raw rows: in_flight 1
                 r = (shown(key)[1] or r)
             if r["workload"] == "append":
                 r, c, ci = shown(key)
@@ -135,7 +135,8 @@ def main(path, note=""):
             if r.get("conflicts"):
                 notes.append(f"{r['conflicts']} conflicts")
             notes.append(f"latency of {r['latency_of']}; {r['events']} events")
-            print(f"| {r['workload']} | {r['writers']} | {r['batch']} | {r['durability']} | {fmt(r['events_per_sec'])} | "
+            label = r["workload"] + (f" ({r['in_flight']} in flight)" if r.get("in_flight", 1) > 1 else "")
+            print(f"| {label} | {r['writers']} | {r['batch']} | {r['durability']} | {fmt(r['events_per_sec'])} | "
                   f"{r['p50_us']:.1f} | {r['p99_us']:.1f} | {r['p999_us']:.1f} | {ceiling} | {ratio} | {'; '.join(notes)} |")
         print()
         commands = [r for r in mine if r["workload"] == "commands"]

@@ -33,8 +33,8 @@ std::string MakePayload(int bytes, int64_t n);
 
 // A store's pipelined append (queue, then a future of the result), for
 // `append --in-flight K`; empty when the store has none.
-using PipelinedAppend = std::function<std::future<Result<std::vector<Event>>>(
-    const TypeId&, std::vector<WritableEvent>, const AppendOptions&)>;
+using PipelinedAppend = std::function<std::future<Result<std::vector<Event>>>(const TypeId&, std::vector<WritableEvent>,
+                                                                              const AppendOptions&)>;
 
 Result<BenchResult> RunAppend(const BenchOptions& o);
 Result<BenchResult> RunReadStream(const BenchOptions& o);
