@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <thread>
 
 namespace estoria::nats::internal {
@@ -319,12 +320,7 @@ Client::Subscription::~Subscription() {
 Result<std::unique_ptr<Client::Subscription>> Client::SubscribeHeaders(const std::string& stream,
                                                                        const std::string& subject,
                                                                        OnMessage on_message) {
-  if (js_ == nullptr) {
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = timeout_.count();
-    if (natsConnection_JetStream(&js_, nc_, &jo) != NATS_OK) return Status::Internal("NATS: no JetStream context");
-  }
+  ESTORIA_RETURN_IF_ERROR(EnsureJetStream());
   std::unique_ptr<Subscription> out(new Subscription());
   out->callback_ = std::make_unique<OnMessage>(std::move(on_message));
   jsSubOptions so;
@@ -341,6 +337,86 @@ Result<std::unique_ptr<Client::Subscription>> Client::SubscribeHeaders(const std
     if (out->sub_ != nullptr) natsSubscription_Destroy(out->sub_);
     out->sub_ = nullptr;
     return Status::Unavailable("NATS: cannot create the append watcher's consumer: " + NatsText(st) +
+                               (jerr != 0 ? " (err_code " + std::to_string(static_cast<int>(jerr)) + ")" : ""));
+  }
+  return out;
+}
+
+Status Client::EnsureJetStream() {
+  std::lock_guard<std::mutex> lock(js_mu_);
+  if (js_ != nullptr) return Status::Ok();
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = timeout_.count();
+  if (natsConnection_JetStream(&js_, nc_, &jo) != NATS_OK) return Status::Internal("NATS: no JetStream context");
+  return Status::Ok();
+}
+
+Client::RangeReader::~RangeReader() {
+  if (sub_ == nullptr) return;
+  (void)natsSubscription_Unsubscribe(sub_);  // deletes the ephemeral consumer
+  natsSubscription_Destroy(sub_);
+}
+
+Result<std::vector<StoredMsg>> Client::RangeReader::Fetch(int max) {
+  jsFetchRequest req;
+  jsFetchRequest_Init(&req);
+  req.Batch = max;
+  req.NoWait = true;
+  req.Expires = int64_t{200} * 1000 * 1000;  // a cap: NoWait answers at once unless nothing is there
+  natsMsgList list{nullptr, 0};
+  std::vector<StoredMsg> out;
+  const natsStatus st = natsSubscription_FetchRequest(&list, sub_, &req);
+  if (st == NATS_TIMEOUT || st == NATS_NOT_FOUND) return out;  // nothing there now
+  if (st != NATS_OK) {
+    natsMsgList_Destroy(&list);
+    return Status::Unavailable("NATS: range read failed: " + NatsText(st));
+  }
+  for (int i = 0; i < list.Count; ++i) {
+    natsMsg* msg = list.Msgs[i];
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) continue;  // not a stored message (a status)
+    StoredMsg m;
+    m.seq = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+    m.subject = natsMsg_GetSubject(msg);
+    if (natsMsg_GetDataLength(msg) > 0) {
+      m.data.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    }
+    const char** keys = nullptr;
+    int nkeys = 0;
+    if (natsMsgHeader_Keys(msg, &keys, &nkeys) == NATS_OK) {
+      for (int k = 0; k < nkeys; ++k) {
+        const char* v = nullptr;
+        if (natsMsgHeader_Get(msg, keys[k], &v) == NATS_OK && v != nullptr) m.headers.emplace(keys[k], v);
+      }
+      free(static_cast<void*>(keys));
+    }
+    out.push_back(std::move(m));
+  }
+  natsMsgList_Destroy(&list);
+  return out;
+}
+
+Result<std::unique_ptr<Client::RangeReader>> Client::ReadRange(const std::string& stream, const std::string& subject,
+                                                               uint64_t start) {
+  ESTORIA_RETURN_IF_ERROR(EnsureJetStream());
+  std::unique_ptr<RangeReader> out(new RangeReader());
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream.c_str();
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = std::max<uint64_t>(start, 1);
+  so.Config.AckPolicy = js_AckNone;
+  so.Config.MemoryStorage = true;
+  so.Config.Replicas = 1;
+  so.Config.InactiveThreshold = int64_t{30} * 1000 * 1000 * 1000;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const natsStatus st = js_PullSubscribe(&out->sub_, js_, subject.c_str(), nullptr, nullptr, &so, &jerr);
+  if (st != NATS_OK) {
+    if (out->sub_ != nullptr) natsSubscription_Destroy(out->sub_);
+    out->sub_ = nullptr;
+    return Status::Unavailable("NATS: cannot create a range reader: " + NatsText(st) +
                                (jerr != 0 ? " (err_code " + std::to_string(static_cast<int>(jerr)) + ")" : ""));
   }
   return out;

@@ -128,11 +128,36 @@ class Client {
   Result<std::unique_ptr<Subscription>> SubscribeHeaders(const std::string& stream, const std::string& subject,
                                                          OnMessage on_message);
 
+  // A batched scan of the messages stored on `subject` from sequence `start`
+  // on, in sequence order, through an ephemeral pull consumer (R1, memory
+  // state, no acks; removed when the reader is destroyed, or by the server
+  // after 30 s without use). The consumer may live on a replica that lags the
+  // leader: Fetch returns what that replica has right now (possibly nothing),
+  // never a message out of order. Callers that need the leader's view finish
+  // with GetMsg. Used by one thread at a time; must not outlive the Client.
+  class RangeReader {
+   public:
+    ~RangeReader();
+    RangeReader(const RangeReader&) = delete;
+    RangeReader& operator=(const RangeReader&) = delete;
+    // Up to `max` messages (fewer, or none, when no more are there now).
+    // Unavailable when the consumer is gone (a leader change, a reconnect).
+    Result<std::vector<StoredMsg>> Fetch(int max);
+
+   private:
+    friend class Client;
+    RangeReader() = default;
+    natsSubscription* sub_ = nullptr;
+  };
+  Result<std::unique_ptr<RangeReader>> ReadRange(const std::string& stream, const std::string& subject, uint64_t start);
+
  private:
   Client(natsConnection* nc, std::chrono::milliseconds timeout) : nc_(nc), timeout_(timeout) {}
   PubAck ParseAck(std::string_view text) const;
+  Status EnsureJetStream();
   natsConnection* nc_;
   std::chrono::milliseconds timeout_;
+  std::mutex js_mu_;  // guards the lazy creation of js_
   jsCtx* js_ = nullptr;
   natsSubscription* inbox_sub_ = nullptr;  // the pipeline's acknowledgements
   std::string inbox_;

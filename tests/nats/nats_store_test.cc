@@ -1,8 +1,11 @@
-// NatsEventStore::AppendStreamAsync on the single node (replicas 1) and the
-// 3-node cluster (replicas 3): many appends in flight from one thread, the order
-// they are planned in, failures that later appends depend on, invalid input,
-// the destructor publishing what is queued, and asynchronous and synchronous
-// writers together keeping positions gap-free.
+// What only NatsEventStore does, on the single node (replicas 1) and the
+// 3-node cluster (replicas 3). AppendStreamAsync: many appends in flight from
+// one thread, the order they are planned in, failures that later appends
+// depend on, invalid input, the destructor publishing what is queued, and
+// asynchronous and synchronous writers together keeping positions gap-free.
+// Long ReadAll scans (read in batches through a pull consumer): every event
+// once, in order, from any position, skipping deleted streams, and the
+// consumer removed when the iterator goes.
 #include <nats/nats.h>
 
 #include <atomic>
@@ -42,7 +45,7 @@ struct Target {
   int replicas;
 };
 
-class NatsAsyncAppendTest : public ::testing::TestWithParam<Target> {
+class NatsStoreTest : public ::testing::TestWithParam<Target> {
  protected:
   void SetUp() override {
     url_ = Env(GetParam().env);
@@ -80,7 +83,7 @@ class NatsAsyncAppendTest : public ::testing::TestWithParam<Target> {
   std::shared_ptr<NatsEventStore> store_;
 };
 
-TEST_P(NatsAsyncAppendTest, ManyAppendsInFlightToOneStreamChainTheirVersions) {
+TEST_P(NatsStoreTest, ManyAppendsInFlightToOneStreamChainTheirVersions) {
   const TypeId id("account", Uuid::NewV7());
   std::vector<Future> futures;
   for (int i = 0; i < 300; ++i) {
@@ -108,9 +111,9 @@ TEST_P(NatsAsyncAppendTest, ManyAppendsInFlightToOneStreamChainTheirVersions) {
   EXPECT_FALSE(end->has_value());
 }
 
-// The number of messages in this test's JetStream stream (libnats, through
-// the first server of the URL).
-int64_t StoredMessages(const std::string& url, const std::string& stream) {
+// The number of messages (or, with `consumers`, of consumers) of this test's
+// JetStream stream (libnats, through the first server of the URL).
+int64_t StoredMessages(const std::string& url, const std::string& stream, bool consumers = false) {
   std::string first = url.substr(0, url.find(','));
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;
@@ -120,7 +123,7 @@ int64_t StoredMessages(const std::string& url, const std::string& stream) {
   if (natsConnection_ConnectTo(&nc, first.c_str()) == NATS_OK &&
       natsConnection_JetStream(&js, nc, nullptr) == NATS_OK &&
       js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &jerr) == NATS_OK) {
-    n = static_cast<int64_t>(si->State.Msgs);
+    n = static_cast<int64_t>(consumers ? si->State.Consumers : si->State.Msgs);
   }
   jsStreamInfo_Destroy(si);
   jsCtx_Destroy(js);
@@ -128,7 +131,7 @@ int64_t StoredMessages(const std::string& url, const std::string& stream) {
   return n;
 }
 
-TEST_P(NatsAsyncAppendTest, AppendsInFlightToOneStreamShareMessages) {
+TEST_P(NatsStoreTest, AppendsInFlightToOneStreamShareMessages) {
   // While one batch is being acknowledged the next ones queue up; consecutive
   // appends to one stream are then published as one message.
   const TypeId id("account", Uuid::NewV7());
@@ -141,7 +144,7 @@ TEST_P(NatsAsyncAppendTest, AppendsInFlightToOneStreamShareMessages) {
   EXPECT_EQ(ReadAllEvents(*store_).size(), 300u);
 }
 
-TEST_P(NatsAsyncAppendTest, SharedMessagesStayUnderTheServersMaxPayload) {
+TEST_P(NatsStoreTest, SharedMessagesStayUnderTheServersMaxPayload) {
   // Ten appends of 300 KB to one stream: no message may exceed the servers'
   // max_payload (1 MB by default), so they are split, and all are stored.
   const TypeId id("blob", Uuid::NewV7());
@@ -160,7 +163,7 @@ TEST_P(NatsAsyncAppendTest, SharedMessagesStayUnderTheServersMaxPayload) {
   EXPECT_GE(StoredMessages(url_, stream_), 1 + 10 / 3);  // the genesis marker, then at most 3 per message
 }
 
-TEST_P(NatsAsyncAppendTest, LaterAppendsSeeWhetherEarlierOnesFailed) {
+TEST_P(NatsStoreTest, LaterAppendsSeeWhetherEarlierOnesFailed) {
   const TypeId id("account", Uuid::NewV7());
   ASSERT_TRUE(store_->AppendStream(id, One("first")).ok());
   // Queued in this order: the first expects a version the stream never had;
@@ -183,7 +186,7 @@ TEST_P(NatsAsyncAppendTest, LaterAppendsSeeWhetherEarlierOnesFailed) {
   EXPECT_EQ(must_not_exist.get().status().code(), StatusCode::kConflict);
 }
 
-TEST_P(NatsAsyncAppendTest, InvalidInputIsReadyAtOnceAndStoresNothing) {
+TEST_P(NatsStoreTest, InvalidInputIsReadyAtOnceAndStoresNothing) {
   const TypeId id("account", Uuid::NewV7());
   Future empty = store_->AppendStreamAsync(id, {});
   ASSERT_EQ(empty.wait_for(std::chrono::seconds(0)), std::future_status::ready);
@@ -198,7 +201,7 @@ TEST_P(NatsAsyncAppendTest, InvalidInputIsReadyAtOnceAndStoresNothing) {
   EXPECT_EQ(*head, 0);
 }
 
-TEST_P(NatsAsyncAppendTest, ARepeatedIdInFlightIsStoredOnceAndReportedAsAppended) {
+TEST_P(NatsStoreTest, ARepeatedIdInFlightIsStoredOnceAndReportedAsAppended) {
   const TypeId id("account", Uuid::NewV7());
   auto events = One("once");
   events[0].id = Uuid::NewV7();
@@ -214,7 +217,7 @@ TEST_P(NatsAsyncAppendTest, ARepeatedIdInFlightIsStoredOnceAndReportedAsAppended
   EXPECT_EQ(ReadAllEvents(*store_).size(), 1u);
 }
 
-TEST_P(NatsAsyncAppendTest, TheDestructorPublishesWhatIsQueued) {
+TEST_P(NatsStoreTest, TheDestructorPublishesWhatIsQueued) {
   const TypeId id("account", Uuid::NewV7());
   std::vector<Future> futures;
   for (int i = 0; i < 200; ++i) futures.push_back(store_->AppendStreamAsync(id, One(std::to_string(i))));
@@ -229,7 +232,7 @@ TEST_P(NatsAsyncAppendTest, TheDestructorPublishesWhatIsQueued) {
   EXPECT_EQ(ReadAllEvents(*reopened).size(), 200u);
 }
 
-TEST_P(NatsAsyncAppendTest, AsyncAndSyncWritersKeepPositionsGapFree) {
+TEST_P(NatsStoreTest, AsyncAndSyncWritersKeepPositionsGapFree) {
   // Two store objects (as two processes would have), each with pipelining and
   // synchronous writers: every append acknowledged is stored once, positions
   // are 1..N, and each stream's versions are 1..n in position order.
@@ -271,7 +274,67 @@ TEST_P(NatsAsyncAppendTest, AsyncAndSyncWritersKeepPositionsGapFree) {
   EXPECT_EQ(versions.size(), static_cast<size_t>(kThreads));
 }
 
-INSTANTIATE_TEST_SUITE_P(Nats, NatsAsyncAppendTest,
+TEST_P(NatsStoreTest, LongScansYieldEveryEventOnceFromAnyPosition) {
+  // 600 one-event appends over 3 streams, then one stream deleted: ReadAll
+  // from the start and from positions in the middle yields exactly the live
+  // events, in position order, and leaves no consumer behind.
+  std::vector<TypeId> ids;
+  for (int i = 0; i < 3; ++i) ids.emplace_back("account", Uuid::NewV7());
+  // One message each (synchronous appends), so the scans are long.
+  std::map<int64_t, std::string> live;  // position -> data, the deleted stream left out
+  for (int i = 0; i < 600; ++i) {
+    auto r = store_->AppendStream(ids[i % 3], One(std::to_string(i)));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (i % 3 != 1) live[(*r)[0].global_position] = (*r)[0].data;
+  }
+  ASSERT_TRUE(store_->DeleteStream(ids[1]).ok());
+  for (int64_t after : {0, 1, 200, 555}) {
+    estoria::ReadAllOptions options;
+    options.after_position = after;
+    auto it = store_->ReadAll(options);
+    ASSERT_TRUE(it.ok()) << it.status().ToString();
+    auto expected = live.upper_bound(after);
+    while (true) {
+      auto e = (*it)->Next();
+      ASSERT_TRUE(e.ok()) << e.status().ToString();
+      if (!e->has_value()) break;
+      ASSERT_NE(expected, live.end()) << "after " << after << ": an extra event at " << (*e)->global_position;
+      ASSERT_EQ((*e)->global_position, expected->first) << "after " << after;
+      EXPECT_EQ((*e)->data, expected->second);
+      ++expected;
+    }
+    EXPECT_EQ(expected, live.end()) << "after " << after << ": events missing";
+  }
+  EXPECT_EQ(StoredMessages(url_, stream_, /*consumers=*/true), 0);
+}
+
+TEST_P(NatsStoreTest, ALongScanStopsWhereTheLogEndedWhenItStarted) {
+  const TypeId id("account", Uuid::NewV7());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(store_->AppendStream(id, One(std::to_string(i))).ok());
+  auto it = store_->ReadAll();
+  ASSERT_TRUE(it.ok());
+  // Read part of it, then append more: the scan ends at event 100. Past the
+  // first messages it reads through a consumer, which goes with the iterator.
+  for (int i = 0; i < 50; ++i) {
+    auto e = (*it)->Next();
+    ASSERT_TRUE(e.ok() && e->has_value());
+  }
+  EXPECT_EQ(StoredMessages(url_, stream_, /*consumers=*/true), 1);
+  for (int i = 100; i < 400; ++i) ASSERT_TRUE(store_->AppendStream(id, One(std::to_string(i))).ok());
+  int64_t last = 50;
+  while (true) {
+    auto e = (*it)->Next();
+    ASSERT_TRUE(e.ok());
+    if (!e->has_value()) break;
+    EXPECT_EQ((*e)->global_position, last + 1);
+    last = (*e)->global_position;
+  }
+  EXPECT_EQ(last, 100);
+  it->reset();
+  EXPECT_EQ(StoredMessages(url_, stream_, /*consumers=*/true), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Nats, NatsStoreTest,
                          ::testing::Values(Target{"ESTORIA_NATS_URL", 1}, Target{"ESTORIA_NATS_CLUSTER_URL", 3}),
                          [](const auto& info) { return info.param.replicas == 1 ? "Single" : "Cluster"; });
 
