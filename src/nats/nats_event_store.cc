@@ -296,6 +296,9 @@ struct NatsEventStore::Impl {
   bool stopping = false;
   static constexpr size_t kMaxBatch = 512;    // appends planned together
   static constexpr size_t kMaxQueued = 4096;  // AppendStreamAsync waits beyond this
+  static constexpr std::chrono::microseconds kGather{200};
+  std::condition_variable gather_cv;  // the writer, waiting for a batch to fill
+  size_t last_batch = 0;              // appends in the writer's last batch
 
   // Publishes queued appends until the queue is empty (q_mu held on entry and
   // exit, released while publishing). Synchronous callers are marked done;
@@ -303,7 +306,14 @@ struct NatsEventStore::Impl {
   void DrainQueue(std::unique_lock<std::mutex>& lock) {
     writing = true;
     while (!queue.empty()) {
+      // Group commit: callers whose appends the last batch held are queueing
+      // their next ones; waiting a moment for as many (a fraction of a round
+      // trip) gives each batch all of them instead of whichever woke first.
+      if (queue.size() < last_batch) {
+        gather_cv.wait_for(lock, kGather, [&] { return queue.size() >= last_batch; });
+      }
       const size_t n = std::min(queue.size(), kMaxBatch);
+      last_batch = n;
       std::vector<AppendRequest*> batch(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
       queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
       q_cv.notify_all();  // room for AppendStreamAsync callers waiting on a full queue
@@ -1104,6 +1114,7 @@ Result<std::vector<Event>> NatsEventStore::AppendStream(const TypeId& stream_id,
   {
     std::unique_lock<std::mutex> lock(s.q_mu);
     s.queue.push_back(&req);
+    s.gather_cv.notify_one();
     while (!req.done) {
       if (!s.writing) {
         s.DrainQueue(lock);  // become the writer until the queue is empty
@@ -1142,6 +1153,7 @@ std::future<Result<std::vector<Event>>> NatsEventStore::AppendStreamAsync(const 
     s.q_cv.wait(lock, [&] { return s.queue.size() < Impl::kMaxQueued; });
     if (!s.worker.joinable()) s.worker = std::thread([&s] { s.WorkerLoop(); });
     s.queue.push_back(req.release());
+    s.gather_cv.notify_one();
   }
   s.q_cv.notify_all();
   return future;
