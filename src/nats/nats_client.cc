@@ -293,6 +293,15 @@ Result<std::optional<std::pair<uint64_t, PubAck>>> Client::Receive(std::chrono::
 }
 
 namespace {
+// A failed JetStream subscribe: destroys what libnats left in `sub` and says
+// what could not be created (Unavailable).
+Status SubscribeFailure(const std::string& what, natsSubscription*& sub, natsStatus st, jsErrCode jerr) {
+  if (sub != nullptr) natsSubscription_Destroy(sub);
+  sub = nullptr;
+  return Status::Unavailable("NATS: cannot create " + what + ": " + NatsText(st) +
+                             (jerr != 0 ? " (err_code " + std::to_string(static_cast<int>(jerr)) + ")" : ""));
+}
+
 void OnSubscriptionMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   (*static_cast<Client::OnMessage*>(closure))(msg);
   natsMsg_Destroy(msg);
@@ -333,12 +342,7 @@ Result<std::unique_ptr<Client::Subscription>> Client::SubscribeHeaders(const std
   natsStatus st =
       js_Subscribe(&out->sub_, js_, subject.c_str(), OnSubscriptionMessage, out->callback_.get(), nullptr, &so, &jerr);
   if (st == NATS_OK) st = natsSubscription_SetOnCompleteCB(out->sub_, OnSubscriptionComplete, &out->done_);
-  if (st != NATS_OK) {
-    if (out->sub_ != nullptr) natsSubscription_Destroy(out->sub_);
-    out->sub_ = nullptr;
-    return Status::Unavailable("NATS: cannot create the append watcher's consumer: " + NatsText(st) +
-                               (jerr != 0 ? " (err_code " + std::to_string(static_cast<int>(jerr)) + ")" : ""));
-  }
+  if (st != NATS_OK) return SubscribeFailure("the append watcher's consumer", out->sub_, st, jerr);
   return out;
 }
 
@@ -413,12 +417,7 @@ Result<std::unique_ptr<Client::RangeReader>> Client::ReadRange(const std::string
   so.Config.InactiveThreshold = int64_t{30} * 1000 * 1000 * 1000;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   const natsStatus st = js_PullSubscribe(&out->sub_, js_, subject.c_str(), nullptr, nullptr, &so, &jerr);
-  if (st != NATS_OK) {
-    if (out->sub_ != nullptr) natsSubscription_Destroy(out->sub_);
-    out->sub_ = nullptr;
-    return Status::Unavailable("NATS: cannot create a range reader: " + NatsText(st) +
-                               (jerr != 0 ? " (err_code " + std::to_string(static_cast<int>(jerr)) + ")" : ""));
-  }
+  if (st != NATS_OK) return SubscribeFailure("a range reader", out->sub_, st, jerr);
   return out;
 }
 
