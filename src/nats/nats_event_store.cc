@@ -396,10 +396,9 @@ struct NatsEventStore::Impl {
   class Scan {
    public:
     // Messages up to sequence `bound` (a consumer asked for messages that are
-    // not there yet would wait). `keep` (may be null) keeps the store's state
-    // alive as long as the scan.
-    Scan(Impl* impl, std::string subject, uint64_t bound, std::shared_ptr<Impl> keep = nullptr)
-        : keep_(std::move(keep)), impl_(impl), subject_(std::move(subject)), bound_(bound) {}
+    // not there yet would wait). The scan keeps the store's state alive.
+    Scan(std::shared_ptr<Impl> impl, std::string subject, uint64_t bound)
+        : impl_(std::move(impl)), subject_(std::move(subject)), bound_(bound) {}
     // The first message at or after `seq`, or nullopt when there is none up to
     // the bound.
     Result<std::optional<StoredMsg>> Next(uint64_t seq) {
@@ -440,8 +439,7 @@ struct NatsEventStore::Impl {
    private:
     static constexpr int kLeaderReads = 32;  // messages read from the leader before a consumer is made
     static constexpr int kBatch = 256;
-    std::shared_ptr<Impl> keep_;  // declared first: the reader goes before the client
-    Impl* impl_;
+    std::shared_ptr<Impl> impl_;  // declared first: the reader goes before the client
     std::string subject_;
     uint64_t bound_;
     std::unique_ptr<Client::RangeReader> reader_;
@@ -1348,7 +1346,7 @@ Result<std::unique_ptr<EventIterator>> NatsEventStore::ReadAll(const ReadAllOpti
   const std::string event_prefix = s->S + ".e.";
   auto cursor = std::make_shared<uint64_t>(lo);
   const int64_t after = options.after_position;
-  auto scan = std::make_shared<Impl::Scan>(s.get(), event_prefix + ">", bound, s);
+  auto scan = std::make_shared<Impl::Scan>(s, event_prefix + ">", bound);
   auto fetch = [s, cursor, bound, records, stream_types, event_types, event_prefix, after,
                 scan](int64_t limit) -> Result<std::vector<Event>> {
     std::vector<Event> out;
