@@ -2,7 +2,8 @@
 // during the outage every call reports Unavailable within the configured
 // timeouts (no hang, no crash); afterwards the same store object works again,
 // its listener reconnects, and the log holds every acknowledged event,
-// gap-free. Runs alone (RUN_SERIAL): it stops the shared test server.
+// gap-free; the same after the server crashed (an immediate stop). Runs alone (RUN_SERIAL): it stops the shared test
+// server.
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -31,7 +32,7 @@ class ServerControl {
   }
   bool Run(const std::string& verb) {
     int rc = std::system((script_ + " " + verb + " >/dev/null 2>&1").c_str());
-    if (rc == 0) stopped_ = verb == "stop";
+    if (rc == 0) stopped_ = verb == "stop" || verb == "crash";
     return rc == 0;
   }
 
@@ -48,7 +49,9 @@ WritableEvent Ev(const Uuid& id) {
   return e;
 }
 
-TEST(PostgresRestartTest, OutageIsUnavailableThenTheSameStoreRecovers) {
+// stop_verb: "stop" (a fast shutdown) or "crash" (an immediate one: every
+// server process killed, crash recovery from the WAL at the next start).
+void OutageIsUnavailableThenTheSameStoreRecovers(const std::string& stop_verb) {
   const char* ctl = std::getenv("ESTORIA_TEST_PG_CTL");
   if (ctl == nullptr || *ctl == '\0') GTEST_SKIP() << "ESTORIA_TEST_PG_CTL is unset: cannot restart the server";
   ScopedSchema schema("restart");
@@ -95,7 +98,7 @@ TEST(PostgresRestartTest, OutageIsUnavailableThenTheSameStoreRecovers) {
   await(ok_count, 20);
 
   ServerControl server(ctl);
-  ASSERT_TRUE(server.Run("stop"));
+  ASSERT_TRUE(server.Run(stop_verb));
   // During the outage: Unavailable, bounded by the timeouts (the bound below
   // only catches hangs; it is far above connect_timeout + query_timeout).
   auto started = std::chrono::steady_clock::now();
@@ -146,6 +149,16 @@ TEST(PostgresRestartTest, OutageIsUnavailableThenTheSameStoreRecovers) {
     }
   }
   for (const auto& id : acknowledged) EXPECT_TRUE(stored.count(id)) << "lost acknowledged event " << id;
+}
+
+TEST(PostgresRestartTest, OutageIsUnavailableThenTheSameStoreRecovers) {
+  OutageIsUnavailableThenTheSameStoreRecovers("stop");
+}
+
+// The server crashes under load: every acknowledged append was flushed to the
+// WAL before it was acknowledged (strict), so crash recovery keeps it.
+TEST(PostgresRestartTest, ServerCrashKeepsEveryAcknowledgedAppend) {
+  OutageIsUnavailableThenTheSameStoreRecovers("crash");
 }
 
 }  // namespace
