@@ -68,7 +68,8 @@ int Fail(const Status& s, const char* what) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s sqlite STORE MODEL NAME [LOG] | pg SCHEMA NAME [LOG]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s sqlite STORE MODEL NAME [LOG] | pg SCHEMA NAME [LOG] | pg-tail SCHEMA NAME\n",
+                 argv[0]);
     return 64;
   }
   sigset_t term;
