@@ -4,7 +4,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: test-core demo test deps build-release build-test test-asan test-tsan install-test clean format format-check tidy
+.PHONY: test-core test-faults demo test deps build-release build-test test-asan test-tsan install-test clean format format-check tidy
 
 deps:
 	@scripts/setup-deps
@@ -22,6 +22,14 @@ build-test: deps
 
 test: build-test
 	@scripts/with-postgres scripts/with-nats scripts/run-tests build/test
+
+# The injected-fault tests (ctest label "faults": lost COMMIT, server restarts
+# during a projection run and a copy, NOTIFY wake-up across processes), each
+# run REPEAT times (default 20) against a throw-away server; stops at the first
+# failure. They are part of `make test` too.
+REPEAT ?= 20
+test-faults: build-test
+	@scripts/with-postgres ctest --test-dir build/test -L faults --repeat until-fail:$(REPEAT) --output-on-failure
 
 # The core alone (memory backend only, ESTORIA_WITH_SQLITE/POSTGRES off):
 # configures, builds and passes its tests (used by .ci/run).

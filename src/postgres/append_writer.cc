@@ -59,7 +59,12 @@
 //
 // Commit outcome: if the connection breaks while COMMIT may have been sent,
 // the writer reconnects and looks up the batch's first event id (ids are
-// assigned client-side) to learn whether the batch committed.
+// assigned client-side) to learn whether the batch committed: OK if found,
+// Unavailable "(not committed)" if not, Unavailable "(...; outcome unknown)"
+// if the lookup fails. Test builds offer the sync point
+// PostgresAppendWriter::AfterCommitSent (pg_wire.h: after the pipeline holding
+// the COMMIT is sent, before any answer is read) on both paths, without
+// changing the round trips (tests/postgres/lost_commit_test.cc).
 #include "append_writer.h"
 
 #include <algorithm>
@@ -252,6 +257,7 @@ std::optional<Status> AppendWriter::AttemptPredicted(const std::vector<Request*>
       .Add(s.guard, PgParams().Int64(cached_head_).Text(TextArray(keys)).Text(TextArray(expected)));
   ESTORIA_RETURN_IF_ERROR(AddWrites(p, s, plan));  // nothing was sent yet
   p.Add(s.commit);
+  ESTORIA_PG_PIPELINE_AFTER_SENT(p, "PostgresAppendWriter::AfterCommitSent");
   ++transactions_;
   Status st = conn_->RunPipeline(p).error();
   if (!st.ok()) {
@@ -341,11 +347,17 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
       Rollback();
       return w;
     }
-    if (!split_commit) write.Add(s.commit);
+    if (!split_commit) {
+      write.Add(s.commit);
+      ESTORIA_PG_PIPELINE_AFTER_SENT(write, "PostgresAppendWriter::AfterCommitSent");
+    }
     Status st = conn_->RunPipeline(write).error();
     if (st.ok() && split_commit) {
       ESTORIA_TEST_SYNC_POINT("PostgresAppendWriter::BeforeCommit");
-      st = conn_->ExecPrepared(s.commit).error();
+      PgPipeline commit;
+      commit.Add(s.commit);
+      ESTORIA_PG_PIPELINE_AFTER_SENT(commit, "PostgresAppendWriter::AfterCommitSent");
+      st = conn_->RunPipeline(commit).error();
     }
     if (!st.ok()) {
       if (!conn_->broken()) {

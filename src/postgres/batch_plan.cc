@@ -5,6 +5,7 @@
 #include "estoria/backend/validation.h"
 #include "event_codec.h"
 #include "pg_wire.h"
+#include "sync_point.h"
 
 namespace estoria::postgres::internal {
 
@@ -85,6 +86,14 @@ Status AddLogWrites(postgres::PgPipeline& pipeline, const Statements& s, std::sp
     sfirst.push_back(PgBinaryInt64(st.first_position));
     slast.push_back(PgBinaryTimestamp(st.last));
   }
+  const std::string* channel = &s.notify_channel;
+#ifdef ESTORIA_ENABLE_SYNC_POINTS
+  // Test builds: a test may send this NOTIFY to another channel (the control
+  // of a wake-up test: the commit happens, no listener hears of it).
+  std::string test_channel = s.notify_channel;
+  ESTORIA_TEST_SYNC_POINT_CALLBACK("PostgresStore::NotifyChannel", &test_channel);
+  channel = &test_channel;
+#endif
   pipeline
       .Add(s.insert_events, PgParams()
                                 .Binary(PgBinaryArray(kInt8Oid, pos), kInt8ArrayOid)
@@ -104,7 +113,7 @@ Status AddLogWrites(postgres::PgPipeline& pipeline, const Statements& s, std::sp
                                  .Binary(PgBinaryArray(kInt8Oid, sfirst), kInt8ArrayOid)
                                  .Binary(PgBinaryArray(kTimestamptzOid, slast), kTimestamptzArrayOid))
       .Add(s.set_head, PgParams().Int64(head))
-      .Add(s.notify, PgParams().Text(s.notify_channel).Text(std::to_string(head)));
+      .Add(s.notify, PgParams().Text(*channel).Text(std::to_string(head)));
   return Status::Ok();
 }
 

@@ -7,6 +7,7 @@
 
 #include "estoria/postgres/connection.h"
 #include "pg_wire.h"
+#include "sync_point.h"
 
 namespace estoria::postgres {
 namespace {
@@ -229,6 +230,9 @@ Result<std::vector<PgResult>> PgConnection::RunPipeline(const PgPipeline& pipeli
     Drop();
     return flushed;
   }
+#ifdef ESTORIA_ENABLE_SYNC_POINTS
+  if (pipeline.after_sent_ != nullptr) ESTORIA_TEST_SYNC_POINT_CALLBACK(pipeline.after_sent_, conn_);
+#endif
 
   auto next_result = [&]() -> Result<PGresult*> {
     while (PQisBusy(conn_)) {

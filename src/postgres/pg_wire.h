@@ -54,6 +54,10 @@ class PgPipeline {
  public:
   PgPipeline& Add(const PgStatement& statement, PgParams params = {}, PgFormat result = PgFormat::kText);
   size_t size() const { return items_.size(); }
+#ifdef ESTORIA_ENABLE_SYNC_POINTS
+  // Test builds only (see ESTORIA_PG_PIPELINE_AFTER_SENT below).
+  void set_after_sent(const char* sync_point) { after_sent_ = sync_point; }
+#endif
 
  private:
   friend class PgConnection;
@@ -63,6 +67,20 @@ class PgPipeline {
     PgFormat result;
   };
   std::vector<Item> items_;
+#ifdef ESTORIA_ENABLE_SYNC_POINTS
+  const char* after_sent_ = nullptr;
+#endif
 };
+
+// Names a sync point (src/core/sync_point.h) that RunPipeline passes once the
+// whole pipeline has been handed to the socket and before it reads any answer,
+// with the PGconn* as argument: e.g. between sending a COMMIT and reading its
+// result, where a test cuts the connection. Expands to nothing (no code, no
+// member) unless ESTORIA_ENABLE_SYNC_POINTS is defined.
+#ifdef ESTORIA_ENABLE_SYNC_POINTS
+#define ESTORIA_PG_PIPELINE_AFTER_SENT(pipeline, name) (pipeline).set_after_sent(name)
+#else
+#define ESTORIA_PG_PIPELINE_AFTER_SENT(pipeline, name) static_cast<void>(0)
+#endif
 
 }  // namespace estoria::postgres

@@ -139,6 +139,7 @@ Result<std::vector<int64_t>> PostgresEventStore::ImportEvents(std::span<const Ev
       return w;
     }
     write.Add(s.commit);
+    ESTORIA_PG_PIPELINE_AFTER_SENT(write, "PostgresEventStore::ImportAfterCommitSent");
     Status st = c.RunPipeline(write).error();
     if (!st.ok()) {
       if (!c.broken()) {

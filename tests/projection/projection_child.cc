@@ -1,11 +1,17 @@
 // estoria_projection_child: a processor process for the multi-process tests.
 //   estoria_projection_child sqlite STORE_PATH MODEL_PATH NAME [INTERVAL_LOG]
 //   estoria_projection_child pg SCHEMA NAME [INTERVAL_LOG]      (server: ESTORIA_TEST_POSTGRES)
+//   estoria_projection_child pg-tail SCHEMA NAME
 // Runs a Processor over the store, writing the totals read model (SQLite file or
 // PostgreSQL schema) with the read model as its lock, until SIGTERM (clean
 // stop, exit 0) or SIGKILL. With INTERVAL_LOG, every handler call appends
 // "B <pid> <position> <monotonic ns>" before and "E ..." after its work, with
 // write(2) (so the lines survive a SIGKILL).
+// pg-tail: the PostgreSQL processor without a lock and with a poll interval of
+// one hour, so that only a NOTIFY can wake it when it is caught up; it starts
+// the processor once the store's LISTEN connection is up, and writes
+// "caught-up\n" on stdout once the processor has caught up (the parent keeps
+// reading the pipe).
 #include <fcntl.h>
 #include <signal.h>
 #include <time.h>
@@ -62,7 +68,8 @@ int Fail(const Status& s, const char* what) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s sqlite STORE MODEL NAME [LOG] | pg SCHEMA NAME [LOG]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s sqlite STORE MODEL NAME [LOG] | pg SCHEMA NAME [LOG] | pg-tail SCHEMA NAME\n",
+                 argv[0]);
     return 64;
   }
   sigset_t term;
@@ -98,13 +105,19 @@ int main(int argc, char** argv) {
     if (!model) return Fail(model.error(), "open model");
     sink = *model;
     lock = *model;
-  } else if (mode == "pg") {
+  } else if (mode == "pg" || mode == "pg-tail") {
     std::string schema = argv[2];
     name = argv[3];
     if (argc >= 5) log_path = argv[4];
     auto opened = postgres::PostgresEventStore::Open(testing::PgOptions(schema));
     if (!opened) return Fail(opened.error(), "open store");
     store = *opened;
+    if (mode == "pg-tail") {
+      // The listener is connected (LISTEN issued, head read) before the
+      // processor starts: from then on every NOTIFY is heard.
+      auto& pg = **opened;
+      while (pg.stats().listener_connects < 1) (void)pg.WaitForAppend(int64_t{1} << 40, 50ms);
+    }
     postgres::PostgresReadModelOptions mo;
     mo.conninfo = testing::PgOptions(schema).conninfo;
     mo.schema = schema;
@@ -114,7 +127,7 @@ int main(int argc, char** argv) {
                 [schema](postgres::PgConnection& c, const Event& e) { return testing::PgApplyTotals(c, schema, e); }));
     if (!model) return Fail(model.error(), "open model");
     sink = *model;
-    lock = *model;
+    if (mode == "pg") lock = *model;
   } else {
     std::fprintf(stderr, "projection_child: unknown mode %s\n", mode.c_str());
     return 64;
@@ -133,10 +146,16 @@ int main(int argc, char** argv) {
   po.retry_interval = 50ms;
   po.lock = lock;
   po.lock_retry_interval = 50ms;
+  if (mode == "pg-tail") po.poll_interval = std::chrono::hours(1);
   auto processor = Processor::Create(store, sink, po);
   if (!processor) return Fail(processor.error(), "create processor");
   Status started = (*processor)->Start();
   if (!started.ok()) return Fail(started, "start");
+  if (mode == "pg-tail") {
+    Status caught_up = (*processor)->WaitUntilCaughtUp(std::chrono::seconds(30));
+    if (!caught_up.ok()) return Fail(caught_up, "catch up");
+    if (write(STDOUT_FILENO, "caught-up\n", 10) != 10) return 2;
+  }
   int sig = 0;
   sigwait(&term, &sig);
   Status stopped = (*processor)->Stop();

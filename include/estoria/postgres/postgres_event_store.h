@@ -19,9 +19,12 @@
 // so reads never wait for the writer. A dropped connection is re-established on
 // next use; while the server is down calls return Unavailable within the
 // configured timeouts instead of hanging. A connection lost while COMMIT was in
-// flight is resolved by looking the batch up after reconnecting; when that is
-// impossible the append reports Unavailable although it may have committed (use
-// caller-chosen event ids to make retries safe: they then report AlreadyExists).
+// flight is resolved by looking the batch up after reconnecting: found, the
+// append (or import) reports OK and its events are stored once; not found,
+// Unavailable ("... not committed") and nothing was stored; when the lookup is
+// impossible, Unavailable ("... outcome unknown") although it may have
+// committed (use caller-chosen event ids to make retries safe: they then report
+// AlreadyExists). Tested in tests/postgres/lost_commit_test.cc.
 //
 // PostgreSQL specifics: metadata is stored as jsonb and content types as text,
 // so both must be UTF-8 without NUL bytes (else InvalidArgument); payloads are
