@@ -77,7 +77,10 @@ class SqliteReadModel final : public ProjectionSink, public ProjectionLock {
   static Result<std::shared_ptr<SqliteReadModel>> Open(SqliteReadModelOptions options, SqliteReadModelHandler handler);
   ~SqliteReadModel() override;
 
-  // ProjectionSink (statuses as documented in projection_sink.h).
+  // ProjectionSink (statuses as documented in projection_sink.h). On a full
+  // disk, Commit (and Renew, TryAcquire) return Unavailable with "disk full"
+  // in the message and write nothing; the processor retries, and continues
+  // from its checkpoint once space is freed (tests/sqlite/disk_full_test.cc).
   bool transactional() const override { return true; }
   Result<int64_t> LoadPosition(std::string_view name) override;
   Status Begin(std::string_view name) override;
@@ -89,7 +92,8 @@ class SqliteReadModel final : public ProjectionSink, public ProjectionLock {
   Status Replay(std::string_view name, int64_t global_position) override;
 
   // ProjectionLock: the lease row. TryAcquire succeeds when the row is absent,
-  // expired, or ours. Errors: Unavailable (database busy), Internal.
+  // expired, or ours. Errors: Unavailable (database busy, disk full),
+  // Internal.
   Result<bool> TryAcquire(std::string_view name) override;
   Result<bool> Renew(std::string_view name) override;
   void Release(std::string_view name) override;
