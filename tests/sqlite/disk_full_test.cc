@@ -12,6 +12,9 @@
 //    running, the model stays equal to the fold of the log up to its
 //    checkpoint, and once space is freed it catches up and the model equals
 //    the fold of the whole log.
+//  - The same when the handler's own writes hit the full disk (they spill
+//    from SQLite's page cache): the processor retries instead of applying its
+//    failure policy, so it neither stops (kStop) nor parks events (kPark).
 // Skips (with the reason) where mounting is not permitted (not root, no
 // CAP_SYS_ADMIN).
 #include <errno.h>
@@ -127,7 +130,7 @@ bool NamesDiskFull(const Status& s) { return s.message().find("disk full") != st
 class DiskFullTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why = fs_.Mount(dir_.File("small"), 2 * 1024 * 1024);
+    std::string why = fs_.Mount(dir_.File("small"), 8 * 1024 * 1024);
     if (!why.empty()) GTEST_SKIP() << "cannot mount a small tmpfs here (needs root/CAP_SYS_ADMIN): " << why;
   }
   TempDir dir_;
@@ -348,6 +351,91 @@ TEST_F(DiskFullTest, ReadModelCatchesUpOnceSpaceIsFreed) {
   db.reset();
   ESTORIA_ASSERT_OK_AND_ASSIGN(std::string integrity, IntegrityCheck(model_path));
   EXPECT_EQ(integrity, "ok");
+}
+
+// The handler's writes spill from SQLite's page cache (4 pages, 1 KB per event,
+// batches of 64) into the WAL on the full disk: Apply itself fails with disk
+// full. That is the sink's failure, not the handler's: the processor retries
+// instead of applying its failure policy (kStop would stop it, kPark would park
+// healthy events), and catches up once space is freed.
+void HandlerWritesFailOnAFullDisk(SmallFileSystem& fs, TempDir& dir, FailurePolicy policy) {
+  sqlite::SqliteOptions so;
+  so.path = dir.File("store.db");
+  so.durability = Durability::kRelaxed;
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, sqlite::SqliteEventStore::Open(so));
+  std::string model_path = fs.File("model.db");
+  sqlite::SqliteReadModelOptions mo;
+  mo.path = model_path;
+  mo.setup = [](sqlite::SqliteDatabase& db) {
+    ESTORIA_RETURN_IF_ERROR(db.Exec("PRAGMA cache_size=4"));
+    ESTORIA_RETURN_IF_ERROR(db.Exec("CREATE TABLE IF NOT EXISTS pads (position INTEGER PRIMARY KEY, pad BLOB)"));
+    return CreateTables(db);
+  };
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto model, sqlite::SqliteReadModel::Open(mo, [](sqlite::SqliteDatabase& db, const Event& e) {
+        ESTORIA_RETURN_IF_ERROR(ApplyTotals(db, e));
+        ESTORIA_ASSIGN_OR_RETURN(auto st, db.Prepare("INSERT INTO pads VALUES (?, zeroblob(1000))"));
+        ESTORIA_RETURN_IF_ERROR(st.BindInt64(1, e.global_position));
+        return st.Run();
+      }));
+  ProcessorOptions po;
+  po.name = "totals";
+  po.batch_size = 64;
+  po.poll_interval = 20ms;
+  po.retry_interval = 20ms;
+  po.failure_policy = policy;
+  po.logger = NullLogger();
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto processor, Processor::Create(store, model, po));
+  ESTORIA_ASSERT_OK(processor->Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store, 100, 8));
+  ESTORIA_ASSERT_OK(processor->WaitForPosition(head, 30s));
+  ESTORIA_ASSERT_OK(processor->Stop());
+
+  // A backlog first, so that the processor's first batch is a full one.
+  ASSERT_GT(fs.Fill(), 0);
+  ASSERT_EQ(fs.FreeBytes(), 0);
+  ESTORIA_ASSERT_OK_AND_ASSIGN(head, AppendEvents(*store, 400, 8));
+  ESTORIA_ASSERT_OK(processor->Start());
+  ProcessorState state;
+  for (auto deadline = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < deadline;) {
+    state = processor->state();
+    // The failed statement is the handler's: the failure happened in Apply.
+    bool in_apply = state.last_error.message().find("[INSERT INTO ") != std::string::npos;
+    if (state.phase == ProcessorPhase::kFailed || state.events_parked > 0 || in_apply) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_NE(state.phase, ProcessorPhase::kFailed) << state.last_error;
+  EXPECT_NE(state.last_error.message().find("[INSERT INTO "), std::string::npos) << state.last_error;
+  EXPECT_TRUE(NamesDiskFull(state.last_error)) << state.last_error;
+  EXPECT_TRUE(state.last_error.IsUnavailable()) << state.last_error;
+  std::cout << "[          ] handler on a full disk: " << state.last_error << "\n";
+
+  fs.Free();
+  ESTORIA_ASSERT_OK(processor->WaitForPosition(head, 30s));
+  ESTORIA_ASSERT_OK(processor->Stop());
+  EXPECT_EQ(processor->state().events_parked, 0);
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto parked, processor->ListParked());
+  EXPECT_TRUE(parked.empty()) << parked.size() << " healthy events were parked";
+
+  ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto db, sqlite::SqliteDatabase::Open(model_path));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream model_totals, ReadTotals(*db));
+  EXPECT_EQ(model_totals, fold);
+  auto [rows, distinct] = AppliedCounts(*db);
+  EXPECT_EQ(rows, head);
+  EXPECT_EQ(distinct, head);
+  EXPECT_EQ(db->QueryInt64("SELECT COUNT(*) FROM pads").value_or(-1), head);
+  db.reset();
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::string integrity, IntegrityCheck(model_path));
+  EXPECT_EQ(integrity, "ok");
+}
+
+TEST_F(DiskFullTest, HandlerWritesOnAFullDiskDoNotStopTheProcessor) {
+  HandlerWritesFailOnAFullDisk(fs_, dir_, FailurePolicy::Stop());
+}
+
+TEST_F(DiskFullTest, HandlerWritesOnAFullDiskParkNothing) {
+  HandlerWritesFailOnAFullDisk(fs_, dir_, FailurePolicy::Park(1));
 }
 
 }  // namespace
