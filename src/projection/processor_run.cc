@@ -140,6 +140,10 @@ Processor::Impl::Run::EventOutcome Processor::Impl::Run::HandleEvent(const Event
     Status s = p_.sink_->Apply(event);
     ++attempts;
     if (s.ok()) return EventOutcome::kHandled;
+    if (p_.sink_->ApplyFailedInSink()) {  // not the handler's fault: no policy, retry the batch
+      RecordError(s, ("the sink failed on position " + std::to_string(event.global_position)).c_str());
+      return EventOutcome::kTransient;
+    }
     RecordError(s, ("handler failed on position " + std::to_string(event.global_position)).c_str());
     if (fp.kind == FailurePolicy::Kind::kStop) return EventOutcome::kFailed;
     if (attempts >= fp.max_attempts) {

@@ -60,7 +60,8 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(std::string path, S
 }
 
 Status SqliteDatabase::Error(int rc, std::string_view what) const {
-  return SqliteStatus(rc, std::string(what) + " on " + (path_.empty() ? std::string(":memory:") : path_),
+  return SqliteStatus(SqliteResultCode(db_, rc),
+                      std::string(what) + " on " + (path_.empty() ? std::string(":memory:") : path_),
                       sqlite3_errmsg(db_));
 }
 
@@ -91,7 +92,7 @@ Status SqliteDatabase::Exec(std::string_view sql) {
   if (rc == SQLITE_OK) return Status::Ok();
   std::string detail = err ? err : "";
   sqlite3_free(err);
-  return SqliteStatus(rc, "exec [" + text.substr(0, 80) + "] on " + path_, detail);
+  return SqliteStatus(SqliteResultCode(db_, rc), "exec [" + text.substr(0, 80) + "] on " + path_, detail);
 }
 
 Result<SqliteStatement> SqliteDatabase::Prepare(std::string_view sql) {

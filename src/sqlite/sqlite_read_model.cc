@@ -77,22 +77,49 @@ Status SqliteReadModel::Begin(std::string_view name) {
   return Status::Ok();
 }
 
+namespace {
+// Whether the connection's last failure was SQLite's own (storage, memory),
+// not a statement the handler got wrong.
+bool StorageFailure(SqliteDatabase& db) {
+  int code = sqlite3_errcode(db.handle()) & 0xff;
+  return code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_NOMEM;
+}
+}  // namespace
+
 Status SqliteReadModel::ApplyLocked(const Event& event) {
+  apply_failed_in_sink_ = true;  // until the handler runs
   ESTORIA_RETURN_IF_ERROR(db_->Exec("SAVEPOINT estoria_event"));
   Status s = CallHandler([&] { return handler_(*db_, event); });
   if (!s.ok()) {
+    // A failure in SQLite itself (disk full while the handler's writes spill
+    // from the cache, ...), or one after which SQLite rolled the whole
+    // transaction back, is the sink's, not the handler's.
+    apply_failed_in_sink_ = StorageFailure(*db_) || !db_->InTransaction();
+    if (!db_->InTransaction()) return s;
     Status undo = db_->Exec("ROLLBACK TO estoria_event");
     if (undo.ok()) undo = db_->Exec("RELEASE estoria_event");
-    if (!undo.ok()) return undo.WithContext("rolling back a failed handler call");
+    if (!undo.ok()) {
+      apply_failed_in_sink_ = true;
+      return undo.WithContext("rolling back a failed handler call (" + s.ToString() + ")");
+    }
     return s;
   }
-  return db_->Exec("RELEASE estoria_event");
+  // A failed RELEASE is SQLite's (apply_failed_in_sink_ stays true).
+  ESTORIA_RETURN_IF_ERROR(db_->Exec("RELEASE estoria_event"));
+  apply_failed_in_sink_ = false;
+  return Status::Ok();
 }
 
 Status SqliteReadModel::Apply(const Event& event) {
   std::lock_guard<std::mutex> lock(mu_);
+  apply_failed_in_sink_ = false;
   if (!tx_) return Status::FailedPrecondition("SqliteReadModel: Apply outside a batch");
   return ApplyLocked(event);
+}
+
+bool SqliteReadModel::ApplyFailedInSink() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return apply_failed_in_sink_;
 }
 
 Status SqliteReadModel::Park(const DeadLetter& letter) {

@@ -1,4 +1,6 @@
 // SqliteStatement and SqliteStatus: see estoria/sqlite/database.h.
+#include <errno.h>
+
 #include <string>
 
 #include "estoria/sqlite/database.h"
@@ -32,14 +34,21 @@ Status SqliteStatus(int rc, std::string_view context, std::string_view detail) {
     case SQLITE_CONSTRAINT:
       if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) return Status::AlreadyExists(msg);
       return Status::FailedPrecondition(msg);
-    case SQLITE_IOERR:
     case SQLITE_FULL:
+      return Status::Unavailable(msg + "; disk full (or max_page_count reached): retry once space is freed");
+    case SQLITE_IOERR:
       return Status::Unavailable(msg);
     case SQLITE_RANGE:
       return Status::InvalidArgument(msg);
     default:
       return Status::Internal(msg);
   }
+}
+
+int SqliteResultCode(sqlite3* db, int rc) {
+  if ((rc & 0xff) != SQLITE_IOERR || db == nullptr) return rc;
+  int os_error = sqlite3_system_errno(db);
+  return os_error == ENOSPC || os_error == EDQUOT ? SQLITE_FULL : rc;
 }
 
 SqliteStatement& SqliteStatement::operator=(SqliteStatement&& other) noexcept {
@@ -59,7 +68,7 @@ Status SqliteStatement::Error(int rc, std::string_view what) const {
   std::string context = std::string(what) + " on " + (file && *file ? file : ":memory:");
   const char* sql = sqlite3_sql(stmt_);
   if (sql) context += " [" + std::string(sql).substr(0, 80) + "]";
-  return SqliteStatus(rc, context, sqlite3_errmsg(db));
+  return SqliteStatus(SqliteResultCode(db, rc), context, sqlite3_errmsg(db));
 }
 
 Status SqliteStatement::BindInt64(int index, int64_t value) {

@@ -20,10 +20,11 @@
 // Positions skipped by filters advance the position too once the processor has
 // read past them.
 //
-// Transient failures (reading the log, committing, losing the lock) never stop a
-// processor: it records last_error, backs off (retry_interval), reloads its
-// position from the sink and continues. Handler failures follow the
-// FailurePolicy.
+// Transient failures (reading the log, committing, losing the lock, a sink
+// failing in Apply by itself: ProjectionSink::ApplyFailedInSink, e.g. disk
+// full) never stop a processor: it records last_error, backs off
+// (retry_interval), reloads its position from the sink and continues. Handler
+// failures follow the FailurePolicy.
 //
 // Observing: state() is cheap (a copy under a mutex) and may be polled, e.g. by
 // metrics or a benchmark. Commit-to-handler latency is measured in the handler:

@@ -53,6 +53,14 @@ class ProjectionSink {
   // rolled back to a savepoint) and the unit stays usable. Returns the
   // handler's status; a thrown exception becomes Internal.
   virtual Status Apply(const Event& event) = 0;
+  // After a failed Apply: true when it failed in the sink itself (its storage:
+  // disk full, an I/O error, a lost connection; the unit may be unusable), not
+  // in the handler's logic. The processor then treats the failure like a
+  // failed Commit (aborts the unit, backs off, reloads the position and
+  // retries) instead of applying its FailurePolicy: a full disk neither stops
+  // the processor nor parks events. Default false: every failure is the
+  // handler's.
+  virtual bool ApplyFailedInSink() const { return false; }
   // Parks an event within the unit (SQL: in the same transaction).
   // Errors: Unavailable, Internal.
   virtual Status Park(const DeadLetter& letter) = 0;

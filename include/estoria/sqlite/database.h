@@ -15,7 +15,13 @@
 //   SQLITE_CANTOPEN                                     -> InvalidArgument
 //   SQLITE_CONSTRAINT (UNIQUE / PRIMARY KEY)            -> AlreadyExists
 //   SQLITE_CONSTRAINT (other)                           -> FailedPrecondition
-//   SQLITE_IOERR, SQLITE_FULL                           -> Unavailable
+//   SQLITE_FULL, and SQLITE_IOERR caused by ENOSPC/EDQUOT -> Unavailable, the
+//                      message says "disk full" (the file system is full, or
+//                      the file reached max_page_count); SQLite undid the
+//                      failed statement (or the whole transaction: see
+//                      InTransaction), a failed COMMIT wrote nothing, and the
+//                      connection stays usable: retry once space is freed
+//   SQLITE_IOERR (other)                                -> Unavailable
 //   anything else                                       -> Internal
 // Messages name the database path.
 //
@@ -42,6 +48,10 @@ namespace estoria::sqlite {
 // says what failed (e.g. "open /tmp/x.db"); `detail` is sqlite3_errmsg text,
 // when known.
 Status SqliteStatus(int rc, std::string_view context, std::string_view detail = {});
+// The result code to pass to SqliteStatus for `rc` returned on connection `db`:
+// SQLITE_FULL for an I/O error whose cause was a full file system (ENOSPC or
+// EDQUOT, from sqlite3_system_errno), `rc` otherwise.
+int SqliteResultCode(sqlite3* db, int rc);
 
 class SqliteStatement {
  public:

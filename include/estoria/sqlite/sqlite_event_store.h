@@ -16,7 +16,10 @@
 //    commit order. Deleting events leaves gaps; positions are never reused (a
 //    floor kept in the file remembers the head of deleted events).
 //  - If a batch cannot commit (lock timeout, disk full, I/O error), every
-//    append of the batch fails and nothing of it is written.
+//    append of the batch fails and nothing of it is written. Disk full is
+//    Unavailable with "disk full" in the message; the store stays usable and
+//    appends succeed again once space is freed (every append acknowledged
+//    before stays readable; tests/sqlite/disk_full_test.cc).
 //  - Reads use a small pool of their own connections (WAL snapshots) and never
 //    block the writer. ReadAll fixes its frontier (the head) when called and
 //    pages with position > cursor AND position <= frontier.
@@ -69,7 +72,7 @@ struct SqliteOptions {
   int wal_autocheckpoint_pages = 1000;
   // Upper bound on the database file size in pages (PRAGMA max_page_count);
   // appends that would grow the file beyond it fail with Unavailable ("database
-  // or disk is full") and write nothing. 0 = SQLite's default (no practical
+  // or disk is full; disk full ...") and write nothing. 0 = SQLite's default (no practical
   // limit). Default 0.
   int64_t max_page_count = 0;
   // Idle read connections kept open (more are opened on demand). Default 8.
@@ -114,7 +117,9 @@ class SqliteEventStore final : public EventStore,
   ~SqliteEventStore() override;
 
   // StreamWriter, StreamReader: statuses as in event_store.h; appends and
-  // deletes on a read-only store return FailedPrecondition.
+  // deletes on a read-only store return FailedPrecondition; an append or delete
+  // on a full disk (or past max_page_count) returns Unavailable with "disk
+  // full" in the message and writes nothing.
   Result<std::vector<Event>> AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
                                           const AppendOptions& options = {}) override;
   Result<std::unique_ptr<EventIterator>> ReadStream(const TypeId& stream_id,

@@ -40,7 +40,7 @@ class SqliteLease final : public ProjectionLock {
   // SqliteProjectionTables::Open.
   static Result<std::shared_ptr<SqliteLease>> Open(SqliteLeaseOptions options);
 
-  // ProjectionLock. Errors: Unavailable (database busy), Internal.
+  // ProjectionLock. Errors: Unavailable (database busy, disk full), Internal.
   Result<bool> TryAcquire(std::string_view name) override;
   Result<bool> Renew(std::string_view name) override;
   void Release(std::string_view name) override;

@@ -77,11 +77,20 @@ class SqliteReadModel final : public ProjectionSink, public ProjectionLock {
   static Result<std::shared_ptr<SqliteReadModel>> Open(SqliteReadModelOptions options, SqliteReadModelHandler handler);
   ~SqliteReadModel() override;
 
-  // ProjectionSink (statuses as documented in projection_sink.h).
+  // ProjectionSink (statuses as documented in projection_sink.h). On a full
+  // disk, Apply (when the handler's writes spill from the cache), Commit,
+  // Renew and TryAcquire return Unavailable with "disk full" in the message
+  // and write nothing; the processor retries (ApplyFailedInSink), and
+  // continues from its checkpoint once space is freed
+  // (tests/sqlite/disk_full_test.cc).
   bool transactional() const override { return true; }
   Result<int64_t> LoadPosition(std::string_view name) override;
   Status Begin(std::string_view name) override;
   Status Apply(const Event& event) override;
+  // True after an Apply that failed in SQLite itself (disk full, I/O error,
+  // out of memory, or the transaction rolled back by SQLite), not in the
+  // handler's logic.
+  bool ApplyFailedInSink() const override;
   Status Park(const DeadLetter& letter) override;
   Status Commit(std::string_view name, int64_t position) override;
   void Abort() override;
@@ -89,7 +98,8 @@ class SqliteReadModel final : public ProjectionSink, public ProjectionLock {
   Status Replay(std::string_view name, int64_t global_position) override;
 
   // ProjectionLock: the lease row. TryAcquire succeeds when the row is absent,
-  // expired, or ours. Errors: Unavailable (database busy), Internal.
+  // expired, or ours. Errors: Unavailable (database busy, disk full),
+  // Internal.
   Result<bool> TryAcquire(std::string_view name) override;
   Result<bool> Renew(std::string_view name) override;
   void Release(std::string_view name) override;
@@ -113,10 +123,11 @@ class SqliteReadModel final : public ProjectionSink, public ProjectionLock {
 
   SqliteReadModelOptions options_;
   SqliteReadModelHandler handler_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::unique_ptr<SqliteDatabase> db_;
   std::optional<SqliteTransaction> tx_;
   bool lease_held_ = false;
+  bool apply_failed_in_sink_ = false;
   std::shared_ptr<SqliteDeadLetterStore> dead_letters_;
 };
 
