@@ -315,7 +315,7 @@ TEST_P(BankHistoryTest, KillNineMidRunKeepsTheHistoryLinearizable) {
             << " s; " << report.ToString() << " (checked in " << check_ms << " ms)\n";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, BankHistoryTest, ::testing::Values("sqlite", "postgres"), BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, BankHistoryTest, ::testing::Values("sqlite", "postgres", "nats"), BackendName);
 
 }  // namespace
 }  // namespace bank_test
