@@ -147,16 +147,19 @@ class AccountChecker {
   }
 
   // X completed before Y was invoked: an acknowledged write Y gets a version
-  // above X's; a summary read or refusal Y sees at least X's version (X not a
-  // model read: the read model may lag).
+  // above X's; a summary read or refusal Y sees at least X's version (X a
+  // model read too: the read model shows committed events only); a model read
+  // Y, which may lag, sees at least what a model read X saw.
   void CheckRealTimeOrder() {
     for (const Point& y : points_) {
-      if (y.is_model) continue;
       for (const Point& x : points_) {
         if (x.op->completed >= y.op->invoked) continue;
-        if (y.is_write ? y.version > x.version : (x.is_model || y.version >= x.version)) continue;
+        if (y.is_model && !x.is_model) continue;
+        if (y.is_write ? y.version > x.version : y.version >= x.version) continue;
         std::string what = y.is_write ? "a write got a version not above that of an operation completed before it began"
-                                      : "stale read: it began after an operation with a newer version completed";
+                           : y.is_model ? "the read model went back: it shows an older version than a read model "
+                                          "read completed before this one began"
+                                        : "stale read: it began after an operation with a newer version completed";
         Violation(what + ": " + Describe(*x.op) + " then " + Describe(*y.op));
         break;
       }

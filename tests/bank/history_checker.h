@@ -19,10 +19,11 @@
 //     read sees at least the versions completed before it began; a command
 //     gets a version above everything completed before it began);
 //   - the read model (GET /accounts/{id}) may lag, but it never shows a
-//     command invoked after the read completed, and a read at position P (the
-//     position the reply reports, at least min_position) shows every
-//     acknowledged command of the account at a position <= P
-//     (read-your-writes);
+//     command invoked after the read completed, never goes back (a read sees
+//     at least what a read-model read completed before it began saw; so does
+//     a summary read), and a read at position P (the position the reply
+//     reports, at least min_position) shows every acknowledged command of the
+//     account at a position <= P (read-your-writes);
 //   - positions: the positions of one account's commands grow with their
 //     versions; positions are unique and follow the real-time order of the
 //     commands across all accounts.

@@ -89,7 +89,7 @@ std::vector<Operation> GoodSequentialHistory() {
       Model(8, 9, 2, 150, 2, 2),                              // read-your-writes
       Refused(10, 11, Outcome::kInsufficientFunds, -151, 2),  //
       Write(12, 13, -150, 3, 3),                              //
-      Model(14, 15, 1, 100, 1),                               // the read model may lag
+      Model(14, 15, 2, 150, 2),                               // the read model may lag
       Write(16, 17, 7, 4, 5),                                 //
       Write(16, 17, 9, 1, 4, kB),                             // another account, overlapping
       Summary(18, 19, 4, 7),                                  //
@@ -129,7 +129,7 @@ TEST(HistoryCheckerTest, RejectsAWrongBalance) {
   history[3].balance = 140;  // summary at version 2
   ExpectRejected(history, "wrong balance");
   history = GoodSequentialHistory();
-  history[7].balance = 99;  // a lagging model read must still be a true prefix
+  history[7].balance = 149;  // a lagging model read must still be a true prefix
   ExpectRejected(history, "wrong balance");
 }
 
@@ -149,6 +149,15 @@ TEST(HistoryCheckerTest, RejectsAReadOlderThanACompletedWrite) {
   // A 422 refusal is a read of the version it reports.
   ExpectRejected({Write(0, 1, 10, 1, 1), Write(2, 3, 20, 2, 2), Refused(4, 5, Outcome::kInsufficientFunds, -20, 1)},
                  "stale read");
+}
+
+TEST(HistoryCheckerTest, RejectsAReadModelGoingBack) {
+  // Lagging is fine, going back is not: model reads in real-time order...
+  ExpectAccepted({Write(0, 1, 10, 1, 1), Write(2, 3, 20, 2, 2), Model(4, 5, 1, 10, 1), Model(6, 7, 2, 30, 2)});
+  ExpectRejected({Write(0, 1, 10, 1, 1), Write(2, 3, 20, 2, 2), Model(4, 5, 2, 30, 2), Model(6, 7, 1, 10, 1)},
+                 "went back");
+  // ...and a summary read after a model read (which shows committed events).
+  ExpectRejected({Write(0, 10, 10, 1, 1), Model(4, 5, 1, 10, 1), Summary(6, 7, 0, 0)}, "stale read");
 }
 
 TEST(HistoryCheckerTest, RejectsAWriteOrderedBeforeACompletedOne) {
