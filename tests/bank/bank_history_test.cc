@@ -10,7 +10,8 @@
 // the final state is read and the whole history is checked
 // (history_checker.h): versions, balances, real-time order, read-your-writes,
 // positions, and the final state explained by the acknowledged writes plus a
-// subset of the unknown ones.
+// subset of the unknown ones. On SQLite, PostgreSQL (ESTORIA_TEST_POSTGRES) and
+// NATS (ESTORIA_NATS_URL); sanitizer builds run fewer operations.
 #include <signal.h>
 
 #include <chrono>
