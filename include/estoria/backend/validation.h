@@ -56,4 +56,13 @@ Status ValidateSnapshot(const Snapshot& snapshot);                              
 Status ValidateCheckpoint(std::string_view name, int64_t position);                  // name, position >= 0
 Status ValidateDeadLetterKey(std::string_view projection, int64_t global_position);  // name, position >= 1
 
+// Validates a name a backend splices into SQL as an identifier (a schema or
+// table name): OK when it matches [a-z_][a-z0-9_]* and has 1 to max_bytes bytes
+// (PostgreSQL truncates identifiers beyond 63). Otherwise InvalidArgument naming
+// `what` (e.g. "PostgreSQL schema name"), the value as given (bytes outside
+// printable ASCII shown as \xNN, long values shortened) and the rule it breaks:
+// empty, too long, a leading digit, or a character outside [a-z0-9_]. Lower
+// case only, so that the name means the same quoted or unquoted.
+Status ValidateSqlIdentifier(std::string_view what, std::string_view name, size_t max_bytes);
+
 }  // namespace estoria::backend
