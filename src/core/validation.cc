@@ -140,13 +140,28 @@ Status ValidateSnapshot(const Snapshot& s) {
 
 Status ValidateCheckpoint(std::string_view name, int64_t position) {
   if (name.empty()) return Status::InvalidArgument("checkpoint: empty name");
+  if (name.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("checkpoint name \"" + Printable(name) + "\" contains a NUL byte");
+  }
   if (position < 0) return Status::InvalidArgument("checkpoint " + std::string(name) + ": negative position");
   return Status::Ok();
 }
 
 Status ValidateDeadLetterKey(std::string_view projection, int64_t global_position) {
   if (projection.empty()) return Status::InvalidArgument("dead letter: empty projection name");
+  if (projection.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("dead letter: projection name \"" + Printable(projection) +
+                                   "\" contains a NUL byte");
+  }
   if (global_position < 1) return Status::InvalidArgument("dead letter: global position must be >= 1");
+  return Status::Ok();
+}
+
+Status ValidateProjectionName(std::string_view name) {
+  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  if (name.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("projection name \"" + Printable(name) + "\" contains a NUL byte");
+  }
   return Status::Ok();
 }
 

@@ -254,7 +254,7 @@ Result<std::shared_ptr<PostgresVersionRegistry>> PostgresVersionRegistry::Open(P
 }
 
 Result<int> PostgresVersionRegistry::ActiveVersion(std::string_view name) {
-  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(name));
   std::lock_guard<std::mutex> lock(mu_);
   ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
   ESTORIA_ASSIGN_OR_RETURN(
@@ -266,7 +266,7 @@ Result<int> PostgresVersionRegistry::ActiveVersion(std::string_view name) {
 }
 
 Status PostgresVersionRegistry::SetActiveVersion(std::string_view name, int version) {
-  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(name));
   if (version < 1) return Status::InvalidArgument("projection version must be >= 1");
   std::lock_guard<std::mutex> lock(mu_);
   ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
