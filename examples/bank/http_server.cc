@@ -1,9 +1,16 @@
 #include "http_server.h"
 
 #include <httplib.h>
+#include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
@@ -66,6 +73,8 @@ std::string_view DefaultCode(int status) {
       return "payload_too_large";
     case 414:
       return "uri_too_long";
+    case 431:
+      return "header_fields_too_large";
     case 503:
       return "unavailable";
     default:
@@ -119,14 +128,285 @@ bool HasBody(const httplib::Request& req) {
          (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
 }
 
-// A subclass only to reach the listening socket: httplib 0.11 listens with a
-// backlog of 5, too small for bursts of new connections (the kernel then
-// resets some). listen() again on a listening socket sets a new backlog.
+// Set on the accept thread while it refuses a connection beyond
+// max_connections (see CappedTaskQueue).
+thread_local bool t_over_capacity = false;
+// Set on a worker when LimitedStream refused the request itself (408, 414, 431):
+// httplib may still log a reply it could not write; the logger skips it.
+thread_local bool t_refused_by_stream = false;
+
+std::string RawReply(int status, std::string_view reason, std::string_view code, std::string_view message) {
+  nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+  std::string text = body.dump() + "\n";
+  std::string reply = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+                      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
+                      "\r\nConnection: close\r\n";
+  if (status == 503) reply += "Retry-After: 1\r\n";
+  return reply + "\r\n" + text;
+}
+
+int PollMs(std::chrono::steady_clock::duration d) {
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+  return static_cast<int>(std::clamp<int64_t>(ms, 0, 100));  // short slices: Stop() is noticed
+}
+
+struct ConnectionLimits {
+  size_t max_request_line_bytes;
+  size_t max_header_bytes;
+  std::chrono::milliseconds request_timeout;
+  std::chrono::milliseconds idle_timeout;
+  std::chrono::milliseconds write_timeout;
+};
+
+// One connection's socket as httplib reads and writes it, with the limits of
+// HttpServerOptions enforced on the bytes httplib consumes: the request line's
+// and the header block's sizes (414, 431) and the whole request's deadline
+// (408). Such a reply is written here, and the stream then fails every read and
+// write, so httplib gives up on the request and the connection is closed.
+class LimitedStream final : public httplib::Stream {
+ public:
+  LimitedStream(int sock, const ConnectionLimits& limits, const std::atomic<socket_t>& listening,
+                std::function<void(int)> on_refused)
+      : sock_(sock), limits_(limits), listening_(listening), on_refused_(std::move(on_refused)) {}
+
+  // Waits for the next request's first byte, up to idle_timeout. False when the
+  // connection should be closed: idle too long, closed by the peer, or the
+  // server stopping.
+  bool WaitForRequest() {
+    if (pos_ < end_) return true;  // a pipelined request is buffered already
+    const auto deadline = Clock::now() + limits_.idle_timeout;
+    while (listening_.load() != INVALID_SOCKET) {
+      auto now = Clock::now();
+      if (now >= deadline) return false;
+      pollfd p{sock_, POLLIN, 0};
+      int n = ::poll(&p, 1, PollMs(deadline - now));
+      if (n < 0 && errno != EINTR) return false;
+      if (n > 0) return (p.revents & (POLLIN | POLLHUP)) != 0 && (p.revents & (POLLERR | POLLNVAL)) == 0;
+    }
+    return false;
+  }
+
+  // A request starts: its deadline runs from now.
+  void BeginRequest() {
+    deadline_ = Clock::now() + limits_.request_timeout;
+    phase_ = Phase::kRequestLine;
+    line_bytes_ = 0;
+    header_bytes_ = 0;
+    t_refused_by_stream = false;
+  }
+
+  bool refused() const { return refused_; }
+
+  bool is_readable() const override { return !refused_ && (pos_ < end_ || Poll(POLLIN, deadline_ - Clock::now())); }
+  bool is_writable() const override { return !refused_ && Poll(POLLOUT, limits_.write_timeout); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (refused_) return -1;
+    if (pos_ == end_ && !Fill()) return -1;
+    size_t n = std::min(size, end_ - pos_);
+    if (phase_ != Phase::kBody && !Scan(n)) return -1;
+    std::memcpy(ptr, buffer_ + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (refused_) return -1;
+    return Send(ptr, size);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { Address(true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { Address(false, ip, port); }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  enum class Phase { kRequestLine, kHeaders, kBody };
+
+  bool Poll(short events, Clock::duration timeout) const {
+    auto deadline = Clock::now() + timeout;
+    while (true) {
+      auto now = Clock::now();
+      if (now >= deadline) return false;
+      pollfd p{sock_, events, 0};
+      int n = ::poll(&p, 1, PollMs(deadline - now));
+      if (n > 0) return true;  // ready, or an error that the next call reports
+      if (n < 0 && errno != EINTR) return false;
+    }
+  }
+
+  // Reads more bytes before the request's deadline; on timeout answers 408.
+  bool Fill() {
+    if (!Poll(POLLIN, deadline_ - Clock::now())) {
+      Refuse(408, "Request Timeout", "request_timeout",
+             "the request was not received within " + std::to_string(limits_.request_timeout.count()) + " ms");
+      return false;
+    }
+    ssize_t n;
+    do {
+      n = ::recv(sock_, buffer_, sizeof(buffer_), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return false;  // closed by the peer, or an error
+    pos_ = 0;
+    end_ = static_cast<size_t>(n);
+    return true;
+  }
+
+  // Checks the next n buffered bytes, those httplib is about to consume, against
+  // the size limits; shortens n to end at the header block's end (what follows
+  // is body, or the next request).
+  bool Scan(size_t& n) {
+    for (size_t i = 0; i < n; ++i) {
+      char c = buffer_[pos_ + i];
+      if (phase_ == Phase::kRequestLine) {
+        if (c == '\n') {
+          phase_ = Phase::kHeaders;
+          line_bytes_ = 0;
+        } else if (c != '\r' && ++line_bytes_ > limits_.max_request_line_bytes) {
+          Refuse(414, "URI Too Long", "uri_too_long",
+                 "the request line exceeds " + std::to_string(limits_.max_request_line_bytes) + " bytes");
+          return false;
+        }
+        continue;
+      }
+      if (++header_bytes_ > limits_.max_header_bytes) {
+        Refuse(431, "Request Header Fields Too Large", "header_fields_too_large",
+               "the request headers exceed " + std::to_string(limits_.max_header_bytes) + " bytes");
+        return false;
+      }
+      if (c == '\n') {
+        if (line_bytes_ == 0) {  // the empty line: the headers end here
+          phase_ = Phase::kBody;
+          n = i + 1;
+          return true;
+        }
+        line_bytes_ = 0;
+      } else if (c != '\r') {
+        ++line_bytes_;
+      }
+    }
+    return true;
+  }
+
+  void Refuse(int status, std::string_view reason, std::string_view code, const std::string& message) {
+    std::string reply = RawReply(status, reason, code, message);
+    (void)Send(reply.data(), reply.size());
+    refused_ = true;
+    t_refused_by_stream = true;
+    if (on_refused_) on_refused_(status);
+  }
+
+  ssize_t Send(const char* data, size_t size) {
+    if (!Poll(POLLOUT, limits_.write_timeout)) return -1;
+    ssize_t n;
+    do {
+      n = ::send(sock_, data, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void Address(bool peer, std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    int rc = peer ? ::getpeername(sock_, reinterpret_cast<sockaddr*>(&addr), &len)
+                  : ::getsockname(sock_, reinterpret_cast<sockaddr*>(&addr), &len);
+    if (rc != 0) return;
+    char host[NI_MAXHOST];
+    char serv[NI_MAXSERV];
+    if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host), serv, sizeof(serv),
+                      NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+      return;
+    }
+    ip = host;
+    port = std::atoi(serv);
+  }
+
+  const int sock_;
+  const ConnectionLimits& limits_;
+  const std::atomic<socket_t>& listening_;
+  std::function<void(int)> on_refused_;
+  char buffer_[4096];
+  size_t pos_ = 0;
+  size_t end_ = 0;
+  Clock::time_point deadline_{};
+  Phase phase_ = Phase::kRequestLine;
+  size_t line_bytes_ = 0;    // in the current line, CR and LF excluded
+  size_t header_bytes_ = 0;  // in the header block so far
+  bool refused_ = false;
+};
+
+// httplib's thread pool, counting the open connections (queued or served): one
+// beyond max_connections is not queued but refused on the accept thread.
+class CappedTaskQueue final : public httplib::TaskQueue {
+ public:
+  CappedTaskQueue(size_t threads, size_t max_connections) : pool_(threads), max_connections_(max_connections) {}
+
+  void enqueue(std::function<void()> fn) override {
+    if (open_.load() >= max_connections_) {
+      t_over_capacity = true;  // process_and_close_socket answers 503 and closes
+      fn();
+      t_over_capacity = false;
+      return;
+    }
+    open_.fetch_add(1);
+    pool_.enqueue([this, fn = std::move(fn)] {
+      fn();
+      open_.fetch_sub(1);
+    });
+  }
+
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  const size_t max_connections_;
+  std::atomic<size_t> open_{0};
+};
+
+// The httplib server with the connection handling of HttpServerOptions: each
+// connection is served through a LimitedStream, and refused when over capacity.
 class Server final : public httplib::Server {
  public:
+  Server(ConnectionLimits limits, std::function<void(int)> on_refused)
+      : limits_(limits), on_refused_(std::move(on_refused)) {}
+
+  // httplib 0.11 listens with a backlog of 5, too small for bursts of new
+  // connections (the kernel then resets some). listen() again on a listening
+  // socket sets a new backlog.
   void SetBacklog(int backlog) {
     if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, backlog);
   }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    bool ok = false;
+    if (t_over_capacity) {
+      // On the accept thread: a fresh socket's send buffer is empty, so this
+      // does not block. Reading what the client sent first avoids a reset that
+      // could discard the reply before the client reads it.
+      std::string reply = RawReply(503, "Service Unavailable", "unavailable", "too many open connections; retry");
+      (void)::send(sock, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::shutdown(sock, SHUT_WR);
+      char drain[1024];
+      while (::recv(sock, drain, sizeof(drain), MSG_DONTWAIT) > 0) {
+      }
+      if (on_refused_) on_refused_(503);
+    } else {
+      LimitedStream stream(sock, limits_, svr_sock_, on_refused_);
+      for (size_t left = keep_alive_max_count_; left > 0 && stream.WaitForRequest(); --left) {
+        stream.BeginRequest();
+        bool close_connection = left == 1 || svr_sock_ == INVALID_SOCKET;
+        bool connection_closed = false;
+        ok = process_request(stream, close_connection, connection_closed, nullptr);
+        if (!ok || connection_closed || stream.refused()) break;
+      }
+      ::shutdown(sock, SHUT_RDWR);
+    }
+    ::close(sock);
+    return ok;
+  }
+
+  const ConnectionLimits limits_;
+  std::function<void(int)> on_refused_;
 };
 
 }  // namespace
@@ -184,8 +464,23 @@ class BankHttpServer::Handlers {
     metrics_.RequestFinished();
   }
 
+  // A request (or connection) refused by the connection limits, before any
+  // handler: recorded without a route or method.
+  void Refused(int status) {
+    if (t_request_state == RequestState::kInFlight) metrics_.RequestFinished();
+    t_request_state = RequestState::kIdle;
+    metrics_.RecordRequest("unmatched", "", status, 0);
+  }
+
   // httplib's logger: called after every reply is written.
   void Log(const httplib::Request& req, const httplib::Response& res) {
+    if (t_refused_by_stream) {
+      // LimitedStream answered (and Refused recorded) it; httplib's own reply
+      // was not sent.
+      t_refused_by_stream = false;
+      t_request_state = RequestState::kIdle;
+      return;
+    }
     if (t_request_state == RequestState::kInFlight) {
       Complete(req, res);
     } else if (t_request_state == RequestState::kIdle) {
@@ -337,12 +632,16 @@ class BankHttpServer::Handlers {
 };
 
 BankHttpServer::BankHttpServer(std::shared_ptr<Bank> bank, HttpServerOptions options)
-    : bank_(std::move(bank)), options_(std::move(options)), server_(std::make_unique<Server>()) {
+    : bank_(std::move(bank)), options_(std::move(options)) {
+  ConnectionLimits limits{options_.max_request_line_bytes, options_.max_header_bytes, options_.request_timeout,
+                          options_.idle_timeout, std::chrono::milliseconds(10000)};
+  server_ = std::make_unique<Server>(limits, [this](int status) { handlers_->Refused(status); });
   handlers_ = std::make_unique<Handlers>(*bank_, options_, metrics_);
   size_t threads = options_.threads == 0 ? 1 : options_.threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  size_t max_connections = std::max<size_t>(options_.max_connections, 1);
+  server_->new_task_queue = [threads, max_connections] { return new CappedTaskQueue(threads, max_connections); };
   server_->set_payload_max_length(options_.max_body_bytes);
-  server_->set_keep_alive_timeout(2);
+  // (Idle and read deadlines are LimitedStream's; httplib's apply per recv.)
   server_->set_read_timeout(10);
   server_->set_write_timeout(10);
   // 404 and 405 are decided here, before routing, for requests without a body;

@@ -9,6 +9,16 @@
 //   anything else: 404 (unknown path) or 405 (known path, wrong method); bodies
 //   over the limit: 413. Every error is {"error": {"code", "message"}}.
 //
+// Limits against slow, idle and hostile clients (HttpServerOptions): a request
+// line over max_request_line_bytes is answered 414, a header block over
+// max_header_bytes 431, a request not fully received within request_timeout
+// (from its first byte) 408; each closes the connection. A connection with no
+// request started within idle_timeout is closed without a reply. Beyond
+// max_connections open connections (being served or waiting for a worker), a
+// new one is answered 503 at once and closed. So a worker is held by one
+// connection for at most idle_timeout + request_timeout + the handler's time
+// per request.
+//
 // Thread safety: Stop() may be called from any thread (e.g. a signal thread)
 // while Serve() runs; other methods are called by one thread.
 #pragma once
@@ -39,6 +49,21 @@ struct HttpServerOptions {
   size_t max_body_bytes = 64 * 1024;
   // How long a read-model query with min_position waits. Default 5 s.
   std::chrono::milliseconds min_position_timeout{5000};
+  // Longest request line (method, target and version, CRLF excluded); longer:
+  // 414. Default 8 KiB, which is also the most httplib accepts.
+  size_t max_request_line_bytes = 8 * 1024;
+  // Largest header block (every header line after the request line, CRLFs and
+  // the final empty line included); larger: 431. Default 16 KiB.
+  size_t max_header_bytes = 16 * 1024;
+  // Time to receive a whole request (line, headers and body) from its first
+  // byte; slower: 408 and the connection is closed. Default 10 s.
+  std::chrono::milliseconds request_timeout{10000};
+  // How long a connection may wait for its next (or first) request before it is
+  // closed. Default 5 s.
+  std::chrono::milliseconds idle_timeout{5000};
+  // Open connections (served or waiting for a free worker); one more is
+  // answered 503 and closed. Default 512.
+  size_t max_connections = 512;
 };
 
 class BankHttpServer {

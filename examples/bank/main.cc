@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   bank::HttpServerOptions http_options;
   std::string listen = "127.0.0.1:8080";
   int64_t min_position_timeout_ms = http_options.min_position_timeout.count();
+  int64_t request_timeout_ms = http_options.request_timeout.count();
+  int64_t idle_timeout_ms = http_options.idle_timeout.count();
 
   CLI::App app{
       "estoria-bank: bank accounts over HTTP, the CQRS example of Estoria C++.\n"
@@ -87,6 +89,9 @@ int main(int argc, char** argv) {
       "  GET  /accounts[?limit=N&after=ID&min_balance=X&min_position=P]\n"
       "  GET  /healthz, GET /metrics (Prometheus text format)\n"
       "Errors are JSON {\"error\": {\"code\", \"message\"}}: 400, 404, 405, 409, 412, 413 (body > 64 KiB), 422, 503.\n"
+      "Limits: a request line over --max-request-line-bytes -> 414, headers over --max-header-bytes -> 431, a\n"
+      "request not received within --request-timeout-ms of its first byte -> 408 (each closes the connection);\n"
+      "a connection idle for --idle-timeout-ms is closed; beyond --max-connections a new connection gets 503.\n"
       "Example: estoria-bank --store postgres://user@localhost/bank --listen 0.0.0.0:8080");
   app.add_option("--store", bank_options.store_uri,
                  "Event store URI: sqlite:PATH, sqlite::memory:, memory:, postgres://... or postgresql://... "
@@ -110,8 +115,30 @@ int main(int argc, char** argv) {
                  "How long a read-model query with min_position waits before answering 503")
       ->capture_default_str()
       ->check(CLI::Range(0, 600000));
+  app.add_option("--max-request-line-bytes", http_options.max_request_line_bytes,
+                 "Longest request line (method, target, version); longer requests get 414")
+      ->capture_default_str()
+      ->check(CLI::Range(64, 8192));
+  app.add_option("--max-header-bytes", http_options.max_header_bytes,
+                 "Largest header block of a request; larger ones get 431")
+      ->capture_default_str()
+      ->check(CLI::Range(256, 1024 * 1024));
+  app.add_option("--request-timeout-ms", request_timeout_ms,
+                 "Time to receive a whole request from its first byte; a slower client gets 408 and is disconnected")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
+  app.add_option("--idle-timeout-ms", idle_timeout_ms,
+                 "How long a connection may wait for its next request before the server closes it")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
+  app.add_option("--max-connections", http_options.max_connections,
+                 "Open connections (served or waiting for a worker); a new one beyond this gets 503 and is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   CLI11_PARSE(app, argc, argv);
   http_options.min_position_timeout = std::chrono::milliseconds(min_position_timeout_ms);
+  http_options.request_timeout = std::chrono::milliseconds(request_timeout_ms);
+  http_options.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
   if (!ParseListen(listen, &http_options.host, &http_options.port)) {
     std::cerr << "estoria-bank: --listen must be HOST:PORT, got \"" << listen << "\"\n";
     return 2;

@@ -10,7 +10,9 @@ using estoria::postgres::PgFormat;
 using estoria::postgres::PgParams;
 using estoria::postgres::PgResult;
 
-std::string Table(const std::string& schema) { return "\"" + schema + "\".bank_accounts"; }
+// The schema comes from the read model URI, validated when the read model opened
+// it; quoted here all the same, so that no name is ever spliced into SQL raw.
+std::string Table(const std::string& schema) { return estoria::postgres::QuoteIdentifier(schema) + ".bank_accounts"; }
 
 AccountView RowToView(const PgResult& result, int row) {
   AccountView view;
@@ -25,7 +27,8 @@ AccountView RowToView(const PgResult& result, int row) {
 
 estoria::Status SetupPostgresAccounts(PgConnection& conn, const std::string& schema) {
   return conn
-      .Exec("CREATE SCHEMA IF NOT EXISTS \"" + schema + "\"; CREATE TABLE IF NOT EXISTS " + Table(schema) +
+      .Exec("CREATE SCHEMA IF NOT EXISTS " + estoria::postgres::QuoteIdentifier(schema) +
+            "; CREATE TABLE IF NOT EXISTS " + Table(schema) +
             " (id uuid PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL,"
             " last_updated timestamptz NOT NULL)")
       .status();

@@ -25,11 +25,12 @@ struct Checkpoint {
 class CheckpointStore {
  public:
   virtual ~CheckpointStore() = default;
-  // The stored position, 0 when none. Errors: InvalidArgument (empty name),
+  // The stored position, 0 when none. Errors: InvalidArgument (empty name, or one with a NUL byte),
   // Unavailable, Internal.
   virtual Result<int64_t> Load(std::string_view name) = 0;
   // Stores the position (it may move backwards: a reset). Errors: InvalidArgument
-  // (empty name, negative position), Unavailable, Internal.
+  // (empty name or one with a NUL byte, negative position), Unavailable,
+  // Internal.
   virtual Status Save(std::string_view name, int64_t position) = 0;
   // All checkpoints ordered by name. Unavailable, Internal.
   virtual Result<std::vector<Checkpoint>> List() = 0;

@@ -10,6 +10,25 @@
 namespace estoria::backend {
 
 namespace {
+// The value for an error message: printable ASCII as is, other bytes as \xNN,
+// at most 80 bytes of it.
+std::string Printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < 80; ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  if (text.size() > 80) out += "...";
+  return out;
+}
+
 Status ValidateStreamId(const TypeId& stream_id) {
   Status st = TypeId::ValidateTypeName(stream_id.type());
   if (!st.ok()) return st.WithContext("invalid stream id");
@@ -121,14 +140,51 @@ Status ValidateSnapshot(const Snapshot& s) {
 
 Status ValidateCheckpoint(std::string_view name, int64_t position) {
   if (name.empty()) return Status::InvalidArgument("checkpoint: empty name");
+  if (name.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("checkpoint name \"" + Printable(name) + "\" contains a NUL byte");
+  }
   if (position < 0) return Status::InvalidArgument("checkpoint " + std::string(name) + ": negative position");
   return Status::Ok();
 }
 
 Status ValidateDeadLetterKey(std::string_view projection, int64_t global_position) {
   if (projection.empty()) return Status::InvalidArgument("dead letter: empty projection name");
+  if (projection.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("dead letter: projection name \"" + Printable(projection) +
+                                   "\" contains a NUL byte");
+  }
   if (global_position < 1) return Status::InvalidArgument("dead letter: global position must be >= 1");
   return Status::Ok();
+}
+
+Status ValidateProjectionName(std::string_view name) {
+  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  if (name.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("projection name \"" + Printable(name) + "\" contains a NUL byte");
+  }
+  return Status::Ok();
+}
+
+Status ValidateSqlIdentifier(std::string_view what, std::string_view name, size_t max_bytes) {
+  std::string problem;
+  if (name.empty()) {
+    problem = "it is empty";
+  } else if (name.size() > max_bytes) {
+    problem = "it has " + std::to_string(name.size()) + " bytes, more than " + std::to_string(max_bytes);
+  } else if (name[0] >= '0' && name[0] <= '9') {
+    problem = "it starts with a digit";
+  } else {
+    for (size_t i = 0; i < name.size() && problem.empty(); ++i) {
+      char c = name[i];
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+        problem = "byte " + std::to_string(i) + " ('" + Printable(name.substr(i, 1)) + "') is not in [a-z0-9_]";
+      }
+    }
+  }
+  if (problem.empty()) return Status::Ok();
+  return Status::InvalidArgument(
+      std::string(what) + " \"" + Printable(name) + "\" is not a valid SQL identifier: " + problem +
+      " (it must match [a-z_][a-z0-9_]* and have 1 to " + std::to_string(max_bytes) + " bytes)");
 }
 
 }  // namespace estoria::backend

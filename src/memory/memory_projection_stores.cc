@@ -96,14 +96,14 @@ Result<std::shared_ptr<MemoryDeadLetterStore>> MemoryDeadLetterStore::Open() {
 }
 
 Result<int> MemoryVersionRegistry::ActiveVersion(std::string_view name) {
-  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(name));
   std::lock_guard<std::mutex> lock(mu_);
   auto it = versions_.find(std::string(name));
   if (it == versions_.end()) return Status::NotFound("no active version for projection " + std::string(name));
   return it->second;
 }
 Status MemoryVersionRegistry::SetActiveVersion(std::string_view name, int version) {
-  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(name));
   if (version < 1) return Status::InvalidArgument("projection version must be >= 1");
   std::lock_guard<std::mutex> lock(mu_);
   versions_[std::string(name)] = version;

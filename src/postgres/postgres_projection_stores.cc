@@ -5,6 +5,7 @@
 #include "estoria/backend/validation.h"
 #include "estoria/postgres/postgres_checkpoint_store.h"
 #include "pg_advisory.h"
+#include "schema.h"
 
 namespace estoria::postgres {
 
@@ -46,7 +47,7 @@ Result<std::unique_ptr<PgConnection>> PostgresProjectionTables::Connect(const Po
 }
 
 Status PostgresProjectionTables::EnsureSchema(const PostgresOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateIdentifier(options.schema));
+  ESTORIA_RETURN_IF_ERROR(internal::ValidateSchemaName(options.schema));
   {  // creates the schema and its checkpoints table
     ESTORIA_ASSIGN_OR_RETURN(auto checkpoints, PostgresCheckpointStore::Open(options));
   }
@@ -186,7 +187,7 @@ Status PostgresProjectionTables::DiscardIn(PgConnection& conn, std::string_view 
 
 Status PostgresProjectionTables::DropTables(PgConnection& conn, std::string_view table_schema,
                                             const std::vector<std::string>& tables) {
-  if (!table_schema.empty()) ESTORIA_RETURN_IF_ERROR(ValidateIdentifier(table_schema));
+  if (!table_schema.empty()) ESTORIA_RETURN_IF_ERROR(internal::ValidateSchemaName(table_schema));
   for (const auto& t : tables) ESTORIA_RETURN_IF_ERROR(ValidateIdentifier(t));
   ESTORIA_ASSIGN_OR_RETURN(auto tx, PgTransaction::Begin(conn));
   for (const auto& t : tables) {
@@ -253,7 +254,7 @@ Result<std::shared_ptr<PostgresVersionRegistry>> PostgresVersionRegistry::Open(P
 }
 
 Result<int> PostgresVersionRegistry::ActiveVersion(std::string_view name) {
-  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(name));
   std::lock_guard<std::mutex> lock(mu_);
   ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
   ESTORIA_ASSIGN_OR_RETURN(
@@ -265,7 +266,7 @@ Result<int> PostgresVersionRegistry::ActiveVersion(std::string_view name) {
 }
 
 Status PostgresVersionRegistry::SetActiveVersion(std::string_view name, int version) {
-  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(name));
   if (version < 1) return Status::InvalidArgument("projection version must be >= 1");
   std::lock_guard<std::mutex> lock(mu_);
   ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());

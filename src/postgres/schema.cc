@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "estoria/backend/validation.h"
+
 namespace estoria::postgres::internal {
 namespace {
 
@@ -74,13 +76,7 @@ Result<int> StoredVersion(PgConnection& conn, const std::string& q) {
 }  // namespace
 
 Status ValidateSchemaName(std::string_view schema) {
-  bool ok = !schema.empty() && schema.size() <= 63 && (schema[0] == '_' || (schema[0] >= 'a' && schema[0] <= 'z'));
-  for (char c : schema) ok = ok && (c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
-  if (!ok) {
-    return Status::InvalidArgument("PostgreSQL schema name \"" + std::string(schema) +
-                                   "\" must match [a-z_][a-z0-9_]* and be at most 63 bytes");
-  }
-  return Status::Ok();
+  return backend::ValidateSqlIdentifier("PostgreSQL schema name", schema, 63);
 }
 
 int64_t AdvisoryKey(std::string_view purpose, std::string_view schema) {

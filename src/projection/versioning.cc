@@ -5,19 +5,11 @@
 #include <mutex>
 #include <string>
 
+#include "estoria/backend/validation.h"
+
 namespace estoria {
 
-Status ValidateIdentifier(std::string_view text) {
-  if (text.empty() || text.size() > 48) {
-    return Status::InvalidArgument("identifier must have 1 to 48 characters: '" + std::string(text) + "'");
-  }
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    bool ok = (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return Status::InvalidArgument("identifier must match [a-z_][a-z0-9_]*: '" + std::string(text) + "'");
-  }
-  return Status::Ok();
-}
+Status ValidateIdentifier(std::string_view text) { return backend::ValidateSqlIdentifier("SQL identifier", text, 48); }
 
 Result<std::string> VersionedName(std::string_view name, int version) {
   ESTORIA_RETURN_IF_ERROR(ValidateIdentifier(name));

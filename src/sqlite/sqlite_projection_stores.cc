@@ -297,7 +297,7 @@ Result<std::shared_ptr<SqliteVersionRegistry>> SqliteVersionRegistry::Open(Sqlit
 }
 
 Result<int> SqliteVersionRegistry::ActiveVersion(std::string_view name) {
-  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(name));
   std::lock_guard<std::mutex> lock(mu_);
   ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,
                            db_->Prepare("SELECT active_version FROM estoria_projection_versions WHERE name = ?"));
@@ -308,7 +308,7 @@ Result<int> SqliteVersionRegistry::ActiveVersion(std::string_view name) {
 }
 
 Status SqliteVersionRegistry::SetActiveVersion(std::string_view name, int version) {
-  if (name.empty()) return Status::InvalidArgument("empty projection name");
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(name));
   if (version < 1) return Status::InvalidArgument("projection version must be >= 1");
   std::lock_guard<std::mutex> lock(mu_);
   ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,

@@ -51,9 +51,21 @@ struct StoredEventLocation {
 Status ClassifyStoredIds(const TypeId& stream_id, std::span<const WritableEvent> events, const AppendOptions& options,
                          std::span<const std::optional<StoredEventLocation>> stored);
 
-// Store-specific validation: OK or InvalidArgument naming the problem.
+// Store-specific validation: OK or InvalidArgument naming the problem. Names
+// (checkpoint and projection names) are any bytes but must be non-empty and
+// hold no NUL byte (PostgreSQL text cannot store one: it would be cut there).
 Status ValidateSnapshot(const Snapshot& snapshot);                                   // id type, version >= 1
 Status ValidateCheckpoint(std::string_view name, int64_t position);                  // name, position >= 0
 Status ValidateDeadLetterKey(std::string_view projection, int64_t global_position);  // name, position >= 1
+Status ValidateProjectionName(std::string_view name);                                // name (version registries)
+
+// Validates a name a backend splices into SQL as an identifier (a schema or
+// table name): OK when it matches [a-z_][a-z0-9_]* and has 1 to max_bytes bytes
+// (PostgreSQL truncates identifiers beyond 63). Otherwise InvalidArgument naming
+// `what` (e.g. "PostgreSQL schema name"), the value as given (bytes outside
+// printable ASCII shown as \xNN, long values shortened) and the rule it breaks:
+// empty, too long, a leading digit, or a character outside [a-z0-9_]. Lower
+// case only, so that the name means the same quoted or unquoted.
+Status ValidateSqlIdentifier(std::string_view what, std::string_view name, size_t max_bytes);
 
 }  // namespace estoria::backend

@@ -56,9 +56,9 @@ class PostgresProjectionTables {
   static Status ClearReplayRequestIn(PgConnection& conn, std::string_view schema, std::string_view projection,
                                      int64_t global_position);
 
-  // Drops tables (names validated with ValidateIdentifier; `table_schema` ""
-  // = the connection's search_path) in one transaction, e.g. an old projection
-  // version's tables after a cut-over. InvalidArgument; PgConnection errors.
+  // Drops tables (names validated with ValidateIdentifier, `table_schema` as
+  // PostgresOptions::schema; `table_schema` "" = the connection's search_path) in one transaction, e.g. an old
+  // projection version's tables after a cut-over. InvalidArgument; PgConnection errors.
   static Status DropTables(PgConnection& conn, std::string_view table_schema, const std::vector<std::string>& tables);
 };
 

@@ -45,11 +45,11 @@ class DeadLetterStore {
  public:
   virtual ~DeadLetterStore() = default;
   // Stores a dead letter; parking the same (projection, position) again replaces
-  // it. Errors: InvalidArgument (empty projection name, position < 1),
+  // it. Errors: InvalidArgument (empty projection name or one with a NUL byte, position < 1),
   // Unavailable, Internal.
   virtual Status Park(const DeadLetter& letter) = 0;
   // The parked events of a projection in ascending global position.
-  // Errors: InvalidArgument (empty name), Unavailable, Internal.
+  // Errors: InvalidArgument (empty name, or one with a NUL byte), Unavailable, Internal.
   virtual Result<std::vector<DeadLetter>> List(std::string_view projection) = 0;
   // One parked event. NotFound when absent; InvalidArgument; Unavailable; Internal.
   virtual Result<DeadLetter> Get(std::string_view projection, int64_t global_position) = 0;
@@ -60,12 +60,12 @@ class DeadLetterStore {
   // Marks one parked event (global_position set) or every parked event of the
   // projection (nullopt) as "replay requested"; requesting again is harmless.
   // Returns how many parked events are now marked by this call. Errors:
-  // NotFound (a given position is not parked), InvalidArgument (empty name,
+  // NotFound (a given position is not parked), InvalidArgument (empty name, a NUL byte,
   // position < 1), Unavailable, Internal; NotSupported by stores that do not
   // implement requests (the default).
   virtual Result<int64_t> RequestReplay(std::string_view projection, std::optional<int64_t> global_position);
   // The positions of parked events with a pending replay request, ascending.
-  // Errors: InvalidArgument (empty name), Unavailable, Internal, NotSupported
+  // Errors: InvalidArgument (empty name, or one with a NUL byte), Unavailable, Internal, NotSupported
   // (the default).
   virtual Result<std::vector<int64_t>> ListReplayRequests(std::string_view projection);
   // Clears a pending request (the event stays parked). OK when there was none.

@@ -38,10 +38,10 @@ class VersionRegistry {
  public:
   virtual ~VersionRegistry() = default;
   // The active version. NotFound when none was set; InvalidArgument (empty
-  // name); Unavailable; Internal.
+  // name or one with a NUL byte); Unavailable; Internal.
   virtual Result<int> ActiveVersion(std::string_view name) = 0;
   // Records the active version (readers switch on their next lookup).
-  // InvalidArgument (empty name, version < 1); Unavailable; Internal.
+  // InvalidArgument (empty name or one with a NUL byte, version < 1); Unavailable; Internal.
   virtual Status SetActiveVersion(std::string_view name, int version) = 0;
 };
 
