@@ -24,12 +24,13 @@ test: build-test
 	@scripts/with-postgres scripts/with-nats scripts/run-tests build/test
 
 # The injected-fault tests (ctest label "faults": lost COMMIT, server restarts
-# during a projection run and a copy, NOTIFY wake-up across processes), each
-# run REPEAT times (default 20) against a throw-away server; stops at the first
-# failure. They are part of `make test` too.
+# during a projection run and a copy, NOTIFY wake-up across processes, SQLite
+# disk full and lease takeover, the bank's history check across a kill -9),
+# each run REPEAT times (default 20) against throw-away PostgreSQL and NATS
+# servers; stops at the first failure. They are part of `make test` too.
 REPEAT ?= 20
 test-faults: build-test
-	@scripts/with-postgres ctest --test-dir build/test -L faults --repeat until-fail:$(REPEAT) --output-on-failure
+	@scripts/with-postgres scripts/with-nats ctest --test-dir build/test -L faults --repeat until-fail:$(REPEAT) --output-on-failure
 
 # The core alone (memory backend only, ESTORIA_WITH_SQLITE/POSTGRES off):
 # configures, builds and passes its tests (used by .ci/run).
