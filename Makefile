@@ -4,7 +4,7 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: test-core test-faults demo test deps build-release build-test test-asan test-tsan install-test clean format format-check tidy
+.PHONY: test-core test-faults demo test deps build-release build-test test-asan test-tsan install-test clean format format-check tidy fuzz
 
 deps:
 	@scripts/setup-deps
@@ -50,6 +50,13 @@ test-tsan: deps
 	@cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Sanitize -DESTORIA_SANITIZE=thread -DESTORIA_WERROR=ON >/dev/null
 	@cmake --build build/tsan -j $(JOBS)
 	@scripts/with-postgres scripts/with-nats scripts/run-tests build/tsan --sanitizer
+
+# libFuzzer runs (clang, ASan+UBSan) of every target in tests/fuzz, each for
+# FUZZ_SECONDS seconds on a scratch copy of its corpus, in build/fuzz. Fails
+# when a target finds a crash (the input's path is printed). See scripts/run-fuzz.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@JOBS=$(JOBS) scripts/run-fuzz $(FUZZ_SECONDS)
 
 format:
 	@clang-format -i $$(git ls-files '*.h' '*.cc')

@@ -85,7 +85,9 @@ std::string_view DefaultCode(int status) {
 void SetError(httplib::Response& res, int status, std::string_view code, std::string_view message) {
   res.status = status;
   nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
-  res.set_content(body.dump() + "\n", "application/json");
+  // Messages may quote the request (a percent-decoded path need not be UTF-8):
+  // invalid bytes become U+FFFD instead of an exception.
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "application/json");
 }
 
 void SetError(httplib::Response& res, const ApiError& error) { SetError(res, error.status, error.code, error.message); }
@@ -101,7 +103,7 @@ void SetStatusError(httplib::Response& res, const estoria::Status& status) {
 
 void SetJson(httplib::Response& res, const nlohmann::json& body) {
   res.status = 200;
-  res.set_content(body.dump() + "\n", "application/json");
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "application/json");
 }
 
 std::string ETag(int64_t version) { return "\"" + std::to_string(version) + "\""; }

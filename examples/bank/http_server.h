@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "bank.h"
 #include "estoria/status.h"
@@ -85,6 +86,13 @@ class BankHttpServer {
   void Stop();
 
   const Metrics& metrics() const { return metrics_; }
+
+  // Serves one request given as the bytes a client sends on a connection
+  // (request line, headers, body) through the same parsing, limits, routing and
+  // handlers as Serve(), without a socket, and returns the bytes of the reply
+  // (the connection is treated as closed after it). Used by the tests and the
+  // fuzz target; any thread, while Serve() runs or not.
+  std::string HandleRawRequest(std::string_view request);
 
  private:
   class Handlers;

@@ -30,10 +30,13 @@ inline constexpr std::string_view kReservedMetadataPrefix = "estoria.";
 
 // The current time truncated to microseconds.
 Timestamp Now();
-// RFC 3339 in UTC with microseconds, e.g. "2026-11-26T02:32:13.123456Z".
+// RFC 3339 in UTC with microseconds, e.g. "2026-11-26T02:32:13.123456Z". An
+// instant outside years 0000..9999 is written with its true (longer or
+// negative) year, which ParseTimestamp refuses.
 std::string FormatTimestamp(Timestamp t);
 // Parses RFC 3339 ("Z" or a +hh:mm offset; fraction up to 9 digits, truncated to
-// microseconds). InvalidArgument otherwise.
+// microseconds). InvalidArgument otherwise, or when the instant falls outside
+// years 0000..9999 in UTC (e.g. 9999-12-31T23:30:00-01:00).
 Result<Timestamp> ParseTimestamp(std::string_view text);
 
 struct WritableEvent {

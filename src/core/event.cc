@@ -8,15 +8,32 @@ namespace estoria {
 Timestamp Now() { return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()); }
 
 std::string FormatTimestamp(Timestamp t) {
-  using namespace std::chrono;
-  auto days = floor<std::chrono::days>(t);
-  year_month_day ymd{days};
-  hh_mm_ss<microseconds> hms{t - days};
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()), static_cast<long long>(hms.subseconds().count()));
+  // The civil date computed on int64 days (H. Hinnant's civil_from_days), not
+  // with std::chrono::year_month_day, whose year wraps outside -32767..32767:
+  // an instant decoded from a damaged row must not print as another date.
+  constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000 * 1000;
+  int64_t micros = t.time_since_epoch().count();
+  int64_t days = micros / kMicrosPerDay;
+  int64_t in_day = micros % kMicrosPerDay;
+  if (in_day < 0) {
+    in_day += kMicrosPerDay;
+    --days;
+  }
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const int64_t seconds = in_day / 1000000;
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%06lldZ", static_cast<long long>(year),
+                static_cast<long long>(month), static_cast<long long>(day), static_cast<long long>(seconds / 3600),
+                static_cast<long long>(seconds / 60 % 60), static_cast<long long>(seconds % 60),
+                static_cast<long long>(in_day % 1000000));
   return buf;
 }
 
@@ -76,6 +93,11 @@ Result<Timestamp> ParseTimestamp(std::string_view s) {
   if (pos != s.size()) return bad("trailing characters");
   Timestamp t = time_point_cast<microseconds>(sys_days(ymd)) + hours(h) + minutes(mi) + seconds(se) +
                 microseconds(micros) - minutes(offset_minutes);
+  // An offset can move the instant out of years 0000..9999, which
+  // FormatTimestamp could not write back as RFC 3339.
+  if (t < sys_days(year{0} / 1 / 1) || t >= sys_days(year{10000} / 1 / 1)) {
+    return bad("outside years 0000..9999 in UTC");
+  }
   return t;
 }
 

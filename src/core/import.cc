@@ -4,6 +4,8 @@
 #include <map>
 #include <unordered_set>
 
+#include "estoria/backend/validation.h"
+
 namespace estoria::backend {
 
 Status ValidateImportEvents(std::span<const Event> events) {
@@ -11,6 +13,7 @@ Status ValidateImportEvents(std::span<const Event> events) {
     ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.stream_id.type()).WithContext("ImportEvents: stream id"));
     ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.type()).WithContext("ImportEvents: event type"));
     if (e.stream_version < 1) return Status::InvalidArgument("ImportEvents: stream version < 1");
+    ESTORIA_RETURN_IF_ERROR(ValidateMetadataText(e.metadata, "ImportEvents: event " + e.id.ToString()));
   }
   return Status::Ok();
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "estoria/backend/json_codec.h"
 #include "reserved_metadata.h"
 
 namespace estoria::backend {
@@ -59,12 +60,44 @@ Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> ev
         return Status::InvalidArgument(where + ": duplicate event id " + e.id->ToString() + " in one append");
       }
     }
+    ESTORIA_RETURN_IF_ERROR(ValidateMetadataText(e.metadata, where));
     for (const auto& [key, value] : e.metadata) {
       if (!internal::ReservedMetadataAllowed() && key.rfind(kReservedMetadataPrefix, 0) == 0) {
         return Status::InvalidArgument(where + ": metadata key \"" + key + "\" uses the reserved prefix \"" +
                                        std::string(kReservedMetadataPrefix) + "\"");
       }
       if (key.empty()) return Status::InvalidArgument(where + ": empty metadata key");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateMetadataText(const Metadata& metadata, std::string_view where) {
+  // A key that is not UTF-8 is shown with its bytes escaped, so that the
+  // message itself stays valid UTF-8 (it may be written out as JSON).
+  auto printable = [](std::string_view text) {
+    if (IsValidUtf8(text, /*allow_nul=*/false)) return std::string(text);
+    std::string out;
+    static const char* kHex = "0123456789abcdef";
+    for (unsigned char c : text) {
+      if (c >= 0x20 && c < 0x7f) {
+        out += static_cast<char>(c);
+      } else {
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+      }
+    }
+    return out;
+  };
+  for (const auto& [key, value] : metadata) {
+    if (!IsValidUtf8(key)) {
+      return Status::InvalidArgument(std::string(where) + ": metadata key \"" + printable(key) +
+                                     "\" is not valid UTF-8");
+    }
+    if (!IsValidUtf8(value)) {
+      return Status::InvalidArgument(std::string(where) + ": metadata value of \"" + printable(key) +
+                                     "\" is not valid UTF-8");
     }
   }
   return Status::Ok();

@@ -1037,6 +1037,11 @@ Result<std::shared_ptr<NatsEventStore>> NatsEventStore::Open(NatsStoreOptions op
 }
 
 Result<std::shared_ptr<NatsEventStore>> NatsEventStore::OpenUri(std::string_view uri) {
+  ESTORIA_ASSIGN_OR_RETURN(NatsStoreOptions options, ParseUri(uri));
+  return Open(std::move(options));
+}
+
+Result<NatsStoreOptions> NatsEventStore::ParseUri(std::string_view uri) {
   ESTORIA_ASSIGN_OR_RETURN(auto parsed, backend::ParseUri(uri));
   if (parsed.scheme != "nats" || parsed.body.rfind("//", 0) != 0 || parsed.body.size() <= 2) {
     return Status::InvalidArgument("nats: URI must look like nats://host:port[,host:port...][?options], not \"" +
@@ -1068,7 +1073,7 @@ Result<std::shared_ptr<NatsEventStore>> NatsEventStore::OpenUri(std::string_view
       return backend::UriUnknownOption("nats", p, "stream, replicas, timeout_ms");
     }
   }
-  return Open(std::move(options));
+  return options;
 }
 
 namespace {

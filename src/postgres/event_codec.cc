@@ -30,7 +30,7 @@ Result<Event> EventFromRow(const postgres::PgResult& res, int row) {
   e.stream_version = res.Int64(row, 2);
   Uuid id = res.UuidAt(row, 3);
   std::string type = res.String(row, 4);
-  if (id.IsNil() || type.empty()) {
+  if (id.IsNil() || !TypeId::ValidateTypeName(type).ok()) {
     return Status::Corruption("event at position " + std::to_string(e.global_position) + ": bad event id or type");
   }
   e.id = TypeId(std::move(type), id);

@@ -2,6 +2,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "estoria/postgres/connection.h"
 #include "pg_wire.h"
@@ -117,7 +118,12 @@ Timestamp PgResult::TimestampAt(int row, int col) const {
   if (PQftype(res_, col) == kInt8Oid) return Timestamp(std::chrono::microseconds(Int64(row, col)));
   if (PQfformat(res_, col) == 0 || v.size() != 8) return Timestamp{};
   int64_t pg = static_cast<int64_t>(ReadBigEndian(v.data(), 8));
-  return Timestamp(std::chrono::microseconds(pg + kPgEpochOffsetMicros));
+  // 'infinity' is INT64_MAX: saturate instead of overflowing.
+  int64_t unix_micros = 0;
+  if (__builtin_add_overflow(pg, kPgEpochOffsetMicros, &unix_micros)) {
+    unix_micros = pg > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return Timestamp(std::chrono::microseconds(unix_micros));
 }
 
 std::string PgResult::String(int row, int col) const {

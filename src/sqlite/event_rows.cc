@@ -33,6 +33,9 @@ Result<Event> DecodeEventRow(const SqliteStatement& row, const TypeId* stream) {
   }
   e.stream_version = row.ColumnInt64(2);
   std::string type = row.ColumnText(3);
+  if (Status st = TypeId::ValidateTypeName(type); !st.ok()) {
+    return Status::Corruption("stored event type is invalid: " + st.message());
+  }
   ESTORIA_ASSIGN_OR_RETURN(Uuid uuid, UuidFromBytes(row.ColumnBlob(4)));
   e.id = TypeId(std::move(type), uuid);
   e.timestamp = Timestamp(std::chrono::microseconds(row.ColumnInt64(5)));

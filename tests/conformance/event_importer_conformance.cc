@@ -169,7 +169,12 @@ TEST_P(EventImporterConformance, InvalidIdsTypesAndVersionsAreRejected) {
   Event bad_stream = Stored(TypeId("Bad Stream", Uuid::NewV7()), 1);
   Event version_zero = Stored(NewStream(), 0);
   Event negative_version = Stored(NewStream(), -3);
-  for (const Event& bad : {bad_type, bad_stream, version_zero, negative_version}) {
+  // Metadata must be UTF-8, as on append: every stored event has a JSON form.
+  Event bad_value = Stored(s, 2);
+  bad_value.metadata["user"] = "\xff";
+  Event bad_key = Stored(s, 2);
+  bad_key.metadata["\xc3"] = "v";
+  for (const Event& bad : {bad_type, bad_stream, version_zero, negative_version, bad_value, bad_key}) {
     std::vector<Event> events = {Stored(s, 1), bad};
     EXPECT_THAT(importer_->ImportEvents(events), StatusIs(StatusCode::kInvalidArgument)) << bad;
   }

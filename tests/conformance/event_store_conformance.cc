@@ -257,6 +257,33 @@ TEST_P(EventStoreConformance, MetadataRoundTripsIncludingEmptyValues) {
   EXPECT_TRUE(read[1].metadata.empty());
 }
 
+// Metadata that is not UTF-8 has no JSON form (export, dead letters, jsonb):
+// every backend refuses it on append, naming the key, and writes nothing.
+TEST_P(EventStoreConformance, MetadataThatIsNotUtf8IsRejectedAndWritesNothing) {
+  TypeId s = NewStream();
+  const std::vector<std::string> bad_texts = {"\xff", "caf\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+  for (const std::string& bad : bad_texts) {
+    auto bad_value = store_->AppendStream(s, std::vector<WritableEvent>{Ev("ok"), Ev("m", "{}", {{"user", bad}})});
+    EXPECT_THAT(bad_value, StatusIs(StatusCode::kInvalidArgument));
+    if (!bad_value.has_value()) {
+      EXPECT_THAT(bad_value.error().message(), HasSubstr("metadata value of \"user\" is not valid UTF-8"));
+    }
+    auto bad_key = store_->AppendStream(s, std::vector<WritableEvent>{Ev("m", "{}", {{"k" + bad, "v"}})});
+    EXPECT_THAT(bad_key, StatusIs(StatusCode::kInvalidArgument));
+    if (!bad_key.has_value()) {
+      EXPECT_THAT(bad_key.error().message(), HasSubstr("metadata key \"k"));
+      EXPECT_THAT(bad_key.error().message(), HasSubstr("is not valid UTF-8"));
+    }
+  }
+  EXPECT_THAT(store_->ReadStream(s), StatusIs(StatusCode::kNotFound));
+  // Multi-byte UTF-8 in keys and values is fine.
+  Metadata md = {{"cl\xc3\xa9", "\xf0\x9f\x98\x80"}};
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, std::vector<WritableEvent>{Ev("m", "{}", md)}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].metadata, md);
+}
+
 TEST_P(EventStoreConformance, IdempotentReappendReportsAlreadyExists) {
   TypeId s = NewStream();
   std::vector<WritableEvent> evs = Evs(3);

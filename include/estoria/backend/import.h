@@ -24,7 +24,8 @@
 namespace estoria::backend {
 
 // Checks the events on their own: valid stream ids and event types, stream
-// versions >= 1. OK or InvalidArgument ("ImportEvents: ...").
+// versions >= 1, metadata that is valid UTF-8 (ValidateMetadataText). OK or
+// InvalidArgument ("ImportEvents: ...").
 Status ValidateImportEvents(std::span<const Event> events);
 
 // What PlanImport needs to know of the target store.

@@ -24,10 +24,17 @@ namespace estoria::backend {
 
 // Validates an append's arguments. OK, or InvalidArgument naming the problem:
 // invalid stream id, no events, both expectation kinds, a negative expected
-// version, an invalid event type, a duplicate event id within the append, or a
+// version, an invalid event type, a duplicate event id within the append, a
+// metadata key or value that is not valid UTF-8 (ValidateMetadataText), or a
 // metadata key with the reserved "estoria." prefix (allowed only on appends made
 // by the library's own layers, e.g. EventSourcedStore's schema version).
 Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> events, const AppendOptions& options);
+// Metadata keys and values must be valid UTF-8 (NUL allowed; see IsValidUtf8 in
+// json_codec.h), so that every stored event has a JSON form. OK, or
+// InvalidArgument "<where>: metadata key \"<key>\" is not valid UTF-8" (bytes
+// that are not UTF-8 shown as \xNN) or "<where>: metadata value of \"<key>\" is
+// not valid UTF-8".
+Status ValidateMetadataText(const Metadata& metadata, std::string_view where);
 // Validates read options. OK or InvalidArgument.
 Status ValidateReadStream(const TypeId& stream_id, const ReadStreamOptions& options);
 Status ValidateReadAll(const ReadAllOptions& options);

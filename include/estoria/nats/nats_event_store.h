@@ -67,6 +67,9 @@ class NatsEventStore final : public EventStore,
   // Opens "nats://host:port[,host:port...][?stream=NAME&replicas=N&timeout_ms=T]".
   // InvalidArgument for a malformed URI or an unknown option; then as Open.
   static Result<std::shared_ptr<NatsEventStore>> OpenUri(std::string_view uri);
+  // Parses such a URI into options (no I/O). InvalidArgument for a malformed URI,
+  // a bad server, stream name or option value, or an unknown option.
+  static Result<NatsStoreOptions> ParseUri(std::string_view uri);
   ~NatsEventStore() override;
 
   // StreamWriter, StreamReader: see event_store.h for statuses. An append larger

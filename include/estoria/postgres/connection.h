@@ -69,7 +69,9 @@ class PgResult {
   // Binary uuid (16 bytes) or text form. Nil for NULL or malformed values.
   Uuid UuidAt(int row, int col) const;
   // Binary timestamptz (microseconds since 2000-01-01) or an int8 of Unix
-  // microseconds when the column is int8.
+  // microseconds when the column is int8. 'infinity' and '-infinity' (and any
+  // value beyond the int64 range of Unix microseconds) saturate to the largest
+  // and smallest Timestamp.
   Timestamp TimestampAt(int row, int col) const;
   // Text, jsonb (binary jsonb: version byte stripped), bytea (binary): bytes.
   std::string String(int row, int col) const;
