@@ -73,20 +73,36 @@ Status PostgresReadModel::Begin(std::string_view name) {
 }
 
 Status PostgresReadModel::ApplyLocked(const Event& event) {
+  apply_failed_in_sink_ = true;  // until the handler runs
   ESTORIA_RETURN_IF_ERROR(conn_->Exec("SAVEPOINT estoria_event").error());
   Status s = CallHandler([&] { return handler_(*conn_, event); });
   if (!s.ok()) {
+    // A lost connection is the sink's failure, not the handler's.
+    apply_failed_in_sink_ = conn_->broken();
+    if (apply_failed_in_sink_) return s;
     auto undo = conn_->Exec("ROLLBACK TO SAVEPOINT estoria_event; RELEASE SAVEPOINT estoria_event");
-    if (!undo.ok()) return undo.error().WithContext("rolling back a failed handler call");
+    if (!undo.ok()) {
+      apply_failed_in_sink_ = true;
+      return undo.error().WithContext("rolling back a failed handler call");
+    }
     return s;
   }
-  return conn_->Exec("RELEASE SAVEPOINT estoria_event").error();
+  // A failed RELEASE is the connection's (apply_failed_in_sink_ stays true).
+  ESTORIA_RETURN_IF_ERROR(conn_->Exec("RELEASE SAVEPOINT estoria_event").error());
+  apply_failed_in_sink_ = false;
+  return Status::Ok();
 }
 
 Status PostgresReadModel::Apply(const Event& event) {
   std::lock_guard<std::mutex> lock(mu_);
+  apply_failed_in_sink_ = false;
   if (!tx_) return Status::FailedPrecondition("PostgresReadModel: Apply outside a batch");
   return ApplyLocked(event);
+}
+
+bool PostgresReadModel::ApplyFailedInSink() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return apply_failed_in_sink_;
 }
 
 Status PostgresReadModel::Park(const DeadLetter& letter) {

@@ -177,17 +177,15 @@ TEST_F(ProjectionRestartTest, RestartInsideABatchRollsItBackAndAppliesItOnce) {
   // position 40 (33..39 written in the batch's open transaction).
   auto gate = std::make_shared<Gate>();
   auto first = std::make_shared<std::atomic<bool>>(true);
-  // The handler's statements fail on the lost connection: a handler failure,
-  // retried per FailurePolicy::Retry; the retry's commit fails (transient), the
-  // batch is abandoned and the processor resumes from its checkpoint. (With
-  // the default FailurePolicy::Stop the processor stops here, kFailed with
-  // "Unavailable: PostgreSQL: connection lost": the processor cannot tell a
-  // lost read-model connection from the handler's own failure.)
+  // The handler's statements fail on the lost connection. That is the sink's
+  // failure (PostgresReadModel::ApplyFailedInSink), not the handler's: even
+  // under the default FailurePolicy::Stop the processor abandons the batch,
+  // backs off and resumes from its checkpoint; nothing is parked.
   ASSERT_NO_FATAL_FAILURE(StartProcessor(
       [gate, first](const Event& e) {
         if (e.global_position == 40 && first->exchange(false)) gate->Reached();
       },
-      FailurePolicy::Retry(1000, 100ms)));
+      FailurePolicy::Stop()));
   ASSERT_TRUE(gate->WaitReached(30s)) << "the processor never reached position 40";
   EXPECT_EQ(processor_->state().position, 32);  // two batches committed
 

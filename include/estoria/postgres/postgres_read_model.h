@@ -79,6 +79,12 @@ class PostgresReadModel final : public ProjectionSink, public ProjectionLock {
   Result<int64_t> LoadPosition(std::string_view name) override;
   Status Begin(std::string_view name) override;
   Status Apply(const Event& event) override;
+  // True after an Apply that failed in the connection itself (lost, or its
+  // savepoint could not be set or rolled back), not in the handler's logic:
+  // the processor retries the batch instead of applying its FailurePolicy, so
+  // a server restart neither stops the processor nor parks events
+  // (tests/projection/pg_restart_fault_test.cc).
+  bool ApplyFailedInSink() const override;
   Status Park(const DeadLetter& letter) override;
   Status Commit(std::string_view name, int64_t position) override;
   void Abort() override;
@@ -103,8 +109,9 @@ class PostgresReadModel final : public ProjectionSink, public ProjectionLock {
 
   PostgresReadModelOptions options_;
   PostgresReadModelHandler handler_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::unique_ptr<PgConnection> conn_;
+  bool apply_failed_in_sink_ = false;  // guarded by mu_
   std::optional<PgTransaction> tx_;
   int lock_backend_pid_ = 0;  // the session holding the advisory lock; 0 = not held
   std::shared_ptr<PostgresDeadLetterStore> dead_letters_;
