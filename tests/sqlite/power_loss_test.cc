@@ -3,10 +3,11 @@
 // it; a power cut does not. To test the stronger promise, PowerCutVfs sits over
 // the default VFS (unix) and plays the page cache itself: a write goes to an
 // in-memory image of the file that every connection reads, and reaches the real
-// file only when the file is synced (xSync). Cut() models the power going off:
-// each write not yet synced is kept or dropped at random (a disk cache may have
-// written any of them, in any order, SQLite's own assumption), and every later
-// I/O fails, as the process is as good as dead. The file on disk is then opened
+// file only when the file is synced (xSync). ArmCut() makes the power go off
+// in the middle of a commit: each write not yet synced is kept or dropped at
+// random (seeded; a disk cache may have written any of them, in any order,
+// SQLite's own assumption), and every later I/O fails, as the process is as
+// good as dead. The file on disk is then opened
 // again with the plain unix VFS, as after a reboot.
 //
 // Promises checked (docs/reliability.md):
@@ -82,17 +83,35 @@ class PowerCutVfs {
     ASSERT_EQ(sqlite3_vfs_unregister(&vfs_), SQLITE_OK);
   }
 
-  // The power goes off: each unsynced write (or truncation) reaches the disk
-  // with probability 1/2, in order; the rest are lost. Every later read, write,
-  // sync or delete fails with an I/O error. Returns how many were dropped.
-  int Cut(uint64_t seed) {
+  // Arms the cut: the power goes off right after the `writes`-th write from
+  // now reaches the page cache (so writes of a commit in flight are unsynced
+  // at the cut, whatever the timing). Then each unsynced write (or truncation)
+  // reaches the disk with probability 1/2 (seeded), in order; the rest are
+  // lost; every later read, write, sync or delete fails with an I/O error.
+  void ArmCut(uint64_t seed, int writes) {
     std::lock_guard<std::mutex> lock(mu_);
-    std::mt19937_64 rng(seed);
-    int dropped = 0;
+    seed_ = seed;
+    writes_until_cut_ = writes;
+  }
+  bool off() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return off_;
+  }
+  // Unsynced writes dropped at the cut.
+  int dropped() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return dropped_;
+  }
+
+  int syncs() const { return syncs_.load(); }
+
+ private:
+  void CutLocked() {
+    std::mt19937_64 rng(seed_);
     for (auto& [path, image] : files_) {
       for (const Op& op : image.pending) {
         if (rng() % 2 == 0) {
-          ++dropped;
+          ++dropped_;
           continue;
         }
         if (ApplyToDisk(path, op) != SQLITE_OK) ADD_FAILURE() << "could not write " << path;
@@ -100,12 +119,8 @@ class PowerCutVfs {
       image.pending.clear();
     }
     off_ = true;
-    return dropped;
   }
 
-  int syncs() const { return syncs_.load(); }
-
- private:
   struct Op {
     bool truncate = false;
     sqlite3_int64 offset = 0;  // the new size for a truncation
@@ -199,6 +214,7 @@ class PowerCutVfs {
     if (image.bytes.size() < end) image.bytes.resize(end);
     std::memcpy(image.bytes.data() + offset, buf, static_cast<size_t>(amount));
     image.pending.push_back(Op{false, offset, std::string(static_cast<const char*>(buf), static_cast<size_t>(amount))});
+    if (f->vfs->writes_until_cut_ > 0 && --f->vfs->writes_until_cut_ == 0) f->vfs->CutLocked();
     return SQLITE_OK;
   }
 
@@ -276,9 +292,12 @@ class PowerCutVfs {
 
   sqlite3_vfs vfs_{};
   sqlite3_vfs* real_ = nullptr;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, Image> files_;  // by path as SQLite opened it
   bool off_ = false;
+  uint64_t seed_ = 0;
+  int writes_until_cut_ = 0;  // 0: not armed
+  int dropped_ = 0;
   std::atomic<int> syncs_{0};
 };
 
@@ -301,7 +320,7 @@ struct RoundResult {
 constexpr int kWriters = 4;
 
 // Appends from kWriters threads (one stream each, one event per append) until
-// `cut_after` appends were acknowledged, cuts the power while they keep going,
+// `cut_after` appends were acknowledged, cuts the power in the middle of a commit,
 // then closes the store (every I/O failing) and restores the real VFS.
 RoundResult RunUntilPowerCut(const std::string& path, Durability durability, int cut_after, uint64_t seed) {
   PowerCutVfs vfs;
@@ -323,7 +342,6 @@ RoundResult RunUntilPowerCut(const std::string& path, Durability durability, int
       return r;
     }
     std::atomic<int> acked{0};
-    std::atomic<bool> failed{false};
     std::vector<std::thread> writers;
     for (int w = 0; w < kWriters; ++w) {
       writers.emplace_back([&, w] {
@@ -333,7 +351,7 @@ RoundResult RunUntilPowerCut(const std::string& path, Durability durability, int
                                              AppendOptions::ExpectVersion(n - 1));
           if (!done) {
             // Only the cut may fail an append, with the I/O error reported.
-            EXPECT_TRUE(failed.load()) << "append failed before the power cut: " << done.error();
+            EXPECT_TRUE(vfs.off()) << "append failed before the power cut: " << done.error();
             EXPECT_TRUE(done.error().IsUnavailable()) << done.error();
             return;
           }
@@ -343,9 +361,11 @@ RoundResult RunUntilPowerCut(const std::string& path, Durability durability, int
       });
     }
     while (acked.load() < cut_after) std::this_thread::yield();
-    failed = true;
-    r.dropped_writes = vfs.Cut(seed);
-    for (auto& t : writers) t.join();
+    // A commit writes at least three WAL frames (the row and its two index
+    // entries): cutting after the third write from now catches one in flight.
+    vfs.ArmCut(seed, 3);
+    for (auto& t : writers) t.join();  // each stops at its first failed append
+    r.dropped_writes = vfs.dropped();
   }  // the store closes with every I/O failing
   vfs.Uninstall();
   return r;
