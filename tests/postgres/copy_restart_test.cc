@@ -18,12 +18,14 @@
 #include "estoria/postgres/postgres_event_store.h"
 #include "estoria/sqlite/sqlite_event_store.h"
 #include "estoria/testing/matchers.h"
+#include "pg_server_control.h"
 #include "pg_test_util.h"
 
 namespace estoria::postgres {
 namespace {
 
 using namespace std::chrono_literals;
+using ::estoria::testing::ServerControl;
 using ::estoria::testing::StatusIs;
 using testing::ScopedSchema;
 using testing::TestOptions;
@@ -31,23 +33,6 @@ using testing::TestOptions;
 constexpr int kEvents = 3000;
 constexpr int64_t kBatch = 100;
 constexpr int64_t kStopAfter = 1000;
-
-class ServerControl {
- public:
-  explicit ServerControl(std::string script) : script_(std::move(script)) {}
-  ~ServerControl() {
-    if (stopped_) Run("start");
-  }
-  bool Run(const std::string& verb) {
-    int rc = std::system((script_ + " " + verb + " >/dev/null 2>&1").c_str());
-    if (rc == 0) stopped_ = verb == "stop";
-    return rc == 0;
-  }
-
- private:
-  std::string script_;
-  bool stopped_ = false;
-};
 
 std::vector<Event> ReadAllOf(EventStore& store) {
   auto it = store.global_reader()->ReadAll();

@@ -13,33 +13,16 @@
 
 #include "estoria/postgres/postgres_event_store.h"
 #include "estoria/testing/matchers.h"
+#include "pg_server_control.h"
 #include "pg_test_util.h"
 
 namespace estoria::postgres {
 namespace {
 
+using ::estoria::testing::ServerControl;
 using ::estoria::testing::StatusIs;
 using testing::ScopedSchema;
 using testing::TestOptions;
-
-// Runs the server control script; restarts the server on destruction if the
-// test stopped it and did not start it again.
-class ServerControl {
- public:
-  explicit ServerControl(std::string script) : script_(std::move(script)) {}
-  ~ServerControl() {
-    if (stopped_) Run("start");
-  }
-  bool Run(const std::string& verb) {
-    int rc = std::system((script_ + " " + verb + " >/dev/null 2>&1").c_str());
-    if (rc == 0) stopped_ = verb == "stop" || verb == "crash";
-    return rc == 0;
-  }
-
- private:
-  std::string script_;
-  bool stopped_ = false;
-};
 
 WritableEvent Ev(const Uuid& id) {
   WritableEvent e;

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../postgres/pg_server_control.h"
 #include "estoria/postgres/postgres_event_store.h"
 #include "estoria/postgres/postgres_read_model.h"
 #include "estoria/projection/processor.h"
@@ -26,25 +27,6 @@ namespace estoria::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Runs the server control script; starts the server again on destruction if
-// the test stopped it and did not start it.
-class ServerControl {
- public:
-  explicit ServerControl(std::string script) : script_(std::move(script)) {}
-  ~ServerControl() {
-    if (stopped_) Run("start");
-  }
-  bool Run(const std::string& verb) {
-    int rc = std::system((script_ + " " + verb + " >/dev/null 2>&1").c_str());
-    if (rc == 0) stopped_ = verb == "stop";
-    return rc == 0;
-  }
-
- private:
-  std::string script_;
-  bool stopped_ = false;
-};
 
 // A handler that can hold the processor inside one event.
 class Gate {
