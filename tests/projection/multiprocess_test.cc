@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "child_process_util.h"
 #include "estoria/postgres/postgres_checkpoint_store.h"
 #include "estoria/postgres/postgres_event_store.h"
 #include "estoria/projection/wait.h"
@@ -37,93 +38,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Starts the child and waits (up to 30 s) until it reports on its stdout that it
-// has blocked SIGTERM, so that a SIGTERM sent later is a clean stop request.
-pid_t Spawn(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  std::string path = ESTORIA_PROJECTION_CHILD;
-  argv.push_back(path.data());
-  std::vector<std::string> copy = args;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int ready[2];
-  if (pipe(ready) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(ready[1], STDOUT_FILENO);
-    close(ready[0]);
-    close(ready[1]);
-    execv(path.c_str(), argv.data());
-    _exit(127);
-  }
-  close(ready[1]);
-  pollfd p{ready[0], POLLIN, 0};
-  char line[6];
-  if (pid > 0 && poll(&p, 1, 30000) == 1) {
-    EXPECT_EQ(read(ready[0], line, sizeof(line)), 6) << "the child did not report ready (see its stderr)";
-  } else {
-    ADD_FAILURE() << "the child did not report ready within 30 s";
-  }
-  close(ready[0]);
-  return pid;
-}
-
-// Returns the exit status (or -signal).
-int Reap(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
-int Kill(pid_t pid, int sig = SIGKILL) {
-  kill(pid, sig);
-  return Reap(pid);
-}
-
-// Appends one event at a time to 16 streams until stopped.
-class Appender {
- public:
-  explicit Appender(std::shared_ptr<EventStore> store) : store_(std::move(store)) {
-    for (int i = 0; i < 16; ++i) ids_.push_back(TypeId("counter", Uuid::NewV7()));
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~Appender() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int64_t appended() const { return appended_; }
-  Status error() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return error_;
-  }
-
- private:
-  void Run() {
-    std::mt19937 rng(42);
-    while (!stop_) {
-      WritableEvent e;
-      e.type = "added";
-      e.data = "{\"n\":" + std::to_string(rng() % 1000) + "}";
-      auto r = store_->AppendStream(ids_[rng() % ids_.size()], {&e, 1});
-      if (!r.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        error_ = r.error();
-      } else {
-        ++appended_;
-      }
-      std::this_thread::sleep_for(1ms);  // a steady append rate, not synchronisation
-    }
-  }
-  std::shared_ptr<EventStore> store_;
-  std::vector<TypeId> ids_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> appended_{0};
-  mutable std::mutex mu_;
-  Status error_;
-  std::thread thread_;
-};
-
 // Kills a child `rounds` times, each time once it has committed progress beyond
 // the last checkpoint seen, after a further random delay.
 void KillRepeatedly(const std::vector<std::string>& args, const std::function<Result<int64_t>()>& checkpoint,
@@ -131,13 +45,13 @@ void KillRepeatedly(const std::vector<std::string>& args, const std::function<Re
   std::mt19937 rng(static_cast<unsigned>(getpid()));
   int64_t seen = 0;
   for (int round = 0; round < rounds; ++round) {
-    pid_t child = Spawn(args);
+    pid_t child = SpawnChild(args);
     ASSERT_GT(child, 0);
     // Progress first (the child may wait up to the lease ttl for its predecessor's
     // lease), then a random point to kill it.
     Status progressed = WaitForCheckpoint(checkpoint, seen + 1, 30s, 5ms);
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 250));
-    int status = Kill(child);
+    int status = KillChild(child);
     ESTORIA_ASSERT_OK(progressed) << "round " << round;
     EXPECT_EQ(status, -SIGKILL) << "the child exited by itself (see its stderr)";
     auto now = checkpoint();
@@ -168,7 +82,7 @@ TEST(ProjectionCrashTest, SqliteReadModelEqualsTheFoldAfterSigkills) {
   };
   std::vector<std::string> args = {"sqlite", store_path, model_path, "totals"};
   {
-    Appender appender(store);
+    SteadyAppender appender(store);
     KillRepeatedly(args, checkpoint, 6);
     appender.Stop();
     ESTORIA_EXPECT_OK(appender.error());
@@ -179,9 +93,9 @@ TEST(ProjectionCrashTest, SqliteReadModelEqualsTheFoldAfterSigkills) {
   // before the new child has blocked it would kill it instead of stopping it.
   ESTORIA_ASSERT_OK(AppendEvents(*store, 1, 1).error());
   ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
-  pid_t last = Spawn(args);
+  pid_t last = SpawnChild(args);
   Status caught_up = WaitForCheckpoint(checkpoint, head, 60s, 5ms);
-  EXPECT_EQ(Kill(last, SIGTERM), 0);  // a clean stop this time
+  EXPECT_EQ(KillChild(last, SIGTERM), 0);  // a clean stop this time
   ESTORIA_ASSERT_OK(caught_up);
 
   ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store));
@@ -232,68 +146,27 @@ TEST_F(PostgresProcessTest, ReadModelEqualsTheFoldAfterSigkills) {
   ESTORIA_ASSERT_OK(AppendEvents(*store_, 200, 16).error());
   std::vector<std::string> args = {"pg", schema_, "totals"};
   {
-    Appender appender(store_);
+    SteadyAppender appender(store_);
     KillRepeatedly(args, Checkpoint(), 6);
     appender.Stop();
     ESTORIA_EXPECT_OK(appender.error());
   }
   ESTORIA_ASSERT_OK(AppendEvents(*store_, 1, 1).error());  // progress of the last child's own (see above)
   ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store_->HeadPosition());
-  pid_t last = Spawn(args);
+  pid_t last = SpawnChild(args);
   Status caught_up = WaitForCheckpoint(Checkpoint(), head, 60s, 5ms);
-  EXPECT_EQ(Kill(last, SIGTERM), 0);
+  EXPECT_EQ(KillChild(last, SIGTERM), 0);
   ESTORIA_ASSERT_OK(caught_up);
   ExpectModelEqualsFold(head);
-}
-
-struct Interval {
-  int pid = 0;
-  int64_t position = 0;
-  int64_t begin = 0;
-  int64_t end = 0;
-};
-
-// Parses an interval log; an interval left open (the process was killed in the
-// handler) ends at `death_ns`.
-std::vector<Interval> ReadIntervals(const std::string& path, int64_t death_ns) {
-  std::ifstream in(path);
-  std::vector<Interval> out;
-  std::optional<Interval> open;
-  char kind;
-  Interval iv;
-  while (in >> kind >> iv.pid >> iv.position >> iv.begin) {
-    if (kind == 'B') {
-      EXPECT_FALSE(open.has_value()) << "nested handler calls in " << path;
-      open = iv;
-    } else {
-      EXPECT_TRUE(open.has_value() && open->position == iv.position) << path;
-      if (open) {
-        open->end = iv.begin;
-        out.push_back(*open);
-        open.reset();
-      }
-    }
-  }
-  if (open) {
-    open->end = death_ns;
-    out.push_back(*open);
-  }
-  return out;
-}
-
-int64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 TEST_F(PostgresProcessTest, TwoProcessesNeverHandleAtTheSameTime) {
   TempDir dir;
   std::string log_a = dir.NewFile("a-log"), log_b = dir.NewFile("b-log");
   ESTORIA_ASSERT_OK(AppendEvents(*store_, 100, 16).error());
-  Appender appender(store_);
-  pid_t a = Spawn({"pg", schema_, "totals", log_a});
-  pid_t b = Spawn({"pg", schema_, "totals", log_b});
+  SteadyAppender appender(store_);
+  pid_t a = SpawnChild({"pg", schema_, "totals", log_a});
+  pid_t b = SpawnChild({"pg", schema_, "totals", log_b});
   ESTORIA_ASSERT_OK(WaitForCheckpoint(Checkpoint(), 150, 30s, 5ms));
   std::this_thread::sleep_for(500ms);  // both running; appends continue
   // The active one is the one whose log grew.
@@ -306,18 +179,18 @@ TEST_F(PostgresProcessTest, TwoProcessesNeverHandleAtTheSameTime) {
   pid_t active = a_active ? a : b, standby = a_active ? b : a;
   std::string active_log = a_active ? log_a : log_b, standby_log = a_active ? log_b : log_a;
   ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t before_kill, checkpoints_->Load("totals"));
-  EXPECT_EQ(Kill(active), -SIGKILL);
+  EXPECT_EQ(KillChild(active), -SIGKILL);
   int64_t death_ns = MonotonicNs();
   ESTORIA_ASSERT_OK(WaitForCheckpoint(Checkpoint(), before_kill + 50, 30s, 5ms));  // the standby took over
   appender.Stop();
   ESTORIA_ASSERT_OK(appender.error());
   ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store_->HeadPosition());
   Status caught_up = WaitForCheckpoint(Checkpoint(), head, 60s, 5ms);
-  EXPECT_EQ(Kill(standby, SIGTERM), 0);
+  EXPECT_EQ(KillChild(standby, SIGTERM), 0);
   ESTORIA_ASSERT_OK(caught_up);
 
-  std::vector<Interval> first = ReadIntervals(active_log, death_ns);
-  std::vector<Interval> second = ReadIntervals(standby_log, MonotonicNs());
+  std::vector<HandlerInterval> first = ReadHandlerIntervals(active_log, death_ns);
+  std::vector<HandlerInterval> second = ReadHandlerIntervals(standby_log, MonotonicNs());
   ASSERT_FALSE(first.empty());
   ASSERT_FALSE(second.empty());
   int64_t first_end = 0;
