@@ -31,9 +31,9 @@ struct Record {
   uint32_t data_size = 0;
   uint32_t metadata_size = 0;
   uint32_t stream = kNoStream;
-  uint32_t type = 0;
-  uint32_t content_type = 0;
+  uint32_t kind = 0;  // interned (event type, content type)
 };
+static_assert(sizeof(Record) == 56);
 
 // Metadata as (u32 key size, u32 value size, key, value) per entry, in key
 // order; empty metadata takes no bytes.
@@ -70,23 +70,27 @@ Metadata Decode(const char* p, size_t n) {
   return m;
 }
 
-// Interned strings (event types, content types): index -> text, text -> index.
-class Interner {
+// Interned (event type, content type) pairs: index -> texts, texts -> index.
+class KindInterner {
  public:
-  uint32_t Intern(const std::string& s) {
-    if (last_ < texts_.size() && texts_[last_] == s) return last_;
-    auto it = index_.find(s);
+  uint32_t Intern(const std::string& type, const std::string& content_type) {
+    if (last_ < types_.size() && types_[last_] == type && content_types_[last_] == content_type) return last_;
+    // Type names never hold '\n' (TypeId::ValidateTypeName): the key is unambiguous.
+    std::string key = type + '\n' + content_type;
+    auto it = index_.find(key);
     if (it == index_.end()) {
-      it = index_.emplace(s, static_cast<uint32_t>(texts_.size())).first;
-      texts_.push_back(s);
+      it = index_.emplace(std::move(key), static_cast<uint32_t>(types_.size())).first;
+      types_.push_back(type);
+      content_types_.push_back(content_type);
     }
     last_ = it->second;
     return last_;
   }
-  const std::string& operator[](uint32_t i) const { return texts_[i]; }
+  const std::string& type(uint32_t i) const { return types_[i]; }
+  const std::string& content_type(uint32_t i) const { return content_types_[i]; }
 
  private:
-  std::vector<std::string> texts_;
+  std::vector<std::string> types_, content_types_;
   std::unordered_map<std::string, uint32_t> index_;
   uint32_t last_ = 0;
 };
@@ -109,16 +113,18 @@ struct MemoryEventStore::State {
   internal::ChunkedLog<Record> log;
   internal::ByteArena bytes;
   // Where each id is: caller-chosen and imported ids in `ids` (live events
-  // only); ids the store generated in `generated`, the positions of those
-  // events in log order. Uuid::NewV7() is strictly increasing within a process
-  // and the store calls it under its exclusive lock, so those ids increase
-  // along `generated` too: a binary search finds them without a hash table
-  // entry (and its cache miss) per event. Deleted events stay in `generated`;
-  // their records say they are gone.
+  // only); ids the store generated in `generated`, runs of consecutive
+  // positions {first, count} in log order. Uuid::NewV7() is strictly
+  // increasing within a process and the store calls it under its exclusive
+  // lock, so those ids increase along the runs too: a binary search finds them
+  // with no per-event entry at all (usually one run). Deleted events stay in
+  // the runs; their records say they are gone.
+  struct Run {
+    int64_t first, count;
+  };
   internal::IdIndex ids;
-  internal::ChunkedLog<int64_t> generated;
-  Interner types;
-  Interner content_types;
+  std::vector<Run> generated;
+  KindInterner kinds;
   std::vector<std::unique_ptr<Stream>> streams;  // index = Record::stream; never reused
   std::unordered_map<TypeId, uint32_t> live;     // live streams by id
   std::map<std::string, uint32_t> ordered;       // live streams by id text
@@ -138,19 +144,24 @@ struct MemoryEventStore::State {
   // The position of the live event with this id, or 0.
   int64_t FindId(const Uuid& id) const {
     if (int64_t p = ids.Find(id, [this](int64_t p) -> const Uuid& { return IdAt(p); })) return p;
-    // Ids the store generated: increasing along `generated` (see there).
-    size_t lo = 0, hi = generated.size();
+    // Ids the store generated, increasing along `generated` (see there): the
+    // last run starting at or before `id`, then the position within it.
+    auto run = std::upper_bound(generated.begin(), generated.end(), id,
+                                [this](const Uuid& x, const Run& r) { return x < IdAt(r.first); });
+    if (run == generated.begin()) return 0;
+    --run;
+    int64_t lo = run->first, hi = run->first + run->count;  // [lo, hi)
     while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (IdAt(generated[mid]) < id) {
+      int64_t mid = lo + (hi - lo) / 2;
+      if (IdAt(mid) < id) {
         lo = mid + 1;
       } else {
         hi = mid;
       }
     }
-    if (lo == generated.size()) return 0;
-    const Record& r = log[static_cast<size_t>(generated[lo] - 1)];
-    return r.id == id && r.stream != kNoStream ? generated[lo] : 0;
+    if (lo == run->first + run->count) return 0;
+    const Record& r = log[static_cast<size_t>(lo - 1)];
+    return r.id == id && r.stream != kNoStream ? lo : 0;
   }
   uint32_t AddStream(const TypeId& id) {
     auto s = std::make_unique<Stream>();
@@ -176,11 +187,15 @@ struct MemoryEventStore::State {
     if (r.metadata_size > 0) Encode(e.metadata, p + r.data_size);
     r.bytes = p;
     r.stream = stream;
-    r.type = types.Intern(e.id.type());
-    r.content_type = content_types.Intern(e.content_type);
+    r.kind = kinds.Intern(e.id.type(), e.content_type);
     log.push_back(r);
+    const int64_t position = static_cast<int64_t>(log.size());
     if (generated_id) {
-      generated.push_back(static_cast<int64_t>(log.size()));
+      if (!generated.empty() && generated.back().first + generated.back().count == position) {
+        ++generated.back().count;
+      } else {
+        generated.push_back(Run{position, 1});
+      }
     } else {
       IndexId(r.id, static_cast<int64_t>(log.size()));
     }
@@ -188,12 +203,12 @@ struct MemoryEventStore::State {
   Event Materialize(size_t index) const {
     const Record& r = log[index];
     Event e;
-    e.id = TypeId(types[r.type], r.id);
+    e.id = TypeId(kinds.type(r.kind), r.id);
     e.stream_id = streams[r.stream]->id;
     e.stream_version = r.version;
     e.global_position = static_cast<int64_t>(index) + 1;
     e.timestamp = Timestamp(std::chrono::microseconds(r.timestamp_us));
-    e.content_type = content_types[r.content_type];
+    e.content_type = kinds.content_type(r.kind);
     e.data.assign(r.bytes, r.data_size);
     if (r.metadata_size > 0) e.metadata = Decode(r.bytes + r.data_size, r.metadata_size);
     return e;
@@ -344,7 +359,7 @@ Result<std::unique_ptr<EventIterator>> MemoryEventStore::ReadAll(const ReadAllOp
           std::find(stream_types.begin(), stream_types.end(), st->streams[r.stream]->id.type()) == stream_types.end())
         continue;
       if (!event_types.empty() &&
-          std::find(event_types.begin(), event_types.end(), st->types[r.type]) == event_types.end())
+          std::find(event_types.begin(), event_types.end(), st->kinds.type(r.kind)) == event_types.end())
         continue;
       page.push_back(st->Materialize(static_cast<size_t>(cursor - 1)));
     }

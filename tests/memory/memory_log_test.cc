@@ -188,6 +188,41 @@ TEST(MemoryStoreStorageTest, TruncationAndDeletionThenReadsAndIdReuse) {
   EXPECT_TRUE(store->AppendStream(a, std::vector{retry}, AppendOptions::ExpectVersion(49)).error().IsAlreadyExists());
 }
 
+TEST(MemoryStoreStorageTest, EveryStoredIdIsFoundWhetherGeneratedOrChosen) {
+  // Generated ids are found by binary search over runs of positions, chosen
+  // ones through the hash index: interleave both (many runs), then retry each
+  // event by its id, which must be recognized as already stored.
+  auto store = MemoryEventStore::Open().value();
+  std::vector<TypeId> streams;
+  for (int i = 0; i < 3; ++i) streams.emplace_back("acct", Uuid::NewV7());
+  std::vector<Event> written;
+  for (int i = 0; i < 600; ++i) {
+    std::vector<WritableEvent> batch;
+    for (int k = 0; k < 1 + i % 3; ++k) {
+      batch.push_back(Ev(std::to_string(i)));
+      if ((i + k) % 4 == 0) batch.back().id = Uuid::NewV7();  // caller-chosen
+    }
+    auto out = store->AppendStream(streams[i % 3], batch);
+    ASSERT_TRUE(out.ok()) << out.error();
+    written.insert(written.end(), out->begin(), out->end());
+  }
+  for (const Event& e : written) {
+    WritableEvent retry = Ev(e.data);
+    retry.id = e.id.uuid();
+    auto res = store->AppendStream(e.stream_id, std::vector{retry}, AppendOptions::ExpectVersion(e.stream_version - 1));
+    ASSERT_FALSE(res.ok()) << e.global_position;
+    EXPECT_TRUE(res.error().IsAlreadyExists()) << e.global_position << " " << res.error();
+    // In another stream the same id is a reuse, not a retry.
+    auto other = store->AppendStream(TypeId("acct", Uuid::NewV7()), std::vector{retry});
+    ASSERT_FALSE(other.ok());
+    EXPECT_TRUE(other.error().IsInvalidArgument()) << other.error();
+  }
+  // An id never stored (older than all, newer than all) is not found.
+  WritableEvent fresh = Ev("x");
+  fresh.id = Uuid::NewV7();
+  EXPECT_TRUE(store->AppendStream(streams[0], std::vector{fresh}).ok());
+}
+
 TEST(MemoryStoreStorageTest, ReadersSeeConsistentPrefixesWhileOneWriterAppends) {
   auto store = MemoryEventStore::Open().value();
   TypeId s("acct", Uuid::NewV7());
