@@ -200,18 +200,13 @@ struct MemoryEventStore::State {
       IndexId(r.id, static_cast<int64_t>(log.size()));
     }
   }
-  Event Materialize(size_t index) const {
+  // Appends the Event at log index `index` to `page`, built in place.
+  void Materialize(size_t index, std::vector<Event>& page) const {
     const Record& r = log[index];
-    Event e;
-    e.id = TypeId(kinds.type(r.kind), r.id);
-    e.stream_id = streams[r.stream]->id;
-    e.stream_version = r.version;
-    e.global_position = static_cast<int64_t>(index) + 1;
-    e.timestamp = Timestamp(std::chrono::microseconds(r.timestamp_us));
-    e.content_type = kinds.content_type(r.kind);
-    e.data.assign(r.bytes, r.data_size);
-    if (r.metadata_size > 0) e.metadata = Decode(r.bytes + r.data_size, r.metadata_size);
-    return e;
+    page.emplace_back(TypeId(kinds.type(r.kind), r.id), streams[r.stream]->id, r.version,
+                      static_cast<int64_t>(index) + 1, Timestamp(std::chrono::microseconds(r.timestamp_us)),
+                      kinds.content_type(r.kind), std::string(r.bytes, r.data_size),
+                      r.metadata_size > 0 ? Decode(r.bytes + r.data_size, r.metadata_size) : Metadata());
   }
   void Publish() { head.store(static_cast<int64_t>(log.size())); }
   void NotifyWaiters() {
@@ -332,7 +327,7 @@ Result<std::unique_ptr<EventIterator>> MemoryEventStore::ReadStream(const TypeId
     while (static_cast<int64_t>(page.size()) < limit && cursor >= lo && cursor <= hi) {
       if (cursor >= s.first) {  // skip versions truncated meanwhile
         size_t at = static_cast<size_t>(s.positions[cursor - s.first] - 1);
-        if (st->log[at].stream != kNoStream) page.push_back(st->Materialize(at));
+        if (st->log[at].stream != kNoStream) st->Materialize(at, page);
       }
       cursor += forward ? 1 : -1;
     }
@@ -361,7 +356,7 @@ Result<std::unique_ptr<EventIterator>> MemoryEventStore::ReadAll(const ReadAllOp
       if (!event_types.empty() &&
           std::find(event_types.begin(), event_types.end(), st->kinds.type(r.kind)) == event_types.end())
         continue;
-      page.push_back(st->Materialize(static_cast<size_t>(cursor - 1)));
+      st->Materialize(static_cast<size_t>(cursor - 1), page);
     }
     return page;
   };
