@@ -131,17 +131,19 @@ TEST(MemoryStoreStorageTest, ManyEventsAcrossLogChunksAndLargePayloadsReadBackEx
   auto store = MemoryEventStore::Open().value();
   TypeId a("acct", Uuid::NewV7());
   std::vector<std::string> payloads;
-  // 10,000 events of about 1 KiB cross several log and byte-arena chunks
-  // (with 4 MiB and 300 KiB payloads among them: a block of their own, and
-  // not), with and without metadata.
-  for (int i = 0; i < 10000; ++i) {
-    std::string p = i == 5000   ? std::string(4 << 20, 'L')
-                    : i == 7000 ? std::string(300 << 10, 'M')
-                                : std::string(1000, static_cast<char>('a' + i % 26));
+  // 6,000 events of about 500 bytes cross several log and byte-arena chunks
+  // (up to the first 2 MiB chunk, a huge-page Block), with 4 MiB and 300 KiB
+  // payloads among them (a block of their own, and not), with and without
+  // metadata.
+  constexpr int kEvents = 6000;
+  for (int i = 0; i < kEvents; ++i) {
+    std::string p = i == 3000   ? std::string(4 << 20, 'L')
+                    : i == 4000 ? std::string(300 << 10, 'M')
+                                : std::string(500, static_cast<char>('a' + i % 26));
     p += std::to_string(i);
     payloads.push_back(p);
   }
-  for (int i = 0; i < 10000; i += 100) {
+  for (int i = 0; i < kEvents; i += 100) {
     std::vector<WritableEvent> batch;
     for (int k = i; k < i + 100; ++k) {
       batch.push_back(Ev(payloads[k], k % 3 == 0 ? Metadata{{"k", std::to_string(k)}, {"z", ""}} : Metadata{}));
@@ -150,8 +152,8 @@ TEST(MemoryStoreStorageTest, ManyEventsAcrossLogChunksAndLargePayloadsReadBackEx
   }
   auto it = store->ReadAll().value();
   std::vector<Event> all = ReadAllOf(*it);
-  ASSERT_EQ(all.size(), 10000u);
-  for (int k = 0; k < 10000; ++k) {
+  ASSERT_EQ(all.size(), static_cast<size_t>(kEvents));
+  for (int k = 0; k < kEvents; ++k) {
     ASSERT_EQ(all[k].data, payloads[k]) << k;
     EXPECT_EQ(all[k].global_position, k + 1);
     EXPECT_EQ(all[k].stream_version, k + 1);
@@ -226,7 +228,7 @@ TEST(MemoryStoreStorageTest, EveryStoredIdIsFoundWhetherGeneratedOrChosen) {
 TEST(MemoryStoreStorageTest, ReadersSeeConsistentPrefixesWhileOneWriterAppends) {
   auto store = MemoryEventStore::Open().value();
   TypeId s("acct", Uuid::NewV7());
-  constexpr int kEvents = 20000;
+  constexpr int kEvents = 4000;
   std::atomic<bool> done{false};
   std::atomic<int> failures{0};
   std::thread writer([&] {
