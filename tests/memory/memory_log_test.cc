@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -272,6 +273,30 @@ TEST(MemoryStoreStorageTest, ReadersSeeConsistentPrefixesWhileOneWriterAppends) 
   for (auto& t : readers) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(store->HeadPosition().value(), kEvents);
+}
+
+TEST(MemoryStoreStorageTest, AnAppendRacingAWaitersRegistrationStillWakesIt) {
+  // An append notifies only when a waiter is registered; a waiter registers
+  // before it reads the head. Race the two many times: a lost wake-up would
+  // leave the waiter asleep for its whole 5 s timeout.
+  auto store = MemoryEventStore::Open().value();
+  TypeId s("acct", Uuid::NewV7());
+  AppendWatcher* watcher = store->append_watcher();
+  ASSERT_NE(watcher, nullptr);
+  for (int i = 0; i < 100; ++i) {
+    int64_t head = store->HeadPosition().value();
+    auto start = std::chrono::steady_clock::now();
+    std::thread waiter([&] {
+      auto known = watcher->WaitForAppend(head, std::chrono::seconds(5));
+      EXPECT_TRUE(known.ok());
+      if (known.ok()) {
+        EXPECT_GT(*known, head);
+      }
+    });
+    ASSERT_TRUE(store->AppendStream(s, std::vector{Ev(std::to_string(i))}).ok());
+    waiter.join();
+    ASSERT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4)) << "round " << i;
+  }
 }
 
 }  // namespace
