@@ -16,14 +16,14 @@ namespace estoria::bench {
 const std::vector<std::string>& WorkloadNames() {
   static const std::vector<std::string> kNames = {"append",       "read-stream", "read-all", "project",
                                                   "tail-latency", "load",        "commands", "raw-ceiling",
-                                                  "raw-sqlite",   "raw-pgbench", "raw-nats"};
+                                                  "raw-sqlite",   "raw-pgbench", "raw-nats", "footprint"};
   return kNames;
 }
 
 void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("WORKLOAD", o.workload,
                  "append | read-stream | read-all | project | tail-latency | load | commands | "
-                 "raw-ceiling | raw-sqlite | raw-pgbench | raw-nats")
+                 "raw-ceiling | raw-sqlite | raw-pgbench | raw-nats | footprint")
       ->required()
       ->check(CLI::IsMember(WorkloadNames()));
   cmd.add_option("--writers", o.writers, "Writer (or reader) threads / pgbench clients (default 1)")
@@ -85,6 +85,7 @@ Status RunBench(const BenchOptions& options, bool json, std::ostream& out) {
   if (o.workload == "raw-sqlite") one = RunRawSqlite(o);
   if (o.workload == "raw-pgbench") one = RunRawPgbench(o);
   if (o.workload == "raw-nats") one = RunRawNats(o);
+  if (o.workload == "footprint") one = RunFootprint(o);
   if (o.workload == "commands") {
     ESTORIA_ASSIGN_OR_RETURN(results, RunCommands(o));
   } else if (o.workload == "load") {

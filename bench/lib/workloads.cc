@@ -1,7 +1,10 @@
 #include "workloads.h"
 
+#include <malloc.h>
+
 #include <atomic>
 #include <deque>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -315,6 +318,57 @@ Result<BenchResult> RunProject(const BenchOptions& o) {
   });
   if (result) result->extra["read_model_rows"] = balances.size();
   return result;
+}
+
+namespace {
+
+// VmRSS of this process from /proc/self/status, in bytes.
+Result<int64_t> ResidentBytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmRSS:   1234 kB"
+  }
+  return Status::NotSupported("footprint: no VmRSS in /proc/self/status (Linux only)");
+}
+
+}  // namespace
+
+Result<BenchResult> RunFootprint(const BenchOptions& o) {
+  ESTORIA_ASSIGN_OR_RETURN(auto store, OpenBenchStore(o));
+  std::vector<TypeId> streams = NewStreams(std::max(1, o.streams));
+  const int batch = std::max(1, o.batch);
+  std::vector<WritableEvent> proto(batch);
+  for (int i = 0; i < batch; ++i) proto[i] = MakeEvent("deposited", MakePayload(o.payload, i));
+  // Freed heap memory returned to the system first, so that the difference is
+  // what the store holds.
+  malloc_trim(0);
+  ESTORIA_ASSIGN_OR_RETURN(int64_t before, ResidentBytes());
+  LatencyRecorder lat;
+  std::vector<int64_t> versions(streams.size(), 0);
+  int64_t written = 0, appends = 0;
+  auto start = Clock::now();
+  while (written < o.events) {
+    size_t k = static_cast<size_t>(appends % static_cast<int64_t>(streams.size()));
+    int64_t n = std::min<int64_t>(batch, o.events - written);
+    std::span<const WritableEvent> events(proto.data(), static_cast<size_t>(n));
+    auto t0 = Clock::now();
+    auto res = store->AppendStream(streams[k], events, AppendOptions::ExpectVersion(versions[k]));
+    lat.Add(Clock::now() - t0);
+    if (!res) return res.error().WithContext("footprint: append");
+    versions[k] += n;
+    written += n;
+    ++appends;
+  }
+  double secs = Seconds(Clock::now() - start);
+  malloc_trim(0);
+  ESTORIA_ASSIGN_OR_RETURN(int64_t after, ResidentBytes());
+  BenchResult r = Finish("footprint", o, written, appends, secs, lat, "one AppendStream call");
+  r.extra["rss_before_bytes"] = before;
+  r.extra["rss_after_bytes"] = after;
+  r.extra["bytes_per_event"] = static_cast<double>(after - before) / static_cast<double>(written);
+  r.extra["payload_bytes"] = o.payload;
+  return r;
 }
 
 }  // namespace estoria::bench

@@ -41,5 +41,10 @@ Result<BenchResult> RunReadStream(const BenchOptions& o);
 Result<BenchResult> RunReadAll(const BenchOptions& o);
 Result<BenchResult> RunProject(const BenchOptions& o);
 Result<BenchResult> RunTailLatency(const BenchOptions& o);
+// Resident memory held by the store: one writer appends --events events of
+// --payload bytes in appends of --batch over --streams streams; VmRSS is read
+// from /proc/self/status before and after (freed heap returned with
+// malloc_trim first). Reports bytes_per_event and the append rate.
+Result<BenchResult> RunFootprint(const BenchOptions& o);
 
 }  // namespace estoria::bench

@@ -51,22 +51,23 @@ Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> ev
   std::unordered_set<Uuid> ids;
   for (size_t i = 0; i < events.size(); ++i) {
     const WritableEvent& e = events[i];
-    std::string where = "append to " + stream_id.ToString() + ": event " + std::to_string(i);
+    // Built only for an error message: most appends never need it.
+    auto where = [&] { return "append to " + stream_id.ToString() + ": event " + std::to_string(i); };
     Status st = TypeId::ValidateTypeName(e.type);
-    if (!st.ok()) return st.WithContext(where + ": event type");
+    if (!st.ok()) return st.WithContext(where() + ": event type");
     if (e.id.has_value()) {
-      if (e.id->IsNil()) return Status::InvalidArgument(where + ": nil event id");
+      if (e.id->IsNil()) return Status::InvalidArgument(where() + ": nil event id");
       if (!ids.insert(*e.id).second) {
-        return Status::InvalidArgument(where + ": duplicate event id " + e.id->ToString() + " in one append");
+        return Status::InvalidArgument(where() + ": duplicate event id " + e.id->ToString() + " in one append");
       }
     }
-    ESTORIA_RETURN_IF_ERROR(ValidateMetadataText(e.metadata, where));
+    if (!e.metadata.empty()) ESTORIA_RETURN_IF_ERROR(ValidateMetadataText(e.metadata, where()));
     for (const auto& [key, value] : e.metadata) {
       if (!internal::ReservedMetadataAllowed() && key.rfind(kReservedMetadataPrefix, 0) == 0) {
-        return Status::InvalidArgument(where + ": metadata key \"" + key + "\" uses the reserved prefix \"" +
+        return Status::InvalidArgument(where() + ": metadata key \"" + key + "\" uses the reserved prefix \"" +
                                        std::string(kReservedMetadataPrefix) + "\"");
       }
-      if (key.empty()) return Status::InvalidArgument(where + ": empty metadata key");
+      if (key.empty()) return Status::InvalidArgument(where() + ": empty metadata key");
     }
   }
   return Status::Ok();
