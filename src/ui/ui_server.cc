@@ -565,8 +565,10 @@ class Server : public UiServer {
       }
     }
     // With a type, the prefix applies to the id (UUID text); without, to the
-    // whole stream text "<type>_<uuid>".
-    std::string full_prefix = type.empty() ? prefix : (prefix.empty() ? "" : type + "_" + prefix);
+    // whole stream text "<type>_<uuid>". A type also bounds the range read:
+    // its streams' texts all start with "<type>_", so the read starts there
+    // (an index range on the stream text) rather than filtering from the start.
+    std::string full_prefix = type.empty() ? prefix : type + "_" + prefix;
     ListStreamsOptions o;
     o.stream_type = type;
     o.after = std::max(after, LowerBound(full_prefix));
