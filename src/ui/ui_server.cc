@@ -298,6 +298,10 @@ class Server : public UiServer {
   void Stop() override {
     std::lock_guard<std::mutex> stop_lock(stop_mu_);
     stopping_.store(true);
+    {
+      std::lock_guard<std::mutex> lock(mu_);  // wakes polling tails at once
+      cv_.notify_all();
+    }
     svr_.stop();
     if (thread_.joinable()) thread_.join();
   }

@@ -553,6 +553,27 @@ TEST_P(UiServerTest, TailHonoursLastEventIdAndEndsWhenTheClientLeaves) {
   EXPECT_EQ(r->status, 400);
 }
 
+TEST_P(UiServerTest, AtMost32TailsThen503) {
+  if (backend_.name != "memory") GTEST_SKIP() << "the limit is the server's, not the backend's";
+  StartServer();
+  std::vector<std::unique_ptr<TailReader>> tails;
+  for (int i = 0; i < 32; ++i) {
+    tails.push_back(std::make_unique<TailReader>());
+    tails.back()->Start(server_->port(), "/api/all/tail");
+  }
+  for (auto& t : tails) ASSERT_TRUE(t->WaitFor([&] { return t->connected; }, 10s));
+  auto r = client_->Get("/api/all/tail");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(Body(r)["code"], "Unavailable");
+  // Other requests are still served while the tails are open.
+  EXPECT_EQ(client_->Get("/api/session")->status, 200);
+  auto t0 = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  for (auto& t : tails) EXPECT_TRUE(t->WaitFor([&] { return t->finished; }, 10s));
+}
+
 std::vector<std::string> Backends() {
   std::vector<std::string> b = {"sqlite", "memory"};
 #ifdef ESTORIA_UI_TEST_POSTGRES
