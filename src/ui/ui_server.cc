@@ -883,6 +883,14 @@ Result<std::unique_ptr<UiServer>> UiServer::Start(const UiOptions& options, std:
                                    " is not a loopback address: set an access token with --token or "
                                    "ESTORIA_UI_TOKEN");
   }
+  for (char c : options.token) {
+    // The token travels in a header and a cookie: visible ASCII, no cookie
+    // separators.
+    if (c <= ' ' || c > '~' || c == ';' || c == ',' || c == '"' || c == '\\') {
+      return Status::InvalidArgument(
+          "--token: only visible ASCII characters other than ; , \" \\ may appear in the token");
+    }
+  }
   if (!store) {
     if (options.store_uri.empty()) return Status::InvalidArgument("--store URI is required");
     ESTORIA_ASSIGN_OR_RETURN(store, OpenEventStore(options.store_uri));

@@ -449,6 +449,10 @@ TEST_P(UiServerTest, NonLoopbackWithoutTokenIsRefused) {
   ASSERT_FALSE(s.has_value());
   EXPECT_TRUE(s.error().IsInvalidArgument());
   EXPECT_NE(s.error().message().find("--token"), std::string::npos) << s.error();
+  o.token = "bad token";
+  s = UiServer::Start(o, backend_.store);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().message().find("--token"), std::string::npos) << s.error();
   o.token = "t";
   s = UiServer::Start(o, backend_.store);
   ASSERT_TRUE(s.has_value()) << s.error();
