@@ -32,5 +32,7 @@ void AddStoreCommands(CLI::App& app, const GlobalFlags& flags, Action* action);
 void AddTransferCommands(CLI::App& app, const GlobalFlags& flags, Action* action);
 // projections, projections reset, dead-letters
 void AddProjectionCommands(CLI::App& app, const GlobalFlags& flags, Action* action);
+// ui (the admin web UI server, src/ui)
+void AddUiCommands(CLI::App& app, const GlobalFlags& flags, Action* action);
 
 }  // namespace estoria::cli

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   estoria::cli::AddStoreCommands(app, flags, &action);
   estoria::cli::AddTransferCommands(app, flags, &action);
   estoria::cli::AddProjectionCommands(app, flags, &action);
+  estoria::cli::AddUiCommands(app, flags, &action);
   // An unknown command word gets its own message (CLI11 would only say that a
   // subcommand is required).
   for (int i = 1; i < argc; ++i) {

@@ -1,0 +1,2 @@
+// Placeholder: the web application replaces this file.
+'use strict';
