@@ -19,6 +19,7 @@ Status RunUi(const GlobalFlags& flags, const UiArgs& args) {
   ui::UiOptions o;
   o.store_uri = flags.store;
   if (o.store_uri.empty()) return Status::InvalidArgument("no store given (--store URI or ESTORIA_STORE)");
+  if (args.listen.empty()) return Status::InvalidArgument("--listen must be HOST:PORT, got \"\"");
   o.read_model_uri = args.read_model;
   size_t colon = args.listen.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == args.listen.size()) {
@@ -36,9 +37,16 @@ Status RunUi(const GlobalFlags& flags, const UiArgs& args) {
   }
   o.token = args.token;
   o.allow_writes = args.allow_writes;
-  ESTORIA_ASSIGN_OR_RETURN(auto server, ui::UiServer::Start(o));
-  std::cout << "estoria ui listening on " << server->url() << std::endl;
-  server->Wait();
+  auto server = ui::UiServer::Start(o);
+  if (!server && server.error().IsInvalidArgument()) {
+    // A refused configuration (e.g. a non-loopback --listen without a token)
+    // is a usage error: exit status 2, like bad arguments.
+    std::cerr << "estoria: error: " << server.error().ToString() << std::endl;
+    std::exit(2);
+  }
+  if (!server) return server.error();
+  std::cout << "estoria ui listening on " << (*server)->url() << std::endl;
+  (*server)->Wait();
   return Status::Ok();
 }
 
