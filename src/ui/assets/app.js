@@ -341,7 +341,7 @@ async function allPage(params) {
   const r = await api(`/api/all${qs(q)}`);
   const tbody = h('tbody', {}, r.events.map(eventRow));
   const liveBody = h('tbody', { id: 'live-events' });
-  const liveStatus = h('p', { class: 'muted', id: 'live-state' }, 'Live tail is off.');
+  const liveStatus = h('p', { class: 'muted', id: 'live-state', role: 'status' }, 'Live tail is off.');
   let source = null;
   const toggle = h('button', { type: 'button', 'aria-pressed': 'false', id: 'live-toggle' }, 'Start live tail');
   function stop() {
