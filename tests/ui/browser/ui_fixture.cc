@@ -3,12 +3,12 @@
 //   estoria_ui_fixture STORE_PATH MODEL_PATH CONTROL_DIR
 // Fills the SQLite store STORE_PATH (when empty) with streams of several types:
 // JSON events, a text/plain event, a binary event, events whose data and
-// metadata carry "<script>" payloads, and one "poisoned" event. Then runs the
+// metadata carry "<script>" payloads, and two "poisoned" events. Then runs the
 // projection "ui-fixture" (SqliteReadModel in MODEL_PATH, FailurePolicy::Park)
 // whose handler records every applied position in the table applied(position)
-// and fails on a "poisoned" event until the file CONTROL_DIR/heal exists: the
-// event is parked as a dead letter, and a replay requested after the test
-// created the file applies it. Prints "ready <head position> <poisoned position>"
+// and fails on a "poisoned" event until the file CONTROL_DIR/heal exists: both
+// are parked as dead letters, and a replay requested after the test created
+// the file applies one. Prints "ready <head position> <first poisoned position>"
 // once the processor has caught up, then runs until SIGTERM (exit 0).
 #include <signal.h>
 #include <unistd.h>
@@ -50,7 +50,8 @@ WritableEvent Typed(std::string type, std::string data, std::string content_type
   return e;
 }
 
-// Appends the fixture's streams; returns the poisoned event's position.
+// Appends the fixture's streams; returns the first poisoned event's position
+// (the second one follows it).
 Result<int64_t> Fill(EventStore& store) {
   struct Stream {
     std::string type;
@@ -75,14 +76,16 @@ Result<int64_t> Fill(EventStore& store) {
             R"({"text":"<script>window.__pwned=1;alert(1)</script>","html":"<img src=x onerror=\"window.__pwned=2\">"})",
             {{"comment", "<script>window.__pwned=3</script>"}}),
         Typed("note_added", "<script>window.__pwned=4</script>", "text/html")}},
-      {"account", {Json("poisoned", R"({"reason":"the handler fails on this event"})")}},
+      {"account",
+       {Json("poisoned", R"({"reason":"the handler fails on this event"})"),
+        Json("poisoned", R"({"reason":"this one is skipped"})")}},
   };
   int64_t poisoned = 0;
   for (auto& s : streams) {
     auto appended = store.AppendStream(TypeId(s.type, Uuid::NewV7()), s.events);
     if (!appended) return appended.error();
     for (const Event& e : *appended)
-      if (e.type() == "poisoned") poisoned = e.global_position;
+      if (e.type() == "poisoned" && poisoned == 0) poisoned = e.global_position;
   }
   return poisoned;
 }

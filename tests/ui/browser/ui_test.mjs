@@ -112,8 +112,9 @@ const storeUri = `sqlite:${storeDb}`;
 const fixture = await startChild(fixtureBin, [storeDb, modelDb, path.join(work, 'control')], /^ready (\d+) (\d+)$/,
   'estoria_ui_fixture');
 const fixtureHead = Number(fixture.match[1]);
-const poisoned = Number(fixture.match[2]);
-log(`fixture ready: head ${fixtureHead}, poisoned event at ${poisoned}`);
+const poisoned = Number(fixture.match[2]);  // replayed by the test
+const skipped = poisoned + 1;  // skipped by the test
+log(`fixture ready: head ${fixtureHead}, poisoned events at ${poisoned} and ${skipped}`);
 
 const listenRe = /^estoria ui listening on http:\/\/([^/]+)\/$/;
 const ui = await startChild(cli, ['ui', '--store', storeUri, '--read-model', `sqlite:${modelDb}`, '--listen',
@@ -127,9 +128,12 @@ const context = await browser.newContext({ viewport: { width: 1280, height: 860 
 const page = await context.newPage();
 const dialogs = [];
 const pageErrors = [];
+// Every dialog is recorded (an alert from an event payload fails the XSS
+// check); the Skip button's confirmation is accepted.
 page.on('dialog', async (d) => {
   dialogs.push(`${d.type()}: ${d.message()}`);
-  await d.dismiss();
+  if (d.type() === 'confirm') await d.accept();
+  else await d.dismiss();
 });
 page.on('pageerror', (e) => pageErrors.push(String(e)));
 page.on('response', (r) => {
@@ -169,7 +173,7 @@ await check('overview shows the head, backend, append-rate chart and the project
   assert(await row.count() === 1, 'projection ui-fixture listed');
   const cells = await row.locator('td').allInnerTexts();
   assert(cells[0] === String(fixtureHead), `checkpoint ${fixtureHead}, got ${cells[0]}`);
-  assert(cells[6] === '1', `one dead letter, got ${cells[6]}`);
+  assert(cells[6] === '2', `two dead letters, got ${cells[6]}`);
   await shot('overview');
 });
 
@@ -277,25 +281,58 @@ await check('global log: pages, filters, and a live tail showing an appended eve
   await page.getByRole('button', { name: 'Stop live tail' }).click();
 });
 
-await check('projections: dead letter replayed from the UI is applied by the running processor', async () => {
+await check('with --listen 0.0.0.0:0 --token T: 401 without the token, pages work after /?token=T', async () => {
+  const token = 'browser-test-token-7f3a';
+  const guarded = await startChild(cli, ['ui', '--store', storeUri, '--read-model', `sqlite:${modelDb}`, '--listen',
+    '0.0.0.0:0', '--token', token], listenRe, 'estoria ui --token');
+  const port = guarded.match[1].split(':').pop();
+  const url = `http://127.0.0.1:${port}`;
+  for (const p of ['/', '/assets/app.js', '/api/overview']) {
+    const r = await fetch(`${url}${p}`, { redirect: 'manual' });
+    assert(r.status === 401, `${p} without the token answers ${r.status}`);
+  }
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const p2 = await ctx.newPage();
+  const resp = await p2.goto(`${url}/?token=${token}`);
+  assert(resp.status() === 200 && new URL(p2.url()).search === '', `redirected to / (${p2.url()})`);
+  await p2.locator('main h1', { hasText: 'Overview' }).waitFor();
+  await p2.locator('.card').first().waitFor();
+  assert((await p2.locator('main').innerText()).includes(String(fixtureHead + 1)), 'overview data after the token');
+  await p2.goto(`${url}/#/projections/ui-fixture`);
+  await p2.locator('main h1', { hasText: 'ui-fixture' }).waitFor();
+  await p2.locator(`tr[data-position="${poisoned}"]`).waitFor();
+  assert(await p2.getByRole('button', { name: /Replay|Skip/ }).count() === 0, 'no write buttons without --allow-writes');
+  assert((await p2.locator('main').innerText()).includes('Read-only'), 'read-only note shown');
+  await ctx.close();
+  guarded.child.kill('SIGTERM');
+});
+
+await check('projections: Replay from the UI is applied by the running processor; Skip discards', async () => {
+  const applied = (pos) => sql(modelDb, `SELECT COUNT(*) FROM applied WHERE position = ${pos}`);
   await open('#/projections', 'Projections');
   await page.getByRole('link', { name: 'ui-fixture' }).click();
   await page.locator('main h1', { hasText: 'ui-fixture' }).waitFor();
   const row = page.locator(`tr[data-position="${poisoned}"]`);
   await row.waitFor();
   assert((await row.innerText()).includes('refusing the poisoned event'), 'the handler error is shown');
-  assert(sql(modelDb, `SELECT COUNT(*) FROM applied WHERE position = ${poisoned}`) === '0', 'not applied yet');
+  assert(applied(poisoned) === '0' && applied(skipped) === '0', 'not applied yet');
   await shot('projection-dead-letter');
   fs.writeFileSync(path.join(work, 'control', 'heal'), '');
-  await row.getByRole('button', { name: /^Replay/ }).click();
+  await row.getByRole('button', { name: `Replay dead letter at position ${poisoned}` }).click();
   await page.locator('#status', { hasText: 'Replay requested' }).waitFor({ timeout: 3000 });
-  await waitFor('the processor to apply the replayed event', () =>
-    sql(modelDb, `SELECT COUNT(*) FROM applied WHERE position = ${poisoned}`) === '1', 10000, 100);
-  await waitFor('the dead letter to disappear from the page', async () => {
+  await waitFor('the processor to apply the replayed event', () => applied(poisoned) === '1', 10000, 100);
+  await waitFor('the replayed dead letter to leave the page', async () => {
     await page.reload();
     await page.locator('main h1', { hasText: 'ui-fixture' }).waitFor();
-    return (await page.locator('#no-dead-letters').count()) === 1;
+    return (await page.locator(`tr[data-position="${poisoned}"]`).count()) === 0;
   }, 10000, 200);
+  const skipRow = page.locator(`tr[data-position="${skipped}"]`);
+  await skipRow.getByRole('button', { name: `Skip dead letter at position ${skipped}` }).click();
+  await page.locator('#no-dead-letters').waitFor({ timeout: 3000 });
+  assert(dialogs.some((d) => d.startsWith('confirm:')), 'Skip asked for a confirmation');
+  assert(applied(skipped) === '0', 'the skipped event was not applied');
+  const left = await (await fetch(`${base}/api/projections/ui-fixture/dead-letters`)).json();
+  assert(left.dead_letters.length === 0, `no dead letters left, got ${left.dead_letters.length}`);
   await shot('projection-replayed');
 });
 
@@ -323,31 +360,6 @@ await check('375 px wide: pages fit without horizontal scrolling', async () => {
     if (name) await phone.screenshot({ path: path.join(shots, `${name}.png`), fullPage: false });
   }
   await phone.close();
-});
-
-await check('with --listen 0.0.0.0:0 --token T: 401 without the token, pages work after /?token=T', async () => {
-  const token = 'browser-test-token-7f3a';
-  const guarded = await startChild(cli, ['ui', '--store', storeUri, '--read-model', `sqlite:${modelDb}`, '--listen',
-    '0.0.0.0:0', '--token', token], listenRe, 'estoria ui --token');
-  const port = guarded.match[1].split(':').pop();
-  const url = `http://127.0.0.1:${port}`;
-  for (const p of ['/', '/assets/app.js', '/api/overview']) {
-    const r = await fetch(`${url}${p}`, { redirect: 'manual' });
-    assert(r.status === 401, `${p} without the token answers ${r.status}`);
-  }
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-  const p2 = await ctx.newPage();
-  const resp = await p2.goto(`${url}/?token=${token}`);
-  assert(resp.status() === 200 && new URL(p2.url()).search === '', `redirected to / (${p2.url()})`);
-  await p2.locator('main h1', { hasText: 'Overview' }).waitFor();
-  await p2.locator('.card').first().waitFor();
-  assert((await p2.locator('main').innerText()).includes(String(fixtureHead + 1)), 'overview data after the token');
-  await p2.goto(`${url}/#/projections/ui-fixture`);
-  await p2.locator('main h1', { hasText: 'ui-fixture' }).waitFor();
-  assert(await p2.getByRole('button', { name: /Replay/ }).count() === 0, 'no write buttons without --allow-writes');
-  assert((await p2.locator('main').innerText()).includes('Read-only'), 'read-only note shown');
-  await ctx.close();
-  guarded.child.kill('SIGTERM');
 });
 
 await check('no script errors on any page', async () => {
