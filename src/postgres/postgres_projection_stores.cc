@@ -70,6 +70,10 @@ Status PostgresProjectionTables::EnsureSchema(const PostgresOptions& options) {
                                      Table(options.schema, "projection_dead_letters") +
                                      " ON DELETE CASCADE);"
                                      "CREATE TABLE IF NOT EXISTS " +
+                                     Table(options.schema, "projection_processors") +
+                                     " (name text PRIMARY KEY, owner text NOT NULL, failure_policy text NOT NULL,"
+                                     " started_at_us bigint NOT NULL);"
+                                     "CREATE TABLE IF NOT EXISTS " +
                                      Table(options.schema, "projection_versions") +
                                      " (name text PRIMARY KEY, active_version bigint NOT NULL,"
                                      " updated_at timestamptz NOT NULL DEFAULT now())")
@@ -245,6 +249,20 @@ Status PostgresDeadLetterStore::ClearReplayRequest(std::string_view projection, 
   std::lock_guard<std::mutex> lock(mu_);
   ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
   return PostgresProjectionTables::ClearReplayRequestIn(*conn_, options_.schema, projection, global_position);
+}
+
+Status PostgresDeadLetterStore::RecordProcessor(std::string_view projection, std::string_view owner,
+                                                std::string_view failure_policy) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(projection));
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return conn_
+      ->ExecParams("INSERT INTO " + Table(options_.schema, "projection_processors") +
+                       " (name, owner, failure_policy, started_at_us) VALUES ($1, $2, $3, $4)"
+                       " ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner,"
+                       " failure_policy = EXCLUDED.failure_policy, started_at_us = EXCLUDED.started_at_us",
+                   PgParams().Text(projection).Text(owner).Text(failure_policy).Int64(Now().time_since_epoch().count()))
+      .error();
 }
 
 Result<std::shared_ptr<PostgresVersionRegistry>> PostgresVersionRegistry::Open(PostgresOptions options) {

@@ -26,6 +26,21 @@ std::string_view ProcessorPhaseName(ProcessorPhase phase) {
   return "unknown";
 }
 
+std::string FailurePolicyToString(const FailurePolicy& p) {
+  std::string backoff = " (backoff " + std::to_string(p.initial_backoff.count()) + " ms x" +
+                        std::to_string(p.multiplier).substr(0, std::to_string(p.multiplier).find('.') + 2) +
+                        ", at most " + std::to_string(p.max_backoff.count()) + " ms)";
+  switch (p.kind) {
+    case FailurePolicy::Kind::kStop:
+      return "stop on the first failure";
+    case FailurePolicy::Kind::kRetry:
+      return "retry, stop after " + std::to_string(p.max_attempts) + " attempts" + backoff;
+    case FailurePolicy::Kind::kPark:
+      return "park after " + std::to_string(p.max_attempts) + " attempts" + backoff;
+  }
+  return "unknown";
+}
+
 Result<std::unique_ptr<Processor>> Processor::Create(std::shared_ptr<EventStore> store,
                                                      std::shared_ptr<ProjectionSink> sink, ProcessorOptions options) {
   if (store == nullptr) return Status::InvalidArgument("processor: null event store");

@@ -1,6 +1,8 @@
 // Processor::Impl::Run: acquire the lock, load the position, read/handle/commit, tail.
 #include "processor_run.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -28,6 +30,18 @@ void Processor::Impl::Run::RecordError(const Status& s, const char* what) {
     p_.state_.last_error = s;
   }
   p_.options_.logger->Log(LogLevel::kWarning, "projection " + p_.options_.name + ": " + what + ": " + s.ToString());
+}
+
+void Processor::Impl::Run::RecordProcessor() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::string owner = std::string(host[0] ? host : "localhost") + ":" + std::to_string(getpid());
+  Status s = p_.sink_->dead_letters().RecordProcessor(p_.options_.name, owner,
+                                                      FailurePolicyToString(p_.options_.failure_policy));
+  if (!s.ok()) {
+    p_.options_.logger->Log(LogLevel::kWarning,
+                            "projection " + p_.options_.name + ": recording the processor: " + s.ToString());
+  }
 }
 
 void Processor::Impl::Run::Publish() {
@@ -355,11 +369,16 @@ void Processor::Impl::Run::Loop() {
       held_ = true;
       last_renew_ = Clock::now();
     }
+    if (!recorded_) {
+      RecordProcessor();
+      recorded_ = true;
+    }
     last = Process();
     if (last == Outcome::kStop || last == Outcome::kFailed) break;
     if (last == Outcome::kLockLost) {
       p_.options_.lock->Release(name);
       held_ = false;
+      recorded_ = false;  // another processor may take over: record again when active
       continue;
     }
     SleepFor(p_.options_.retry_interval);

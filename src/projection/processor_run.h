@@ -83,9 +83,13 @@ class Processor::Impl::Run {
   bool SleepFor(std::chrono::milliseconds d);
   void RecordError(const Status& s, const char* what);
   void Publish();  // copies position_/checkpoint_/head_ into the shared state
+  // Records this processor (owner, failure policy) in the sink's dead-letter
+  // store for operators' tools; a failure is only logged.
+  void RecordProcessor();
 
   Impl& p_;
   bool held_ = false;       // holds options.lock
+  bool recorded_ = false;   // RecordProcessor done since becoming active
   bool unit_open_ = false;  // a sink unit (transaction) is open
   int64_t position_ = 0;    // handled (visible for plain sinks; applied in the unit for transactional)
   int64_t visible_ = 0;     // position whose effects are visible

@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS estoria_projection_leases (
   owner TEXT NOT NULL,
   expires_at_us INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS estoria_projection_processors (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  failure_policy TEXT NOT NULL,
+  started_at_us INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS estoria_projection_versions (
   name TEXT PRIMARY KEY,
   active_version INTEGER NOT NULL,
@@ -289,6 +295,20 @@ Result<std::vector<int64_t>> SqliteDeadLetterStore::ListReplayRequests(std::stri
 Status SqliteDeadLetterStore::ClearReplayRequest(std::string_view projection, int64_t global_position) {
   std::lock_guard<std::mutex> lock(mu_);
   return SqliteProjectionTables::ClearReplayRequestIn(*db_, projection, global_position);
+}
+
+Status SqliteDeadLetterStore::RecordProcessor(std::string_view projection, std::string_view owner,
+                                              std::string_view failure_policy) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(projection));
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * st,
+                           db_->PrepareCached("INSERT OR REPLACE INTO estoria_projection_processors (name, owner, "
+                                              "failure_policy, started_at_us) VALUES (?, ?, ?, ?)"));
+  ESTORIA_RETURN_IF_ERROR(st->BindText(1, projection));
+  ESTORIA_RETURN_IF_ERROR(st->BindText(2, owner));
+  ESTORIA_RETURN_IF_ERROR(st->BindText(3, failure_policy));
+  ESTORIA_RETURN_IF_ERROR(st->BindInt64(4, Now().time_since_epoch().count()));
+  return st->Run();
 }
 
 Result<std::shared_ptr<SqliteVersionRegistry>> SqliteVersionRegistry::Open(SqliteStoreOptions options) {

@@ -15,6 +15,7 @@
 
 #include "estoria/memory/memory_event_store.h"
 #include "estoria/open.h"
+#include "estoria/projection/processor.h"
 #include "estoria/sqlite/database.h"
 #include "estoria/sqlite/sqlite_checkpoint_store.h"
 #include "estoria/sqlite/sqlite_projection_stores.h"
@@ -376,6 +377,30 @@ TEST_P(UiServerTest, ProjectionsAndDeadLetterWrites) {
   r = client_->Post("/api/projections/orders_view/dead-letters/x/skip", {{"X-Estoria-CSRF", csrf}}, "",
                     "application/json");
   EXPECT_EQ(r->status, 400);
+}
+
+TEST_P(UiServerTest, ProcessorRecordsItsFailurePolicyForTheUi) {
+  if (!backend_.checkpoints) GTEST_SKIP() << "the memory store keeps no projection state the UI reads";
+  TypeId a = TypeId::New("order").value();
+  Append(a, {JsonEvent("placed", "{}"), JsonEvent("paid", "{}")});
+  auto sink = std::make_shared<HandlerSink>([](const Event&) { return Status::Ok(); }, backend_.checkpoints,
+                                            backend_.dead_letters);
+  ProcessorOptions po;
+  po.name = "policy_view";
+  po.failure_policy = FailurePolicy::Park(3);
+  auto processor = Processor::Create(backend_.store, sink, po).value();
+  ASSERT_TRUE(processor->Start().ok());
+  ASSERT_TRUE(processor->WaitForPosition(2, 10s).ok());
+  ASSERT_TRUE(processor->Stop().ok());
+  StartServer();
+  Json j = Body(client_->Get("/api/projections"));
+  ASSERT_EQ(j["projections"].size(), 1u) << j;
+  EXPECT_EQ(j["projections"][0]["name"], "policy_view");
+  EXPECT_EQ(j["projections"][0]["position"], 2);
+  EXPECT_EQ(j["projections"][0]["failure_policy"], FailurePolicyToString(FailurePolicy::Park(3)));
+  EXPECT_EQ(FailurePolicyToString(FailurePolicy::Park(3)),
+            "park after 3 attempts (backoff 50 ms x2.0, at most 5000 ms)");
+  EXPECT_EQ(FailurePolicyToString(FailurePolicy::Stop()), "stop on the first failure");
 }
 
 TEST_P(UiServerTest, TokenGuardsEveryRequest) {

@@ -71,6 +71,16 @@ class DeadLetterStore {
   // Clears a pending request (the event stays parked). OK when there was none.
   // Errors: InvalidArgument, Unavailable, Internal, NotSupported (the default).
   virtual Status ClearReplayRequest(std::string_view projection, int64_t global_position);
+
+  // Records that a processor of `projection` is running: its owner (e.g.
+  // "host:pid") and its failure policy (FailurePolicyToString text), replacing
+  // the projection's previous record, for operators' tools (`estoria ui` shows
+  // it). The Processor calls it each time it becomes active. The SQL stores keep
+  // one row per projection with its start time (SQLite
+  // estoria_projection_processors, PostgreSQL <schema>.projection_processors,
+  // created when missing). Errors: InvalidArgument (empty name, a NUL byte),
+  // Unavailable, Internal. The default records nothing and returns OK.
+  virtual Status RecordProcessor(std::string_view projection, std::string_view owner, std::string_view failure_policy);
 };
 
 }  // namespace estoria

@@ -80,6 +80,10 @@ struct FailurePolicy {
   }
 };
 
+// The policy as one line of text, e.g. "park after 3 attempts (backoff 50 ms
+// x2, at most 5000 ms)", as recorded with DeadLetterStore::RecordProcessor.
+std::string FailurePolicyToString(const FailurePolicy& policy);
+
 struct ProcessorOptions {
   // The projection name: checkpoint key, dead-letter key and lock name.
   // Required (empty is InvalidArgument).

@@ -78,6 +78,7 @@ class SqliteDeadLetterStore final : public DeadLetterStore {
   Result<int64_t> RequestReplay(std::string_view projection, std::optional<int64_t> global_position) override;
   Result<std::vector<int64_t>> ListReplayRequests(std::string_view projection) override;
   Status ClearReplayRequest(std::string_view projection, int64_t global_position) override;
+  Status RecordProcessor(std::string_view projection, std::string_view owner, std::string_view failure_policy) override;
 
  private:
   std::mutex mu_;
