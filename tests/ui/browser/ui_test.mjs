@@ -315,6 +315,7 @@ await check('projections: Replay from the UI is applied by the running processor
   const row = page.locator(`tr[data-position="${poisoned}"]`);
   await row.waitFor();
   assert((await row.innerText()).includes('refusing the poisoned event'), 'the handler error is shown');
+  assert((await text()).includes('park after 1 attempts'), 'the failure policy the processor recorded is shown');
   assert(applied(poisoned) === '0' && applied(skipped) === '0', 'not applied yet');
   await shot('projection-dead-letter');
   fs.writeFileSync(path.join(work, 'control', 'heal'), '');
