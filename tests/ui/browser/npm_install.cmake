@@ -1,0 +1,20 @@
+# cmake -DSRC=<tests/ui/browser> -DDEST=<build folder> -DNPM=<npm> -P npm_install.cmake
+# Installs the browser tests' npm packages (package-lock.json) into DEST with
+# `npm ci`; does nothing when DEST already holds that exact lock file's install.
+file(MAKE_DIRECTORY ${DEST})
+file(READ ${SRC}/package-lock.json lock)
+set(stamp ${DEST}/node_modules/.estoria-lock)
+if(EXISTS ${stamp})
+  file(READ ${stamp} installed)
+  if(installed STREQUAL lock)
+    message(STATUS "npm packages up to date in ${DEST}")
+    return()
+  endif()
+endif()
+configure_file(${SRC}/package.json ${DEST}/package.json COPYONLY)
+configure_file(${SRC}/package-lock.json ${DEST}/package-lock.json COPYONLY)
+execute_process(COMMAND ${NPM} ci --no-audit --no-fund --loglevel=error WORKING_DIRECTORY ${DEST} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "npm ci in ${DEST} failed (${rc}): the browser tests need the npm registry once to install playwright-core")
+endif()
+file(WRITE ${stamp} "${lock}")
