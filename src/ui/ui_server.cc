@@ -519,7 +519,24 @@ class Server : public UiServer {
       head = *h;
     }
     j["head"] = head;
-    j["streams"] = nullptr;  // no backend counts streams cheaply (docs/ui.md)
+    // Streams: counted by paged ListStreams reads (an index range each), up to
+    // stream_count_cap; null when the store cannot list streams.
+    j["streams"] = nullptr;
+    j["streams_capped"] = false;
+    if (StreamLister* lister = store_->stream_lister()) {
+      int64_t counted = 0;
+      ListStreamsOptions o;
+      while (counted < options_.stream_count_cap) {
+        o.limit = std::min<int64_t>(1000, options_.stream_count_cap - counted + 1);
+        auto page = lister->ListStreams(o);
+        if (!page) return FromStatus(page.error());
+        counted += static_cast<int64_t>(page->size());
+        if (static_cast<int64_t>(page->size()) < o.limit) break;
+        o.after = page->back().stream_id.ToString();
+      }
+      j["streams_capped"] = counted > options_.stream_count_cap;
+      j["streams"] = std::min(counted, options_.stream_count_cap);
+    }
     Json rate;
     rate["bucket_seconds"] = 60;
     rate["buckets"] = Json::array();

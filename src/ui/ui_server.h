@@ -29,6 +29,9 @@ struct UiOptions {
   std::string token;
   // Enables the dead-letter replay/skip POSTs. Default false.
   bool allow_writes = false;
+  // The overview counts streams (paged ListStreams reads) up to this many and
+  // then reports the cap with "streams_capped": true. Default 100000.
+  int64_t stream_count_cap = 100000;
 };
 
 class UiServer {

@@ -125,6 +125,22 @@ class UiServerTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<httplib::Client> client_;
 };
 
+TEST_P(UiServerTest, OverviewCountsStreamsUpToTheCap) {
+  for (int i = 0; i < 5; ++i) Append(TypeId::New("order").value(), {JsonEvent("placed", R"({"n":1})")});
+  UiOptions o;
+  o.stream_count_cap = 3;
+  StartServer(o);
+  Json j = Body(client_->Get("/api/overview"));
+  EXPECT_EQ(j["streams"], 3);
+  EXPECT_EQ(j["streams_capped"], true);
+  server_->Stop();
+  o.stream_count_cap = 5;
+  StartServer(o);
+  j = Body(client_->Get("/api/overview"));
+  EXPECT_EQ(j["streams"], 5);
+  EXPECT_EQ(j["streams_capped"], false);
+}
+
 TEST_P(UiServerTest, EndpointsReturnWhatWasStored) {
   TypeId a = TypeId::New("order").value();
   TypeId b = TypeId::New("order").value();
@@ -247,6 +263,8 @@ TEST_P(UiServerTest, EndpointsReturnWhatWasStored) {
   ASSERT_EQ(r->status, 200) << r->body;
   j = Body(r);
   EXPECT_EQ(j["head"], 6);
+  EXPECT_EQ(j["streams"], 3);  // two order streams and a user stream
+  EXPECT_EQ(j["streams_capped"], false);
   EXPECT_EQ(j["backend"], backend_.name);
   ASSERT_EQ(j["append_rate"]["buckets"].size(), 15u);
   int64_t total = 0;

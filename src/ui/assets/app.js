@@ -228,7 +228,8 @@ async function overviewPage() {
     h('h1', {}, 'Overview'),
     h('section', { class: 'cards', 'aria-label': 'Store' },
       card('Head position', num(o.head), h('a', { href: '#/all' }, 'Global log')),
-      card('Streams', o.streams === null || o.streams === undefined ? 'not counted' : num(o.streams),
+      card('Streams', o.streams === null || o.streams === undefined ? 'not counted'
+        : num(o.streams) + (o.streams_capped ? '+' : ''),
         h('a', { href: '#/streams' }, 'Browse streams')),
       card('Backend', o.backend, o.store),
       card('Durability', o.durability || '-'),

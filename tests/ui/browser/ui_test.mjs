@@ -163,6 +163,9 @@ await check('overview shows the head, backend, append-rate chart and the project
   assert(t.includes(String(fixtureHead)), `head ${fixtureHead} shown`);
   assert(/sqlite/.test(t) && t.includes(storeDb), 'backend and store shown');
   assert(/strict|relaxed/.test(t), 'durability shown');
+  const streamsCard = page.locator('.card', { has: page.locator('h2', { hasText: 'Streams' }) });
+  const streamCount = (await streamsCard.locator('.value').innerText()).trim();
+  assert(streamCount === '6', `the fixture's 6 streams counted, got ${streamCount}`);
   const bars = await page.locator('svg.chart rect.bar').count();
   assert(bars === 15, `15 one-minute bars in the chart, got ${bars}`);
   // Every fixture event was appended within the last 15 minutes.
