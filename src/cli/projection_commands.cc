@@ -10,53 +10,14 @@
 #include "estoria/checkpoint_store.h"
 #include "estoria/projection/dead_letter_store.h"
 #include "printer.h"
-#ifdef ESTORIA_CLI_SQLITE
-#include "estoria/sqlite/sqlite_checkpoint_store.h"
-#include "estoria/sqlite/sqlite_event_store.h"
-#include "estoria/sqlite/sqlite_projection_stores.h"
-#endif
-#ifdef ESTORIA_CLI_POSTGRES
-#include "estoria/postgres/postgres_checkpoint_store.h"
-#include "estoria/postgres/postgres_options.h"
-#include "estoria/postgres/postgres_projection_stores.h"
-#endif
+#include "read_model_info.h"
 
 namespace estoria::cli {
 namespace {
 
-struct ProjectionStores {
-  std::shared_ptr<CheckpointStore> checkpoints;
-  std::shared_ptr<DeadLetterStore> dead_letters;
-};
-
-Result<ProjectionStores> OpenProjectionStores(const std::string& uri) {
-  ProjectionStores out;
-#ifdef ESTORIA_CLI_SQLITE
-  if (uri.starts_with("sqlite:")) {
-    ESTORIA_ASSIGN_OR_RETURN(sqlite::SqliteOptions so, sqlite::SqliteEventStore::ParseUri(uri));
-    sqlite::SqliteStoreOptions co;
-    co.path = so.path;
-    ESTORIA_ASSIGN_OR_RETURN(auto checkpoints, sqlite::SqliteCheckpointStore::Open(co));
-    sqlite::SqliteStoreOptions po;
-    po.path = so.path;
-    ESTORIA_ASSIGN_OR_RETURN(auto dead, sqlite::SqliteDeadLetterStore::Open(po));
-    out.checkpoints = std::move(checkpoints);
-    out.dead_letters = std::move(dead);
-    return out;
-  }
-#endif
-#ifdef ESTORIA_CLI_POSTGRES
-  if (uri.starts_with("postgres")) {
-    ESTORIA_ASSIGN_OR_RETURN(postgres::PostgresOptions po, postgres::ParsePostgresUri(uri));
-    ESTORIA_ASSIGN_OR_RETURN(auto checkpoints, postgres::PostgresCheckpointStore::Open(po));
-    ESTORIA_ASSIGN_OR_RETURN(auto dead, postgres::PostgresDeadLetterStore::Open(po));
-    out.checkpoints = std::move(checkpoints);
-    out.dead_letters = std::move(dead);
-    return out;
-  }
-#endif
-  return Status::NotSupported("projection checkpoints are kept in SQLite or PostgreSQL; " + uri +
-                              " is neither (pass --checkpoints URI)");
+// Checkpoints and dead letters live in the read model's database.
+Result<std::unique_ptr<ui::ReadModelInfo>> OpenProjectionStores(const std::string& uri) {
+  return ui::ReadModelInfo::Open(uri, "--checkpoints");
 }
 
 struct ProjectionArgs {
@@ -76,8 +37,8 @@ Status RunList(const GlobalFlags& flags, const ProjectionArgs& args) {
   ESTORIA_ASSIGN_OR_RETURN(auto store, OpenStore(flags));
   GlobalReader* reader = store->global_reader();
   if (!reader) return Status::NotSupported("this store has no global log (ReadAll)");
-  ESTORIA_ASSIGN_OR_RETURN(ProjectionStores ps, OpenProjectionStores(CheckpointsUri(flags, args)));
-  ESTORIA_ASSIGN_OR_RETURN(std::vector<Checkpoint> list, ps.checkpoints->List());
+  ESTORIA_ASSIGN_OR_RETURN(auto ps, OpenProjectionStores(CheckpointsUri(flags, args)));
+  ESTORIA_ASSIGN_OR_RETURN(std::vector<Checkpoint> list, ps->checkpoints().List());
   ESTORIA_ASSIGN_OR_RETURN(int64_t head, reader->HeadPosition());
   if (!flags.json) {
     if (list.empty()) {
@@ -93,15 +54,7 @@ Status RunList(const GlobalFlags& flags, const ProjectionArgs& args) {
     int64_t lag_events = std::max<int64_t>(0, head - c.position);
     int64_t lag_ms = 0;
     if (lag_events > 0) {
-      ReadAllOptions o;
-      o.after_position = c.position;
-      o.count = 1;
-      ESTORIA_ASSIGN_OR_RETURN(auto it, reader->ReadAll(o));
-      ESTORIA_ASSIGN_OR_RETURN(std::optional<Event> first, it->Next());
-      if (first) {
-        lag_ms = std::max<int64_t>(
-            0, std::chrono::duration_cast<std::chrono::milliseconds>(Now() - first->timestamp).count());
-      }
+      ESTORIA_ASSIGN_OR_RETURN(lag_ms, ui::OldestUnhandledAgeMs(*reader, c.position));
     }
     if (flags.json) {
       Json j;
@@ -121,9 +74,9 @@ Status RunList(const GlobalFlags& flags, const ProjectionArgs& args) {
 }
 
 Status RunReset(const GlobalFlags& flags, const ProjectionArgs& args) {
-  ESTORIA_ASSIGN_OR_RETURN(ProjectionStores ps, OpenProjectionStores(CheckpointsUri(flags, args)));
-  ESTORIA_ASSIGN_OR_RETURN(int64_t before, ps.checkpoints->Load(args.name));
-  ESTORIA_RETURN_IF_ERROR(ps.checkpoints->Save(args.name, args.to));
+  ESTORIA_ASSIGN_OR_RETURN(auto ps, OpenProjectionStores(CheckpointsUri(flags, args)));
+  ESTORIA_ASSIGN_OR_RETURN(int64_t before, ps->checkpoints().Load(args.name));
+  ESTORIA_RETURN_IF_ERROR(ps->checkpoints().Save(args.name, args.to));
   Json j;
   j["name"] = args.name;
   j["previous_position"] = before;
@@ -133,11 +86,11 @@ Status RunReset(const GlobalFlags& flags, const ProjectionArgs& args) {
 }
 
 Status RunDeadLetters(const GlobalFlags& flags, const ProjectionArgs& args) {
-  ESTORIA_ASSIGN_OR_RETURN(ProjectionStores ps, OpenProjectionStores(CheckpointsUri(flags, args)));
+  ESTORIA_ASSIGN_OR_RETURN(auto ps, OpenProjectionStores(CheckpointsUri(flags, args)));
   Printer printer(std::cout, flags.json);
   if (args.action == "list") {
-    ESTORIA_ASSIGN_OR_RETURN(std::vector<DeadLetter> letters, ps.dead_letters->List(args.name));
-    ESTORIA_ASSIGN_OR_RETURN(std::vector<int64_t> requested, ps.dead_letters->ListReplayRequests(args.name));
+    ESTORIA_ASSIGN_OR_RETURN(std::vector<DeadLetter> letters, ps->dead_letters().List(args.name));
+    ESTORIA_ASSIGN_OR_RETURN(std::vector<int64_t> requested, ps->dead_letters().ListReplayRequests(args.name));
     auto is_requested = [&](const DeadLetter& d) {
       return std::binary_search(requested.begin(), requested.end(), d.event.global_position);
     };
@@ -167,14 +120,14 @@ Status RunDeadLetters(const GlobalFlags& flags, const ProjectionArgs& args) {
   if (args.action == "discard") {
     std::vector<int64_t> positions;
     if (args.all) {
-      ESTORIA_ASSIGN_OR_RETURN(std::vector<DeadLetter> letters, ps.dead_letters->List(args.name));
+      ESTORIA_ASSIGN_OR_RETURN(std::vector<DeadLetter> letters, ps->dead_letters().List(args.name));
       for (const DeadLetter& d : letters) positions.push_back(d.event.global_position);
     } else if (args.position) {
       positions.push_back(*args.position);
     } else {
       return Status::InvalidArgument("dead-letters discard needs --position P or --all");
     }
-    for (int64_t p : positions) ESTORIA_RETURN_IF_ERROR(ps.dead_letters->Discard(args.name, p));
+    for (int64_t p : positions) ESTORIA_RETURN_IF_ERROR(ps->dead_letters().Discard(args.name, p));
     Json j;
     j["projection"] = args.name;
     j["discarded"] = positions.size();
@@ -184,7 +137,7 @@ Status RunDeadLetters(const GlobalFlags& flags, const ProjectionArgs& args) {
   // replay: the handler lives in the application's process, so mark the events;
   // the projection's running Processor replays them on its loop.
   if (!args.all && !args.position) return Status::InvalidArgument("dead-letters replay needs --position P or --all");
-  ESTORIA_ASSIGN_OR_RETURN(int64_t n, ps.dead_letters->RequestReplay(
+  ESTORIA_ASSIGN_OR_RETURN(int64_t n, ps->dead_letters().RequestReplay(
                                           args.name, args.all ? std::nullopt : std::optional<int64_t>(args.position)));
   Json j;
   j["projection"] = args.name;

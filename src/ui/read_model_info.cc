@@ -1,5 +1,7 @@
 #include "read_model_info.h"
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
 
 #include "estoria/backend/dead_letter_row.h"
@@ -215,7 +217,17 @@ class PostgresInfo : public ReadModelInfo {
 
 }  // namespace
 
-Result<std::unique_ptr<ReadModelInfo>> ReadModelInfo::Open(const std::string& uri) {
+Result<int64_t> OldestUnhandledAgeMs(GlobalReader& reader, int64_t position) {
+  ReadAllOptions o;
+  o.after_position = position;
+  o.count = 1;
+  ESTORIA_ASSIGN_OR_RETURN(auto it, reader.ReadAll(o));
+  ESTORIA_ASSIGN_OR_RETURN(std::optional<Event> first, it->Next());
+  if (!first) return int64_t{0};
+  return std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(Now() - first->timestamp).count());
+}
+
+Result<std::unique_ptr<ReadModelInfo>> ReadModelInfo::Open(const std::string& uri, std::string_view flag) {
 #ifdef ESTORIA_UI_SQLITE
   if (uri.starts_with("sqlite:")) {
     ESTORIA_ASSIGN_OR_RETURN(sqlite::SqliteOptions so, sqlite::SqliteEventStore::ParseUri(uri));
@@ -242,8 +254,8 @@ Result<std::unique_ptr<ReadModelInfo>> ReadModelInfo::Open(const std::string& ur
         std::make_unique<PostgresInfo>(std::move(checkpoints), std::move(dead), std::move(conn), po.schema));
   }
 #endif
-  return Status::NotSupported("projection state is kept in SQLite or PostgreSQL; " + uri +
-                              " is neither (pass --read-model URI)");
+  return Status::NotSupported("projection state is kept in SQLite or PostgreSQL; " + uri + " is neither (pass " +
+                              std::string(flag) + " URI)");
 }
 
 }  // namespace estoria::ui

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "estoria/checkpoint_store.h"
+#include "estoria/event_store.h"
 #include "estoria/projection/dead_letter_store.h"
 #include "estoria/status.h"
 
@@ -27,14 +28,20 @@ struct LeaseInfo {
   std::optional<Timestamp> expires_at;  // SQLite leases expire; PostgreSQL advisory locks do not
 };
 
+// A projection's lag in time: the age in milliseconds of the oldest event after
+// `position` (one indexed ReadAll of one event), 0 when there is none.
+// Errors: those of ReadAll.
+Result<int64_t> OldestUnhandledAgeMs(GlobalReader& reader, int64_t position);
+
 class ReadModelInfo {
  public:
   virtual ~ReadModelInfo() = default;
 
   // Opens the read model at `uri` (sqlite:PATH or postgres://...).
   // NotSupported for another scheme (the memory and NATS stores keep no
-  // projection state the UI could read); errors of the backends' Open.
-  static Result<std::unique_ptr<ReadModelInfo>> Open(const std::string& uri);
+  // projection state the UI could read; the message names `flag`, the option
+  // that chooses the read model); errors of the backends' Open.
+  static Result<std::unique_ptr<ReadModelInfo>> Open(const std::string& uri, std::string_view flag = "--read-model");
 
   virtual CheckpointStore& checkpoints() = 0;
   virtual DeadLetterStore& dead_letters() = 0;

@@ -451,16 +451,7 @@ class Server : public UiServer {
       int64_t lag_events = std::max<int64_t>(0, head - c.position);
       int64_t lag_ms = 0;
       if (lag_events > 0 && reader) {
-        // The age of the oldest unhandled event: one indexed read.
-        ReadAllOptions o;
-        o.after_position = c.position;
-        o.count = 1;
-        ESTORIA_ASSIGN_OR_RETURN(auto it, reader->ReadAll(o));
-        ESTORIA_ASSIGN_OR_RETURN(std::optional<Event> first, it->Next());
-        if (first) {
-          lag_ms = std::max<int64_t>(
-              0, std::chrono::duration_cast<std::chrono::milliseconds>(Now() - first->timestamp).count());
-        }
+        ESTORIA_ASSIGN_OR_RETURN(lag_ms, OldestUnhandledAgeMs(*reader, c.position));
       }
       p["lag_events"] = lag_events;
       p["lag_ms"] = lag_ms;
