@@ -152,6 +152,12 @@ async function open(hash, heading) {
   await page.locator('main h1', { hasText: heading }).first().waitFor({ timeout: 5000 });
   assert(await main.getAttribute('aria-busy') === null, `${hash} finished rendering`);
 }
+// After a click from the streams list (a same-document hash change): wait for
+// the stream page itself, whose heading is "Stream <id>", not the list's
+// "Streams" heading, which is still there until the new page has rendered.
+async function streamPage() {
+  await page.locator('main:not([aria-busy]) h1', { hasText: /^Stream (?!s)/ }).waitFor({ timeout: 5000 });
+}
 const shot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 const text = () => main.innerText();
 
@@ -193,7 +199,7 @@ await check('streams: list, type filter, a stream with pretty JSON and text data
   const link = page.locator('main tbody a').first();
   orderHref = await link.getAttribute('href');
   await link.click();
-  await page.locator('main h1', { hasText: 'Stream' }).waitFor();
+  await streamPage();
   const t = await text();
   assert(t.includes('order_placed') && t.includes('order_note'), 'both event types');
   const json = await page.locator('pre.json').first().innerText();
@@ -217,7 +223,7 @@ await check('binary data is shown as hex; metadata pretty-printed', async () => 
   assert(hex.includes('00 01 02 ff fe 3c 73 63'), `hex dump, got ${hex}`);
   await open('#/streams?type=account', 'Streams');
   await page.locator('main tbody a').first().click();
-  await page.locator('main h1', { hasText: 'Stream' }).waitFor();
+  await streamPage();
   const pres = await page.locator('pre.json').allInnerTexts();
   assert(pres.some((p) => p.includes('"user": "ada"')), 'metadata shown');
 });
@@ -225,7 +231,7 @@ await check('binary data is shown as hex; metadata pretty-printed', async () => 
 await check('an event with <script> in its data and metadata is shown as text, never run', async () => {
   await open('#/streams?type=note', 'Streams');
   await page.locator('main tbody a').first().click();
-  await page.locator('main h1', { hasText: 'Stream' }).waitFor();
+  await streamPage();
   const t = await text();
   assert(t.includes('<script>window.__pwned=1;alert(1)</script>'), 'script text in the JSON data shown');
   assert(t.includes('<img src=x onerror=\\"window.__pwned=2\\">'), 'img text shown');
@@ -240,7 +246,7 @@ await check('an event with <script> in its data and metadata is shown as text, n
   assert(dialogs.length === 0, `no alert, got ${dialogs.join('; ')}`);
   await open('#/streams?type=note', 'Streams');
   await page.locator('main tbody a').first().click();
-  await page.locator('main h1', { hasText: 'Stream' }).waitFor();
+  await streamPage();
   await shot('script-payload');
 });
 
@@ -252,7 +258,7 @@ await check('event page links the event, its stream and the neighbouring positio
   await page.locator('main h1', { hasText: 'Event 7' }).waitFor();
   assert((await text()).includes('Please deliver after 6 pm.'), 'event 7 data');
   await page.locator('main .crumbs a').nth(1).click();
-  await page.locator('main h1', { hasText: 'Stream' }).waitFor();
+  await streamPage();
   assert(page.url().endsWith(orderHref), `stream link goes to ${orderHref}, at ${page.url()}`);
 });
 
