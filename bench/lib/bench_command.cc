@@ -96,7 +96,9 @@ Status RunBench(const BenchOptions& options, bool json, std::ostream& out) {
   if (o.workload == "commands") {
     ESTORIA_ASSIGN_OR_RETURN(results, RunCommands(o));
   } else if (o.workload == "read-all" && o.vs_raw) {
-    ESTORIA_ASSIGN_OR_RETURN(results, RunReadAllVsRaw(o));
+    auto rounds = RunReadAllVsRaw(o);
+    if (!rounds) return rounds.error().WithContext("bench read-all");
+    results = std::move(*rounds);
   } else if (o.workload == "load") {
     ESTORIA_ASSIGN_OR_RETURN(results, RunLoad(o));
   } else {
