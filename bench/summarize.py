@@ -56,6 +56,8 @@ def main(path, note=""):
     raw, raw_indexed, appends = {}, {}, {}
     for r in rows:
         key = (r["backend"], r["writers"], r["batch"], r["durability"])
+        if r["workload"] == "raw-read-ceiling":
+            continue  # a read ceiling: carried by its read-all row (ratio_to_raw)
         if r["workload"].startswith("raw-"):
             if not second_raw(r):
                 raw.setdefault(key, []).append(r)
@@ -93,7 +95,7 @@ def main(path, note=""):
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         printed = set()
         for r in mine:
-            if r["workload"] in ("load", "commands") or second_raw(r):
+            if r["workload"] in ("load", "commands", "raw-read-ceiling") or second_raw(r):
                 continue
             key = (backend, r["writers"], r["batch"], r["durability"], r.get("in_flight", 1))
             if r["workload"] == "append" or r["workload"].startswith("raw-"):
@@ -101,6 +103,17 @@ def main(path, note=""):
                     continue  # one row per configuration: the median round
                 printed.add((r["workload"], key))
             ceiling, ratio, notes = "", "", []
+            if r["workload"] == "read-all" and "ratio_to_raw" in r:  # read-all --vs-raw: the median round
+                if ("read-all-vs-raw", r["events"]) in printed:
+                    continue
+                printed.add(("read-all-vs-raw", r["events"]))
+                same = [x for x in mine if x["workload"] == "read-all" and "ratio_to_raw" in x
+                        and x["events"] == r["events"]]
+                r = sorted(same, key=lambda x: x["ratio_to_raw"])[(len(same) - 1) // 2]
+                ceiling = fmt(r["raw_ceiling_events_per_sec"])
+                ratio = f"**{r['ratio_to_raw']:.2f}x**"
+                notes.append(f"{len(same)} interleaved rounds (raw read loop, then ReadAll), ratio per round "
+                             + ", ".join(f"{x['ratio_to_raw']:.2f}x" for x in same) + " (median shown)")
             if r["workload"].startswith("raw-") and appends.get(key):  # raw rows: in_flight 1
                 r = (shown(key)[1] or r)
             if r["workload"] == "append":

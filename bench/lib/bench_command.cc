@@ -6,6 +6,7 @@
 #include "command_workload.h"
 #include "load_workload.h"
 #include "raw_ceiling.h"
+#include "raw_read_ceiling.h"
 #include "workloads.h"
 #ifdef ESTORIA_BENCH_NATS
 #include "nats_bench.h"
@@ -14,16 +15,16 @@
 namespace estoria::bench {
 
 const std::vector<std::string>& WorkloadNames() {
-  static const std::vector<std::string> kNames = {"append",       "read-stream", "read-all", "project",
-                                                  "tail-latency", "load",        "commands", "raw-ceiling",
-                                                  "raw-sqlite",   "raw-pgbench", "raw-nats", "footprint"};
+  static const std::vector<std::string> kNames = {
+      "append",     "read-stream", "read-all", "project",   "tail-latency",    "load", "commands", "raw-ceiling",
+      "raw-sqlite", "raw-pgbench", "raw-nats", "footprint", "raw-read-ceiling"};
   return kNames;
 }
 
 void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("WORKLOAD", o.workload,
                  "append | read-stream | read-all | project | tail-latency | load | commands | "
-                 "raw-ceiling | raw-sqlite | raw-pgbench | raw-nats | footprint")
+                 "raw-ceiling | raw-sqlite | raw-pgbench | raw-nats | footprint | raw-read-ceiling")
       ->required()
       ->check(CLI::IsMember(WorkloadNames()));
   cmd.add_option("--writers", o.writers, "Writer (or reader) threads / pgbench clients (default 1)")
@@ -56,7 +57,12 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
       ->check(CLI::PositiveNumber);
   cmd.add_option("--aggregates", o.aggregates, "commands: aggregates the commands go to (default 1)")
       ->check(CLI::PositiveNumber);
-  cmd.add_option("--rounds", o.rounds, "commands: interleaved rounds, old path then executor (default 3)")
+  cmd.add_flag("--vs-raw", o.vs_raw,
+               "read-all (sqlite:, postgres:// stores): also time the raw read ceiling over the same rows, in "
+               "--rounds interleaved rounds (raw loop, then ReadAll); each read-all row gets ratio_to_raw");
+  cmd.add_option("--rounds", o.rounds,
+                 "commands: interleaved rounds, old path then executor; read-all --vs-raw: raw loop then "
+                 "ReadAll (default 3)")
       ->check(CLI::PositiveNumber);
   cmd.add_option("--seconds", o.seconds, "commands: seconds per side and round (default 3)")
       ->check(CLI::PositiveNumber);
@@ -78,7 +84,8 @@ Status RunBench(const BenchOptions& options, bool json, std::ostream& out) {
   Result<BenchResult> one = Status::InvalidArgument("unknown workload \"" + o.workload + "\"");
   if (o.workload == "append") one = RunAppend(o);
   if (o.workload == "read-stream") one = RunReadStream(o);
-  if (o.workload == "read-all") one = RunReadAll(o);
+  if (o.workload == "read-all" && !o.vs_raw) one = RunReadAll(o);
+  if (o.workload == "raw-read-ceiling") one = RunRawReadCeiling(o);
   if (o.workload == "project") one = RunProject(o);
   if (o.workload == "tail-latency") one = RunTailLatency(o);
   if (o.workload == "raw-ceiling") one = RunRawCeiling(o);
@@ -88,6 +95,10 @@ Status RunBench(const BenchOptions& options, bool json, std::ostream& out) {
   if (o.workload == "footprint") one = RunFootprint(o);
   if (o.workload == "commands") {
     ESTORIA_ASSIGN_OR_RETURN(results, RunCommands(o));
+  } else if (o.workload == "read-all" && o.vs_raw) {
+    auto rounds = RunReadAllVsRaw(o);
+    if (!rounds) return rounds.error().WithContext("bench read-all");
+    results = std::move(*rounds);
   } else if (o.workload == "load") {
     ESTORIA_ASSIGN_OR_RETURN(results, RunLoad(o));
   } else {

@@ -54,7 +54,8 @@ nlohmann::json ToJson(const BenchResult& r, const BenchOptions& o) {
   j["payload"] = o.payload;
   j["durability"] = o.durability;
   if (r.workload == "tail-latency") j["rate"] = o.rate;
-  if (r.workload == "read-stream" || r.workload == "read-all" || r.workload == "project") {
+  if (r.workload == "read-stream" || r.workload == "read-all" || r.workload == "project" ||
+      r.workload == "raw-read-ceiling") {
     j["setup_batch"] = o.setup_batch;
   }
   for (const auto& [k, v] : r.extra.items()) j[k] = v;

@@ -17,7 +17,8 @@ namespace estoria::bench {
 
 struct BenchOptions {
   std::string workload;                       // append, read-stream, read-all, project, tail-latency,
-                                              // load, commands, raw-ceiling, raw-sqlite, raw-pgbench, raw-nats
+                                              // load, commands, raw-ceiling, raw-sqlite, raw-pgbench, raw-nats,
+                                              // footprint, raw-read-ceiling
   std::string store = "memory:";              // store URI
   int writers = 1;                            // concurrent writer (or reader) threads. Default 1.
   int streams = 100;                          // distinct streams. Default 100.
@@ -37,7 +38,8 @@ struct BenchOptions {
   std::string history = "10,100,1000,10000";  // load: history lengths
   int snapshot_every = 100;                   // load: snapshot policy (every N events)
   int aggregates = 1;                         // commands: aggregates the commands go to. Default 1.
-  int rounds = 3;                             // commands: interleaved rounds (old path, executor). Default 3.
+  bool vs_raw = false;                        // read-all: also the raw read ceiling, interleaved
+  int rounds = 3;                             // commands, read-all --vs-raw: interleaved rounds. Default 3.
   double seconds = 3;                         // commands: seconds per side and round. Default 3.
 };
 

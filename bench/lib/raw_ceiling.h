@@ -21,6 +21,10 @@
 
 namespace estoria::bench {
 
+// The libpq part of a postgres:// store URI: query parameters that are not
+// libpq's (the store's own, e.g. estoria_schema) are removed.
+std::string LibpqUri(const std::string& uri);
+
 Result<BenchResult> RunRawSqlite(const BenchOptions& o);
 Result<BenchResult> RunRawPgbench(const BenchOptions& o);
 // Only in builds with the NATS backend (ESTORIA_BENCH_NATS); NotSupported otherwise.

@@ -13,10 +13,7 @@
 #include "workloads.h"
 
 namespace estoria::bench {
-namespace {
 
-// The libpq part of a store URI: query parameters that are not libpq's (the
-// store's own, e.g. a schema name) are removed.
 std::string LibpqUri(const std::string& uri) {
   static const std::set<std::string> kLibpq = {"host",
                                                "hostaddr",
@@ -41,6 +38,8 @@ std::string LibpqUri(const std::string& uri) {
   }
   return kept.empty() ? base : base + "?" + kept;
 }
+
+namespace {
 
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";

@@ -22,6 +22,8 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+}  // namespace
+
 std::vector<TypeId> NewStreams(int n) {
   std::vector<TypeId> ids;
   ids.reserve(n);
@@ -56,6 +58,8 @@ Result<int64_t> Populate(EventStore& store, const std::vector<TypeId>& streams, 
   }
   return before;
 }
+
+namespace {
 
 BenchResult Finish(const std::string& workload, const BenchOptions& o, int64_t events, int64_t ops, double secs,
                    LatencyRecorder& lat, const std::string& latency_of) {
@@ -288,17 +292,21 @@ Result<BenchResult> Scan(const std::string& workload, const BenchOptions& o, Glo
 
 }  // namespace
 
+Result<BenchResult> ScanReadAll(const BenchOptions& o, GlobalReader& reader, int64_t after, int64_t count) {
+  size_t bytes = 0;
+  return Scan("read-all", o, reader, after, count, [&](const Event& e) {
+    bytes += e.data.size();
+    return Status::Ok();
+  });
+}
+
 Result<BenchResult> RunReadAll(const BenchOptions& o) {
   ESTORIA_ASSIGN_OR_RETURN(auto store, OpenBenchStore(o));
   GlobalReader* reader = store->global_reader();
   if (!reader) return Status::NotSupported("read-all: the store has no GlobalReader");
   std::vector<TypeId> streams = NewStreams(std::max(1, o.streams));
   ESTORIA_ASSIGN_OR_RETURN(int64_t before, Populate(*store, streams, o.events, o.payload, o.setup_batch));
-  size_t bytes = 0;
-  return Scan("read-all", o, *reader, before, o.events, [&](const Event& e) {
-    bytes += e.data.size();
-    return Status::Ok();
-  });
+  return ScanReadAll(o, *reader, before, o.events);
 }
 
 Result<BenchResult> RunProject(const BenchOptions& o) {

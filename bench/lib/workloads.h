@@ -30,6 +30,16 @@ Result<std::shared_ptr<EventStore>> OpenBenchStore(const BenchOptions& o);
 WritableEvent MakeEvent(const std::string& type, std::string data);
 // A JSON payload of about `bytes` bytes.
 std::string MakePayload(int bytes, int64_t n);
+// n new stream ids of type "bench".
+std::vector<TypeId> NewStreams(int n);
+// Writes `events` events spread round-robin over `streams` (untimed set-up of
+// the read workloads), in appends of up to `per_append` events. Returns the
+// head position before writing (0 for stores without a GlobalReader).
+Result<int64_t> Populate(EventStore& store, const std::vector<TypeId>& streams, int64_t events, int payload,
+                         int per_append);
+// One timed ReadAll scan of `count` events after position `after`, summing the
+// payload sizes (the timed part of read-all). Internal when fewer are read.
+Result<BenchResult> ScanReadAll(const BenchOptions& o, GlobalReader& reader, int64_t after, int64_t count);
 
 // A store's pipelined append (queue, then a future of the result), for
 // `append --in-flight K`; empty when the store has none.
