@@ -50,6 +50,12 @@ class RawReadLoop {
 // backend; Unavailable when the database cannot be opened; NotSupported for
 // backends without a raw read ceiling (memory, nats) or a build without
 // PostgreSQL.
+// The raw-read-ceiling result of a timed scan of n events in `seconds`
+// (latency per 1000 events in `lat`); raw_loop says what the loop did, bytes
+// and ints are what it copied out (kept so the reads stay observable).
+BenchResult RawReadResult(const char* backend, const char* raw_loop, int64_t n, double seconds, LatencyRecorder& lat,
+                          int64_t bytes, uint64_t ints);
+
 Result<std::unique_ptr<RawReadLoop>> OpenRawReadSqlite(const BenchOptions& o);
 Result<std::unique_ptr<RawReadLoop>> OpenRawReadPostgres(const BenchOptions& o);
 Result<std::unique_ptr<RawReadLoop>> OpenRawReadLoop(const BenchOptions& o);

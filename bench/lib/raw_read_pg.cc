@@ -95,21 +95,9 @@ Result<BenchResult> PgReadLoop::Scan(int64_t after, int64_t frontier) {
     if (rows < kStoreReadAllPage) break;
   }
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  BenchResult r;
-  r.workload = "raw-read-ceiling";
-  r.backend = "postgres";
-  r.events = n;
-  r.operations = n / 1000;
-  r.seconds = secs;
-  r.events_per_sec = secs > 0 ? static_cast<double>(n) / secs : 0;
-  r.ops_per_sec = secs > 0 ? static_cast<double>(n / 1000) / secs : 0;
-  r.latency_of = "1000 events";
-  r.SetLatency(lat);
-  r.extra["raw_loop"] = "libpq PQexecPrepared, binary results, over the store's ReadAll query, values copied out";
-  r.extra["page_size"] = kStoreReadAllPage;
-  r.extra["bytes_copied"] = bytes;
-  r.extra["integer_sum"] = ints;
-  return r;
+  return RawReadResult("postgres",
+                       "libpq PQexecPrepared, binary results, over the store's ReadAll query, values copied out", n,
+                       secs, lat, bytes, ints);
 }
 
 }  // namespace

@@ -85,21 +85,8 @@ Result<BenchResult> SqliteReadLoop::Scan(int64_t after, int64_t frontier) {
     if (rows < kStoreReadAllPage) break;
   }
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  BenchResult r;
-  r.workload = "raw-read-ceiling";
-  r.backend = "sqlite";
-  r.events = n;
-  r.operations = n / 1000;
-  r.seconds = secs;
-  r.events_per_sec = secs > 0 ? static_cast<double>(n) / secs : 0;
-  r.ops_per_sec = secs > 0 ? static_cast<double>(n / 1000) / secs : 0;
-  r.latency_of = "1000 events";
-  r.SetLatency(lat);
-  r.extra["raw_loop"] = "sqlite3_step over the store's ReadAll query, columns copied out";
-  r.extra["page_size"] = kStoreReadAllPage;
-  r.extra["bytes_copied"] = bytes;
-  r.extra["integer_sum"] = ints;
-  return r;
+  return RawReadResult("sqlite", "sqlite3_step over the store's ReadAll query, columns copied out", n, secs, lat, bytes,
+                       ints);
 }
 
 }  // namespace

@@ -43,6 +43,25 @@ Result<BenchResult> CheckedScan(const BenchOptions& o, RawReadLoop& loop, const 
 
 }  // namespace
 
+BenchResult RawReadResult(const char* backend, const char* raw_loop, int64_t n, double seconds, LatencyRecorder& lat,
+                          int64_t bytes, uint64_t ints) {
+  BenchResult r;
+  r.workload = "raw-read-ceiling";
+  r.backend = backend;
+  r.events = n;
+  r.operations = n / 1000;
+  r.seconds = seconds;
+  r.events_per_sec = seconds > 0 ? static_cast<double>(n) / seconds : 0;
+  r.ops_per_sec = seconds > 0 ? static_cast<double>(n / 1000) / seconds : 0;
+  r.latency_of = "1000 events";
+  r.SetLatency(lat);
+  r.extra["raw_loop"] = raw_loop;
+  r.extra["page_size"] = kStoreReadAllPage;
+  r.extra["bytes_copied"] = bytes;
+  r.extra["integer_sum"] = ints;
+  return r;
+}
+
 Result<std::unique_ptr<RawReadLoop>> OpenRawReadLoop(const BenchOptions& o) {
   const std::string backend = BackendOf(o.store);
   if (backend == "sqlite") return OpenRawReadSqlite(o);
