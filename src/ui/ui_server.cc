@@ -110,20 +110,27 @@ void SendError(httplib::Response& res, const HttpError& e) {
   SendJson(res, e.status, j);
 }
 
-// Parses an optional non-negative integer query parameter.
+// The whole of `v` as a decimal integer; nullopt when it is anything else.
+std::optional<int64_t> WholeInt(std::string_view v) {
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+// Parses an optional integer query parameter in [min, max].
 std::optional<HttpError> IntParam(const httplib::Request& req, const char* name, int64_t* out, int64_t min,
                                   int64_t max) {
   if (!req.has_param(name)) return std::nullopt;
   std::string v = req.get_param_value(name);
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n < min || n > max) {
+  std::optional<int64_t> n = WholeInt(v);
+  if (!n || *n < min || *n > max) {
     return HttpError{400,
                      std::string("parameter ") + name + " must be an integer in [" + std::to_string(min) + ", " +
                          std::to_string(max) + "], got \"" + v + "\"",
                      "InvalidArgument"};
   }
-  *out = n;
+  *out = *n;
   return std::nullopt;
 }
 
@@ -693,11 +700,11 @@ class Server : public UiServer {
     GlobalReader* reader = Reader();
     if (!reader) return HttpError{501, "this store has no global log", "NotSupported"};
     std::string v = req.matches[1].str();
-    int64_t pos = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), pos);
-    if (ec != std::errc() || p != v.data() + v.size() || pos < 1) {
+    std::optional<int64_t> parsed = WholeInt(v);
+    if (!parsed || *parsed < 1) {
       return HttpError{400, "position must be a positive integer, got \"" + v + "\"", "InvalidArgument"};
     }
+    const int64_t pos = *parsed;
     ReadAllOptions o;
     o.after_position = pos - 1;
     o.count = 1;
@@ -720,12 +727,11 @@ class Server : public UiServer {
     if (auto e = IntParam(req, "after", &after, 0, std::numeric_limits<int64_t>::max())) return e;
     if (req.has_header("Last-Event-ID")) {
       std::string v = req.get_header_value("Last-Event-ID");
-      int64_t id = 0;
-      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), id);
-      if (ec != std::errc() || p != v.data() + v.size() || id < 0) {
+      std::optional<int64_t> id = WholeInt(v);
+      if (!id || *id < 0) {
         return HttpError{400, "header Last-Event-ID must be a position, got \"" + v + "\"", "InvalidArgument"};
       }
-      after = id;
+      after = *id;
     }
     if (auto e = AllFilters(req, filters.get())) return e;
     if (after < 0) {
@@ -845,11 +851,11 @@ class Server : public UiServer {
     if (!read_model_) return HttpError{404, "no read model (start estoria ui with --read-model URI)", "NotFound"};
     std::string name = req.matches[1].str();
     std::string v = req.matches[2].str();
-    int64_t pos = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), pos);
-    if (ec != std::errc() || p != v.data() + v.size() || pos < 1) {
+    std::optional<int64_t> parsed = WholeInt(v);
+    if (!parsed || *parsed < 1) {
       return HttpError{400, "position must be a positive integer, got \"" + v + "\"", "InvalidArgument"};
     }
+    const int64_t pos = *parsed;
     Json j;
     if (req.matches[3].str() == "replay") {
       auto n = read_model_->dead_letters().RequestReplay(name, pos);
