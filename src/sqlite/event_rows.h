@@ -67,4 +67,24 @@ Result<int64_t> ReadHead(SqliteDatabase& db);
 // column 1 when not null. Corruption for undecodable values.
 Result<Event> DecodeEventRow(const SqliteStatement& row, const TypeId* stream);
 
+// Decodes the rows of one scan, as DecodeEventRow does (same events, same
+// Corruption for the same rows), into an Event the caller provides. It keeps
+// the last stream id and event type it validated, so that a row repeating
+// them (consecutive events of one stream, of one type) is not parsed again:
+// a byte-for-byte equal text validated before is valid again. Every other
+// value is decoded and checked as in DecodeEventRow.
+//
+// Thread safety: one thread at a time (it is a scan's own state).
+class EventRowDecoder {
+ public:
+  // `out` should be empty or moved-from; every field is assigned. Corruption
+  // for undecodable values (then `out` holds a partly decoded event).
+  Status Decode(const SqliteStatement& row, const TypeId* stream, Event& out);
+
+ private:
+  std::string stream_text_;  // column 1 of the last row whose stream id parsed
+  TypeId stream_;
+  std::string type_text_;  // the last event type that validated
+};
+
 }  // namespace estoria::sqlite::internal
