@@ -42,9 +42,9 @@ Result<std::optional<Event>> PagedIterator::Next() {
     if (static_cast<int64_t>(page_.size()) < want) exhausted_ = true;
     if (page_.empty()) return std::optional<Event>();
   }
-  std::optional<Event> out(std::move(page_[next_++]));
   if (remaining_ > 0) --remaining_;
-  return out;
+  // Built in place in the Result: one move of the Event, not three.
+  return Result<std::optional<Event>>(std::move(page_[next_++]));
 }
 
 }  // namespace estoria::backend
