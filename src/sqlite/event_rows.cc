@@ -81,6 +81,27 @@ Status EventRowDecoder::Decode(const SqliteStatement& row, const TypeId* stream,
   return Status::Ok();
 }
 
+Result<const TypeId*> StreamIdCache::Get(SqliteDatabase& db, int64_t key) {
+  if (has_last_ && key == last_key_) return &last_;
+  auto it = ids_.find(key);
+  if (it == ids_.end()) {
+    ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * find,
+                             db.PrepareCached("SELECT stream_name FROM estoria_streams WHERE stream_key = ?"));
+    ResetOnExit reset(find);
+    ESTORIA_RETURN_IF_ERROR(find->BindInt64(1, key));
+    ESTORIA_ASSIGN_OR_RETURN(bool row, find->Step());
+    if (!row) return Status::Corruption("stored event names stream key " + std::to_string(key) + ", which has no row");
+    auto id = TypeId::Parse(find->ColumnTextView(0));
+    if (!id) return Status::Corruption("stored stream id is invalid: " + id.error().message());
+    if (ids_.size() >= 4096) ids_.clear();
+    it = ids_.emplace(key, *std::move(id)).first;
+  }
+  has_last_ = true;
+  last_key_ = key;
+  last_ = it->second;
+  return &last_;
+}
+
 StreamRow DecodeStreamRow(const SqliteStatement& row) {
   StreamRow s;
   s.key = row.ColumnInt64(0);

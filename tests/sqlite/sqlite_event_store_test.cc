@@ -357,6 +357,15 @@ TEST(SqliteEventStoreTest, CorruptRowAmongGoodOnesIsCorruption) {
   ASSERT_EQ(all.size(), 1u);
   EXPECT_THAT(all[0], StatusIs(StatusCode::kCorruption));
   EXPECT_EQ(read_stream(a).size(), 4u);
+
+  // Stream b's row gone while its event remains (deleting a stream deletes
+  // both in one transaction, so only a damaged file looks like this).
+  corrupt("DELETE FROM estoria_streams WHERE stream_type = 'account' AND stream_name <> '" + a.ToString() + "'");
+  all = read_all();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_THAT(all[0], StatusIs(StatusCode::kCorruption));
+  corrupt("DELETE FROM estoria_events WHERE position = 4");
+  EXPECT_EQ(read_all().size(), 4u);  // a's three events and the end
 }
 
 TEST(SqliteEventStoreTest, AppendWakesWatcher) {
