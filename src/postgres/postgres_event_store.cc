@@ -27,14 +27,14 @@ Result<PgResult> Query(StoreCore& core, const postgres::PgStatement& stmt, const
   return core.pool.Run<PgResult>([&](PgConnection& c) { return c.ExecPrepared(stmt, params, PgFormat::kBinary); });
 }
 
-Result<std::vector<Event>> Events(const PgResult& res) {
-  std::vector<Event> out;
-  out.reserve(static_cast<size_t>(res.rows()));
-  for (int i = 0; i < res.rows(); ++i) {
-    ESTORIA_ASSIGN_OR_RETURN(Event e, postgres::internal::EventFromRow(res, i));
-    out.push_back(std::move(e));
+// Appends the result's events to `page`.
+Status AppendEvents(const PgResult& res, postgres::internal::EventRowDecoder& decoder, std::vector<Event>& page) {
+  const int rows = res.rows();
+  page.reserve(page.size() + static_cast<size_t>(rows));
+  for (int i = 0; i < rows; ++i) {
+    ESTORIA_RETURN_IF_ERROR(decoder.Decode(res, i, page.emplace_back()));
   }
-  return out;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -89,8 +89,9 @@ Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadStream(const Type
   int64_t hi = tip;
   if (!forward && options.after_version > 0) hi = std::min(tip, options.after_version);
   int64_t cursor = forward ? options.after_version : hi;  // forward: exclusive; backward: inclusive
-  auto fetch = [core, key, forward, hi, frontier, cursor](int64_t limit) mutable -> Result<std::vector<Event>> {
-    if (forward ? cursor >= hi : cursor < 1) return std::vector<Event>();
+  auto fetch = [core, key, forward, hi, frontier, cursor, decoder = postgres::internal::EventRowDecoder()](
+                   int64_t limit, std::vector<Event>& page) mutable -> Status {
+    if (forward ? cursor >= hi : cursor < 1) return Status::Ok();
     const auto& s = core->statements;
     PgParams params;
     if (forward) {
@@ -100,11 +101,12 @@ Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadStream(const Type
     }
     ESTORIA_ASSIGN_OR_RETURN(PgResult res,
                              Query(*core, forward ? s.read_stream_forward : s.read_stream_backward, params));
-    ESTORIA_ASSIGN_OR_RETURN(std::vector<Event> page, Events(res));
+    ESTORIA_RETURN_IF_ERROR(AppendEvents(res, decoder, page));
     if (!page.empty()) cursor = forward ? page.back().stream_version : page.back().stream_version - 1;
-    return page;
+    return Status::Ok();
   };
-  return std::unique_ptr<EventIterator>(new backend::PagedIterator(std::move(fetch), options.count, kPageSize));
+  return std::unique_ptr<EventIterator>(
+      new backend::PagedIterator(backend::PagedIterator::FetchInto(std::move(fetch)), options.count, kPageSize));
 }
 
 Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadAll(const ReadAllOptions& options) {
@@ -123,9 +125,10 @@ Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadAll(const ReadAll
     stmt = &s.read_all_by_event_type;
   }
   int64_t cursor = options.after_position;
-  auto fetch = [core, stmt, stream_types, event_types, frontier,
-                cursor](int64_t limit) mutable -> Result<std::vector<Event>> {
-    if (cursor >= frontier) return std::vector<Event>();
+  auto fetch = [core, stmt, stream_types, event_types, frontier, cursor,
+                decoder = postgres::internal::EventRowDecoder()](int64_t limit,
+                                                                 std::vector<Event>& page) mutable -> Status {
+    if (cursor >= frontier) return Status::Ok();
     const auto& s = core->statements;
     PgParams params;
     params.Int64(cursor).Int64(frontier).Int64(limit);
@@ -133,11 +136,12 @@ Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadAll(const ReadAll
     if (stmt == &s.read_all_by_event_type) params.Text(event_types);
     if (stmt == &s.read_all_by_both) params.Text(event_types);
     ESTORIA_ASSIGN_OR_RETURN(PgResult res, Query(*core, *stmt, params));
-    ESTORIA_ASSIGN_OR_RETURN(std::vector<Event> page, Events(res));
+    ESTORIA_RETURN_IF_ERROR(AppendEvents(res, decoder, page));
     cursor = page.empty() ? frontier : page.back().global_position;
-    return page;
+    return Status::Ok();
   };
-  return std::unique_ptr<EventIterator>(new backend::PagedIterator(std::move(fetch), options.count, kPageSize));
+  return std::unique_ptr<EventIterator>(
+      new backend::PagedIterator(backend::PagedIterator::FetchInto(std::move(fetch)), options.count, kPageSize));
 }
 
 Result<int64_t> PostgresEventStore::HeadPosition() {

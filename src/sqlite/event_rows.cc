@@ -1,6 +1,8 @@
 // Row encoding of the SQLite event store: see event_rows.h.
 #include "event_rows.h"
 
+#include <sqlite3.h>
+
 #include <array>
 #include <cstring>
 
@@ -8,6 +10,16 @@
 #include "event_sql.h"
 
 namespace estoria::sqlite::internal {
+namespace {
+
+// A BLOB column's bytes, valid until the next Step or Reset (no copy).
+std::string_view BlobView(const SqliteStatement& row, int col) {
+  const void* p = sqlite3_column_blob(row.get(), col);
+  const int n = sqlite3_column_bytes(row.get(), col);
+  return p ? std::string_view(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string_view();
+}
+
+}  // namespace
 
 Result<std::string> MetadataColumn(const Metadata& metadata) {
   if (metadata.empty()) return std::string();
@@ -22,29 +34,72 @@ Result<Uuid> UuidFromBytes(std::string_view bytes) {
 }
 
 Result<Event> DecodeEventRow(const SqliteStatement& row, const TypeId* stream) {
+  EventRowDecoder decoder;
   Event e;
+  ESTORIA_RETURN_IF_ERROR(decoder.Decode(row, stream, e));
+  return e;
+}
+
+Status EventRowDecoder::Decode(const SqliteStatement& row, const TypeId* stream, Event& e) {
   e.global_position = row.ColumnInt64(0);
   if (stream != nullptr) {
     e.stream_id = *stream;
   } else {
-    auto id = TypeId::Parse(row.ColumnTextView(1));
-    if (!id) return Status::Corruption("stored stream id is invalid: " + id.error().message());
-    e.stream_id = std::move(*id);
+    std::string_view text = row.ColumnTextView(1);
+    if (text.empty() || text != stream_text_) {
+      auto id = TypeId::Parse(text);
+      if (!id) return Status::Corruption("stored stream id is invalid: " + id.error().message());
+      stream_ = *std::move(id);
+      stream_text_.assign(text);
+    }
+    e.stream_id = stream_;
   }
   e.stream_version = row.ColumnInt64(2);
-  std::string type = row.ColumnText(3);
-  if (Status st = TypeId::ValidateTypeName(type); !st.ok()) {
-    return Status::Corruption("stored event type is invalid: " + st.message());
+  std::string_view type = row.ColumnTextView(3);
+  if (type.empty() || type != type_text_) {
+    if (Status st = TypeId::ValidateTypeName(type); !st.ok()) {
+      return Status::Corruption("stored event type is invalid: " + st.message());
+    }
+    type_text_.assign(type);
   }
-  ESTORIA_ASSIGN_OR_RETURN(Uuid uuid, UuidFromBytes(row.ColumnBlob(4)));
-  e.id = TypeId(std::move(type), uuid);
+  std::string_view uuid_bytes = BlobView(row, 4);
+  if (uuid_bytes.size() != 16) return Status::Corruption("stored event id is not 16 bytes");
+  std::array<uint8_t, 16> raw{};
+  std::memcpy(raw.data(), uuid_bytes.data(), 16);
+  e.id = TypeId(std::string(type), Uuid(raw));
   e.timestamp = Timestamp(std::chrono::microseconds(row.ColumnInt64(5)));
-  e.content_type = row.ColumnText(6);
-  auto metadata = backend::DecodeMetadataJson(row.ColumnTextView(7));
-  if (!metadata) return Status::Corruption("stored metadata: " + metadata.error().message());
-  e.metadata = *std::move(metadata);
-  e.data = row.ColumnBlob(8);
-  return e;
+  e.content_type.assign(row.ColumnTextView(6));
+  std::string_view metadata_text = row.ColumnTextView(7);
+  if (metadata_text.empty()) {
+    e.metadata.clear();
+  } else {
+    auto metadata = backend::DecodeMetadataJson(metadata_text);
+    if (!metadata) return Status::Corruption("stored metadata: " + metadata.error().message());
+    e.metadata = *std::move(metadata);
+  }
+  e.data.assign(BlobView(row, 8));
+  return Status::Ok();
+}
+
+Result<const TypeId*> StreamIdCache::Get(SqliteDatabase& db, int64_t key) {
+  if (has_last_ && key == last_key_) return &last_;
+  auto it = ids_.find(key);
+  if (it == ids_.end()) {
+    ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * find,
+                             db.PrepareCached("SELECT stream_name FROM estoria_streams WHERE stream_key = ?"));
+    ResetOnExit reset(find);
+    ESTORIA_RETURN_IF_ERROR(find->BindInt64(1, key));
+    ESTORIA_ASSIGN_OR_RETURN(bool row, find->Step());
+    if (!row) return Status::Corruption("stored event names stream key " + std::to_string(key) + ", which has no row");
+    auto id = TypeId::Parse(find->ColumnTextView(0));
+    if (!id) return Status::Corruption("stored stream id is invalid: " + id.error().message());
+    if (ids_.size() >= 4096) ids_.clear();
+    it = ids_.emplace(key, *std::move(id)).first;
+  }
+  has_last_ = true;
+  last_key_ = key;
+  last_ = it->second;
+  return &last_;
 }
 
 StreamRow DecodeStreamRow(const SqliteStatement& row) {

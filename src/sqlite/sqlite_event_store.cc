@@ -117,8 +117,8 @@ Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadStream(const TypeId
                              : "WHERE e.stream_key = ?1 AND e.stream_version < ?2 AND e.stream_version >= ?3 "
                                "ORDER BY e.stream_version DESC LIMIT ?4");
   int64_t bound = forward ? hi : 1;
-  auto fetch = [core, stream_id, key, bound, cursor, sql](int64_t limit) mutable -> Result<std::vector<Event>> {
-    std::vector<Event> page;
+  auto fetch = [core, stream_id, key, bound, cursor, sql, decoder = internal::EventRowDecoder()](
+                   int64_t limit, std::vector<Event>& page) mutable -> Status {
     ESTORIA_ASSIGN_OR_RETURN(auto lease, core->readers().Acquire());
     ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * stmt, lease->PrepareCached(sql));
     internal::ResetOnExit reset(stmt);
@@ -129,13 +129,14 @@ Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadStream(const TypeId
     for (;;) {
       ESTORIA_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
-      ESTORIA_ASSIGN_OR_RETURN(Event e, internal::DecodeEventRow(*stmt, &stream_id));
+      Event& e = page.emplace_back();
+      ESTORIA_RETURN_IF_ERROR(decoder.Decode(*stmt, &stream_id, e));
       cursor = e.stream_version;
-      page.push_back(std::move(e));
     }
-    return page;
+    return Status::Ok();
   };
-  return std::unique_ptr<EventIterator>(new backend::PagedIterator(std::move(fetch), options.count, kStreamPageSize));
+  return std::unique_ptr<EventIterator>(
+      new backend::PagedIterator(backend::PagedIterator::FetchInto(std::move(fetch)), options.count, kStreamPageSize));
 }
 
 Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadAll(const ReadAllOptions& options) {
@@ -146,9 +147,15 @@ Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadAll(const ReadAllOp
     ESTORIA_ASSIGN_OR_RETURN(auto lease, core->readers().Acquire());
     ESTORIA_ASSIGN_OR_RETURN(frontier, internal::ReadHead(*lease));
   }
-  std::string sql = "SELECT " + std::string(internal::kEventColumns) +
-                    " FROM estoria_events e CROSS JOIN estoria_streams s"
-                    " WHERE s.stream_key = e.stream_key AND e.position > ?1 AND e.position <= ?2";
+  // Without a stream type filter the streams table is not joined: the stream
+  // ids come from a per-scan cache by stream_key (a seek per stream, not per
+  // event).
+  const bool by_key = options.stream_types.empty();
+  std::string sql = by_key ? "SELECT " + std::string(internal::kEventColumnsByKey) +
+                                 " FROM estoria_events e WHERE e.position > ?1 AND e.position <= ?2"
+                           : "SELECT " + std::string(internal::kEventColumns) +
+                                 " FROM estoria_events e CROSS JOIN estoria_streams s"
+                                 " WHERE s.stream_key = e.stream_key AND e.position > ?1 AND e.position <= ?2";
   int param = 3;
   auto in_list = [&](const char* column, const std::vector<std::string>& values) {
     if (values.empty()) return;
@@ -163,10 +170,9 @@ Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadAll(const ReadAllOp
   std::vector<std::string> filters = options.stream_types;
   filters.insert(filters.end(), options.event_types.begin(), options.event_types.end());
   int64_t cursor = options.after_position;
-  auto fetch = [core, sql, filters, frontier, cursor,
-                limit_param](int64_t limit) mutable -> Result<std::vector<Event>> {
-    std::vector<Event> page;
-    if (cursor >= frontier) return page;
+  auto fetch = [core, sql, filters, frontier, cursor, limit_param, by_key, decoder = internal::EventRowDecoder(),
+                streams = internal::StreamIdCache()](int64_t limit, std::vector<Event>& page) mutable -> Status {
+    if (cursor >= frontier) return Status::Ok();
     ESTORIA_ASSIGN_OR_RETURN(auto lease, core->readers().Acquire());
     ESTORIA_ASSIGN_OR_RETURN(SqliteStatement * stmt, lease->PrepareCached(sql));
     internal::ResetOnExit reset(stmt);
@@ -179,13 +185,18 @@ Result<std::unique_ptr<EventIterator>> SqliteEventStore::ReadAll(const ReadAllOp
     for (;;) {
       ESTORIA_ASSIGN_OR_RETURN(bool row, stmt->Step());
       if (!row) break;
-      ESTORIA_ASSIGN_OR_RETURN(Event e, internal::DecodeEventRow(*stmt, nullptr));
+      const TypeId* stream = nullptr;
+      if (by_key) {
+        ESTORIA_ASSIGN_OR_RETURN(stream, streams.Get(*lease, stmt->ColumnInt64(1)));
+      }
+      Event& e = page.emplace_back();
+      ESTORIA_RETURN_IF_ERROR(decoder.Decode(*stmt, stream, e));
       cursor = e.global_position;
-      page.push_back(std::move(e));
     }
-    return page;
+    return Status::Ok();
   };
-  return std::unique_ptr<EventIterator>(new backend::PagedIterator(std::move(fetch), options.count, kAllPageSize));
+  return std::unique_ptr<EventIterator>(
+      new backend::PagedIterator(backend::PagedIterator::FetchInto(std::move(fetch)), options.count, kAllPageSize));
 }
 
 Result<int64_t> SqliteEventStore::HeadPosition() {

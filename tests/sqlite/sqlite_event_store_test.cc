@@ -284,6 +284,90 @@ TEST(SqliteEventStoreTest, ReadAllFiltersRunInSql) {
   EXPECT_EQ(deposits[0].global_position, 4);
 }
 
+// Readers skip re-validating a stream id or event type equal to the previous
+// row's: a corrupt row among good ones of the same stream and type is still
+// refused, by ReadAll and ReadStream alike.
+std::vector<Status> ReadStatuses(EventIterator& it) {
+  std::vector<Status> out;
+  for (;;) {
+    auto e = it.Next();
+    out.push_back(e.has_value() ? Status::Ok() : e.error());
+    if (!e || !*e) return out;
+  }
+}
+
+TEST(SqliteEventStoreTest, CorruptRowAmongGoodOnesIsCorruption) {
+  TempDir dir;
+  std::string path = dir.File("corrupt.db");
+  TypeId a = TypeId::New("account").value(), b = TypeId::New("account").value();
+  {
+    auto store = OpenFile(path, Durability::kRelaxed);
+    ASSERT_NE(store, nullptr);
+    ESTORIA_ASSERT_OK(store
+                          ->AppendStream(a, std::vector<WritableEvent>{Ev("deposited", "1"), Ev("deposited", "2"),
+                                                                       Ev("deposited", "3")})
+                          .error());
+    ESTORIA_ASSERT_OK(store->AppendStream(b, std::vector<WritableEvent>{Ev("deposited", "4")}).error());
+    ESTORIA_ASSERT_OK(store->AppendStream(a, std::vector<WritableEvent>{Ev("deposited", "5")}).error());
+  }
+  auto corrupt = [&](const std::string& sql) {
+    auto db = SqliteDatabase::Open(path);
+    ASSERT_TRUE(db.has_value()) << db.error();
+    ESTORIA_ASSERT_OK((*db)->Exec(sql));
+  };
+  auto read_all = [&] {
+    auto store = OpenFile(path, Durability::kRelaxed);
+    auto it = store->ReadAll({});
+    EXPECT_TRUE(it.has_value());
+    return it ? ReadStatuses(**it) : std::vector<Status>{};
+  };
+  auto read_stream = [&](const TypeId& s) {
+    auto store = OpenFile(path, Durability::kRelaxed);
+    auto it = store->ReadStream(s, {});
+    EXPECT_TRUE(it.has_value());
+    return it ? ReadStatuses(**it) : std::vector<Status>{};
+  };
+
+  // A page with a corrupt row fails as a whole: every scan here reads one page.
+  // Event 2's type: uppercase, between two good rows of the same type.
+  corrupt("UPDATE estoria_events SET event_type = 'Deposited' WHERE position = 2");
+  auto all = read_all();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_THAT(all[0], StatusIs(StatusCode::kCorruption));
+  auto stream = read_stream(a);
+  ASSERT_EQ(stream.size(), 1u);
+  EXPECT_THAT(stream[0], StatusIs(StatusCode::kCorruption));
+  corrupt("UPDATE estoria_events SET event_type = 'deposited' WHERE position = 2");
+  EXPECT_EQ(read_all().size(), 6u);  // five events and the end
+  EXPECT_EQ(read_stream(a).size(), 5u);
+
+  // Event 2's id: 15 bytes, after a good row.
+  corrupt("UPDATE estoria_events SET event_uuid = substr(event_uuid, 1, 15) WHERE position = 2");
+  all = read_all();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_THAT(all[0], StatusIs(StatusCode::kCorruption));
+
+  // Stream b's name: its UUID in uppercase (Parse refuses it), read after
+  // rows of stream a. Stream a alone still reads.
+  corrupt("DELETE FROM estoria_events WHERE position = 2");
+  EXPECT_EQ(read_all().size(), 5u);
+  corrupt("UPDATE estoria_streams SET stream_name = 'account_' || upper(substr(stream_name, 9)) WHERE stream_name = '" +
+          b.ToString() + "'");
+  all = read_all();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_THAT(all[0], StatusIs(StatusCode::kCorruption));
+  EXPECT_EQ(read_stream(a).size(), 4u);
+
+  // Stream b's row gone while its event remains (deleting a stream deletes
+  // both in one transaction, so only a damaged file looks like this).
+  corrupt("DELETE FROM estoria_streams WHERE stream_type = 'account' AND stream_name <> '" + a.ToString() + "'");
+  all = read_all();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_THAT(all[0], StatusIs(StatusCode::kCorruption));
+  corrupt("DELETE FROM estoria_events WHERE position = 4");
+  EXPECT_EQ(read_all().size(), 4u);  // a's three events and the end
+}
+
 TEST(SqliteEventStoreTest, AppendWakesWatcher) {
   TempDir dir;
   auto store = OpenFile(dir.File("watch.db"), Durability::kRelaxed);

@@ -1,5 +1,6 @@
 // The backend SDK's URI parsing, scheme registry and connection pool
-// (estoria/backend/uri.h, registry.h, connection_pool.h).
+// (estoria/backend/uri.h, registry.h, connection_pool.h) and the paged
+// iterator (paged_iterator.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <memory>
 
 #include "estoria/backend/connection_pool.h"
+#include "estoria/backend/paged_iterator.h"
 #include "estoria/backend/registry.h"
 #include "estoria/backend/uri.h"
 #include "estoria/testing/matchers.h"
@@ -109,6 +111,90 @@ TEST(ConnectionPoolTest, AFailedOpenOrCheckOutFreesItsSlot) {
   }
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto c, pool.Acquire());
   c->healthy = false;
+}
+
+// Yields positions 1..n in pages through the FetchInto form, checking what the
+// iterator hands it: an empty vector that keeps its capacity across pages.
+TEST(PagedIteratorTest, FetchIntoRefillsOneVector) {
+  int64_t next = 1, calls = 0;
+  const int64_t n = 10;
+  size_t capacity_seen = 0;
+  PagedIterator it(PagedIterator::FetchInto([&](int64_t limit, std::vector<Event>& page) -> Status {
+                     EXPECT_TRUE(page.empty());
+                     EXPECT_GE(page.capacity(), capacity_seen);  // never shrinks
+                     EXPECT_EQ(limit, 4);
+                     ++calls;
+                     for (int64_t i = 0; i < limit && next <= n; ++i) page.emplace_back().global_position = next++;
+                     capacity_seen = page.capacity();
+                     return Status::Ok();
+                   }),
+                   /*total_limit=*/0, /*page_size=*/4);
+  for (int64_t want = 1; want <= n; ++want) {
+    ESTORIA_ASSERT_OK_AND_ASSIGN(std::optional<Event> e, it.Next());
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->global_position, want);
+  }
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::optional<Event> end, it.Next());
+  EXPECT_FALSE(end.has_value());
+  EXPECT_EQ(calls, 3);  // 4 + 4 + 2: the short page ends the scan
+  ESTORIA_ASSERT_OK_AND_ASSIGN(end, it.Next());
+  EXPECT_FALSE(end.has_value());
+  EXPECT_EQ(calls, 3);
+}
+
+TEST(PagedIteratorTest, TotalLimitAndStickyErrorInBothForms) {
+  // The total limit caps each request and the events handed out.
+  int64_t next = 1;
+  std::vector<int64_t> limits;
+  PagedIterator limited(PagedIterator::FetchInto([&](int64_t limit, std::vector<Event>& page) -> Status {
+                          limits.push_back(limit);
+                          for (int64_t i = 0; i < limit; ++i) page.emplace_back().global_position = next++;
+                          return Status::Ok();
+                        }),
+                        /*total_limit=*/5, /*page_size=*/3);
+  int64_t got = 0;
+  for (;;) {
+    ESTORIA_ASSERT_OK_AND_ASSIGN(std::optional<Event> e, limited.Next());
+    if (!e) break;
+    EXPECT_EQ(e->global_position, ++got);
+  }
+  EXPECT_EQ(got, 5);
+  EXPECT_EQ(limits, (std::vector<int64_t>{3, 2}));
+
+  // An error after a good page: the page's events first, then the error on
+  // every call, with no further fetch; what the failing fetch appended is
+  // never handed out.
+  int fetches = 0;
+  PagedIterator failing(PagedIterator::FetchInto([&](int64_t, std::vector<Event>& page) -> Status {
+                          page.emplace_back().global_position = ++fetches;
+                          return fetches == 1 ? Status::Ok() : Status::Corruption("bad row");
+                        }),
+                        0, 1);
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::optional<Event> first, failing.Next());
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->global_position, 1);
+  EXPECT_THAT(failing.Next(), StatusIs(StatusCode::kCorruption));
+  EXPECT_THAT(failing.Next(), StatusIs(StatusCode::kCorruption));
+  EXPECT_EQ(fetches, 2);
+
+  // The vector-returning form behaves the same.
+  int vector_fetches = 0;
+  PagedIterator by_vector(PagedIterator::Fetch([&](int64_t limit) -> Result<std::vector<Event>> {
+                            if (++vector_fetches > 1) return Status::Unavailable("gone");
+                            std::vector<Event> page(static_cast<size_t>(limit));
+                            for (size_t i = 0; i < page.size(); ++i)
+                              page[i].global_position = static_cast<int64_t>(i) + 1;
+                            return page;
+                          }),
+                          0, 2);
+  for (int64_t want : {1, 2}) {
+    ESTORIA_ASSERT_OK_AND_ASSIGN(std::optional<Event> e, by_vector.Next());
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->global_position, want);
+  }
+  EXPECT_THAT(by_vector.Next(), StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(by_vector.Next(), StatusIs(StatusCode::kUnavailable));
+  EXPECT_EQ(vector_fetches, 2);
 }
 
 }  // namespace

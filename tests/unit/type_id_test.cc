@@ -107,6 +107,8 @@ TEST(TypeIdTest, MalformedInputsAreRejected) {
       "account__0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",  // trailing '_' in type
       "account-0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",   // wrong separator
       "account_0190F1C2-8D5E-7A3B-9C1D-2E3F4A5B6C7D",   // uppercase UUID: not canonical
+      "account_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7D",   // one uppercase digit, last
+      "account_A190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",   // one uppercase digit, first
       "account_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d ",  // trailing space
       "account_0190f1c28d5e7a3b9c1d2e3f4a5b6c7d",       // no dashes
       "acc ount_0190f1c2-8d5e-7a3b-9c1d-2e3f4a5b6c7d",  // space

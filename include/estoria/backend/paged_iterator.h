@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,21 +25,32 @@ class VectorIterator : public EventIterator {
   size_t next_ = 0;
 };
 
-// Pulls pages from `fetch(limit)`, which must return the next at most `limit`
-// events after the ones already returned (the fetcher keeps its own cursor) and
-// fewer than `limit` only at the end. Stops after `total_limit` events (0 = no
+// Pulls pages from a fetcher, which must return the next at most `limit` events
+// after the ones already returned (the fetcher keeps its own cursor) and fewer
+// than `limit` only at the end. Stops after `total_limit` events (0 = no
 // limit). The first error is returned and then returned again on every call.
+//
+// Two kinds of fetcher:
+//   Fetch      returns each page as a new vector.
+//   FetchInto  appends the page to `page`, which it is given empty. The
+//              iterator keeps that one vector (and its capacity) for every page
+//              and hands its events out by move, so a long scan allocates no
+//              page buffer after the first. On an error the fetcher returns the
+//              status; what it appended is discarded.
 class PagedIterator : public EventIterator {
  public:
   using Fetch = std::function<Result<std::vector<Event>>(int64_t limit)>;
+  using FetchInto = std::function<Status(int64_t limit, std::vector<Event>& page)>;
   PagedIterator(Fetch fetch, int64_t total_limit, int64_t page_size = 512);
+  PagedIterator(FetchInto fetch, int64_t total_limit, int64_t page_size = 512);
   Result<std::optional<Event>> Next() override;
 
  private:
-  Fetch fetch_;
+  FetchInto fetch_;
   int64_t remaining_;  // < 0: unlimited
   int64_t page_size_;
-  std::deque<Event> buffer_;
+  std::vector<Event> page_;  // the current page; events before next_ were moved out
+  size_t next_ = 0;
   bool exhausted_ = false;
   Status error_;
 };
