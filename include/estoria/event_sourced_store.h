@@ -58,8 +58,9 @@ Result<WritableEvent> MakeWritableEvent(const TypeId& stream, std::string type, 
 // key) through the library's internal append path.
 Result<std::vector<Event>> AppendPending(EventStore& events, const TypeId& stream, std::span<const WritableEvent> out,
                                          int64_t expect_version);
-// Validates pending events as AppendPending's append will (OK or InvalidArgument).
-Status ValidatePending(const TypeId& stream, std::span<const WritableEvent> out);
+// Validates pending events as AppendPending's append to a store with `limits`
+// will (OK or InvalidArgument).
+Status ValidatePending(const TypeId& stream, std::span<const WritableEvent> out, const EventLimits& limits);
 Status VersionGap(const TypeId& stream, int64_t expected, int64_t got);
 Status UnknownEventType(const TypeId& stream, int64_t version, std::string_view type);
 Status EventContext(const Status& st, const Event& event);
