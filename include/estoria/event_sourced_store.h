@@ -169,6 +169,16 @@ class EventSourcedStore final : public AggregateStore<S> {
   // Number of stored events applied by Load and Hydrate since construction.
   int64_t events_replayed() const { return replayed_.load(std::memory_order_relaxed); }
 
+  // This store's upcasting (its upcasters and the schema version of each
+  // registered event type), for folds over its streams that must see events as
+  // Load decodes them: FoldStream(events, id, handler, {.upcasting = &u}).
+  // Safe to call from many threads.
+  EventUpcasting upcasting() const {
+    EventUpcasting u{options_.upcasters, {}};
+    for (const auto& [type, entry] : entries_) u.current_versions.emplace(type, entry.schema_version);
+    return u;
+  }
+
  private:
   struct Entry {
     int schema_version = 1;

@@ -29,6 +29,7 @@
 #include "estoria/event.h"
 #include "estoria/event_store.h"
 #include "estoria/status.h"
+#include "estoria/upcaster.h"
 
 namespace estoria {
 
@@ -45,6 +46,11 @@ struct FoldStreamOptions {
   // is returned. true: it is counted in FoldResult::failed (the first one kept
   // in first_error) and the fold goes on with the next event.
   bool continue_on_error = false;
+  // When set, each event is brought to its type's current schema version
+  // (EventUpcasting::Upcast) before the handler sees it, e.g. with an
+  // EventSourcedStore's upcasting(). An upcasting error counts as a handler
+  // error. Not owned; must outlive the call. Default null: events as stored.
+  const EventUpcasting* upcasting = nullptr;
 };
 
 struct FoldAllOptions {
@@ -52,6 +58,8 @@ struct FoldAllOptions {
   ReadAllOptions read{};
   // As FoldStreamOptions::continue_on_error. Default false.
   bool continue_on_error = false;
+  // As FoldStreamOptions::upcasting. Default null.
+  const EventUpcasting* upcasting = nullptr;
 };
 
 // What a fold did. Filled whether the fold succeeded or not.
@@ -67,9 +75,10 @@ struct FoldResult {
 };
 
 // Folds the events of one stream in version order. Errors: NotFound (stream does
-// not exist), InvalidArgument (bad options), whatever the handler returns and
-// Internal (the handler threw) unless continue_on_error, Unavailable and the
-// reader's other errors. When `result` is not null it is reset, then filled.
+// not exist), InvalidArgument (bad options, an invalid upcaster registration),
+// unless continue_on_error: whatever the handler returns, Internal (the handler
+// threw) and upcasting errors (Corruption, ...); Unavailable and the reader's
+// other errors. When `result` is not null it is reset, then filled.
 Status FoldStream(StreamReader& reader, const TypeId& stream_id, const FoldHandler& handler,
                   const FoldStreamOptions& options = {}, FoldResult* result = nullptr);
 

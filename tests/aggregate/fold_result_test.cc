@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "estoria/event_sourced_store.h"
 #include "estoria/fold.h"
 #include "estoria/memory/memory_event_store.h"
 #include "estoria/sqlite/sqlite_event_store.h"
@@ -120,6 +121,133 @@ TEST_P(FoldResultTest, FoldAllCountsOverTheGlobalLog) {
       *global, [&](const Event&) { ++n; }, FoldAllOptions{}, &result));
   EXPECT_EQ(n, 9);
   EXPECT_EQ(result.projected, 9);
+}
+
+// Two schema versions of one event type (as in upcaster_test.cc).
+struct Wallet {
+  int64_t cents = 0;
+  std::string currency;
+  int64_t deposits = 0;
+  friend bool operator==(const Wallet&, const Wallet&) = default;
+};
+struct DepositedV1 {
+  static constexpr std::string_view kType = "deposited";
+  int64_t amount = 0;  // whole units
+  void ApplyTo(Wallet& w) const {
+    w.cents += amount * 100;
+    ++w.deposits;
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DepositedV1, amount)
+struct Deposited {
+  static constexpr std::string_view kType = "deposited";
+  static constexpr int kSchemaVersion = 2;
+  int64_t cents = 0;
+  std::string currency;
+  void ApplyTo(Wallet& w) const {
+    w.cents += cents;
+    w.currency = currency;
+    ++w.deposits;
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Deposited, cents, currency)
+
+UpcasterRegistry WalletUpcasters() {
+  UpcasterRegistry r;
+  r.Add("deposited", 1, JsonUpcaster([](nlohmann::json& j) {
+          if (j.at("amount").get<int64_t>() < 0) throw std::runtime_error("negative deposit");
+          j["cents"] = j.at("amount").get<int64_t>() * 100;
+          j.erase("amount");
+          j["currency"] = "EUR";
+        }));
+  r.Add("credited", 1, [](UpcastEvent& e) {  // an older name of "deposited"
+    e.type = "deposited";
+    return Status::Ok();
+  });
+  return r;
+}
+
+// A read-side view that only knows the current shape.
+Status ApplyCurrent(Wallet& w, const Event& e) {
+  if (e.type() != "deposited") return Status::InvalidArgument("unexpected type " + e.type());
+  auto j = nlohmann::json::parse(e.data);
+  if (!j.contains("cents")) return Status::InvalidArgument("old shape: " + e.data);
+  j.get<Deposited>().ApplyTo(w);
+  return Status::Ok();
+}
+
+TEST_P(FoldResultTest, UpcastFoldsMatchWhatTheStoreLoads) {
+  EventSourcedStore<Wallet, DepositedV1> old_wallets(store_, "wallet");
+  EventSourcedStore<Wallet, Deposited> wallets(store_, "wallet", {.upcasters = WalletUpcasters()});
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto w, old_wallets.New());
+  w.Append(DepositedV1{3}, DepositedV1{4});
+  ESTORIA_ASSERT_OK(old_wallets.Save(w));
+  std::vector<WritableEvent> legacy(1);  // the oldest name, schema version 1 (no metadata)
+  legacy[0].type = "credited";
+  legacy[0].data = R"({"amount":1})";
+  ESTORIA_ASSERT_OK(store_->AppendStream(w.id(), legacy));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto loaded, wallets.Load(w.id().uuid()));
+  loaded.Append(Deposited{250, "USD"});
+  ESTORIA_ASSERT_OK(wallets.Save(loaded));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(loaded, wallets.Load(w.id().uuid()));
+  ASSERT_EQ(loaded.version(), 4);
+
+  const EventUpcasting upcasting = wallets.upcasting();
+  Wallet folded;
+  FoldResult result;
+  ESTORIA_ASSERT_OK(FoldStream(
+      *store_, w.id(), [&](const Event& e) { return ApplyCurrent(folded, e); }, {.upcasting = &upcasting}, &result));
+  EXPECT_EQ(folded, loaded.state());
+  EXPECT_EQ(folded.cents, 300 + 400 + 100 + 250);
+  EXPECT_EQ(result.projected, 4);
+  // The handler saw the current version in the metadata, and the new name.
+  std::vector<std::string> seen;
+  ESTORIA_ASSERT_OK(FoldStream(
+      *store_, w.id(),
+      [&](const Event& e) { seen.push_back(e.type() + " v" + e.metadata.at(std::string(kSchemaVersionMetadataKey))); },
+      {.upcasting = &upcasting}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"deposited v2", "deposited v2", "deposited v2", "deposited v2"}));
+
+  // Over the global log too.
+  Wallet all;
+  ESTORIA_ASSERT_OK(FoldAll(
+      *store_->global_reader(), [&](const Event& e) { return ApplyCurrent(all, e); },
+      {.read = {.stream_types = {"wallet"}}, .upcasting = &upcasting}, &result));
+  EXPECT_EQ(all, loaded.state());
+
+  // Without upcasting the raw stored events stay available: the old shapes.
+  Wallet raw;
+  ESTORIA_ASSERT_OK(FoldStream(
+      *store_, w.id(), [&](const Event& e) { return ApplyCurrent(raw, e); }, {.continue_on_error = true}, &result));
+  EXPECT_EQ(result.projected, 1);  // only the v2 event
+  EXPECT_EQ(result.failed, 3);
+}
+
+TEST_P(FoldResultTest, UpcastingErrorsCountAsFailures) {
+  EventSourcedStore<Wallet, DepositedV1> old_wallets(store_, "wallet");
+  EventSourcedStore<Wallet, Deposited> wallets(store_, "wallet", {.upcasters = WalletUpcasters()});
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto w, old_wallets.New());
+  w.Append(DepositedV1{3}, DepositedV1{-1}, DepositedV1{5});  // the upcaster throws on -1
+  ESTORIA_ASSERT_OK(old_wallets.Save(w));
+  EXPECT_THAT(wallets.Load(w.id().uuid()), StatusIs(StatusCode::kInternal));
+  const EventUpcasting upcasting = wallets.upcasting();
+  Wallet folded;
+  FoldResult result;
+  auto apply = [&](const Event& e) { return ApplyCurrent(folded, e); };
+  Status st = FoldStream(*store_, w.id(), apply, {.upcasting = &upcasting}, &result);
+  EXPECT_THAT(st, StatusIs(StatusCode::kInternal));
+  EXPECT_NE(st.message().find("negative deposit"), std::string::npos) << st;
+  EXPECT_EQ(result.last_version, 2);
+  folded = {};
+  ESTORIA_ASSERT_OK(FoldStream(*store_, w.id(), apply, {.continue_on_error = true, .upcasting = &upcasting}, &result));
+  EXPECT_EQ(folded.cents, 800);
+  EXPECT_EQ(result.projected, 2);
+  EXPECT_EQ(result.failed, 1);
+  EXPECT_THAT(result.first_error, StatusIs(StatusCode::kInternal));
+  // An invalid registration is refused before reading.
+  EventUpcasting bad;
+  bad.upcasters.Add("deposited", 0, JsonUpcaster([](nlohmann::json&) {}));
+  EXPECT_THAT(FoldStream(*store_, w.id(), apply, {.upcasting = &bad}), StatusIs(StatusCode::kInvalidArgument));
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, FoldResultTest,
