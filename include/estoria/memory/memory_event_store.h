@@ -24,7 +24,7 @@ namespace estoria::memory {
 
 struct MemoryEventStoreOptions {
   // Where warnings go. Default: StderrLogger().
-  std::shared_ptr<Logger> logger;
+  std::shared_ptr<Logger> logger{};
   // The largest event data and metadata accepted (see EventLimits in
   // event_store.h); each in [1, 4 GiB - 1]. URI options
   // memory:?max_event_data_bytes=N&max_event_metadata_bytes=N. Default 1 MiB
