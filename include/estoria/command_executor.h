@@ -420,7 +420,7 @@ class CommandExecutor {
       if ((ids || with_ids) && !events.empty()) break;  // append the others first
       std::vector<WritableEvent> mine;
       c.refusal = internal::EncodePending(stream, added, mine);
-      if (c.refusal.ok()) c.refusal = internal::ValidatePending(stream, mine);
+      if (c.refusal.ok()) c.refusal = internal::ValidatePending(stream, mine, store_->event_store()->event_limits());
       if (!c.refusal.ok()) continue;
       S next = state;
       c.refusal = CallUser("apply", [&] {

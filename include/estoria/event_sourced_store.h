@@ -58,8 +58,9 @@ Result<WritableEvent> MakeWritableEvent(const TypeId& stream, std::string type, 
 // key) through the library's internal append path.
 Result<std::vector<Event>> AppendPending(EventStore& events, const TypeId& stream, std::span<const WritableEvent> out,
                                          int64_t expect_version);
-// Validates pending events as AppendPending's append will (OK or InvalidArgument).
-Status ValidatePending(const TypeId& stream, std::span<const WritableEvent> out);
+// Validates pending events as AppendPending's append to a store with `limits`
+// will (OK or InvalidArgument).
+Status ValidatePending(const TypeId& stream, std::span<const WritableEvent> out, const EventLimits& limits);
 Status VersionGap(const TypeId& stream, int64_t expected, int64_t got);
 Status UnknownEventType(const TypeId& stream, int64_t version, std::string_view type);
 Status EventContext(const Status& st, const Event& event);
@@ -167,6 +168,16 @@ class EventSourcedStore final : public AggregateStore<S> {
 
   // Number of stored events applied by Load and Hydrate since construction.
   int64_t events_replayed() const { return replayed_.load(std::memory_order_relaxed); }
+
+  // This store's upcasting (its upcasters and the schema version of each
+  // registered event type), for folds over its streams that must see events as
+  // Load decodes them: FoldStream(events, id, handler, {.upcasting = &u}).
+  // Safe to call from many threads.
+  EventUpcasting upcasting() const {
+    EventUpcasting u{options_.upcasters, {}};
+    for (const auto& [type, entry] : entries_) u.current_versions.emplace(type, entry.schema_version);
+    return u;
+  }
 
  private:
   struct Entry {

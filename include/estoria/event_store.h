@@ -8,6 +8,7 @@
 //   AppendWatcher   wait for new appends without polling (capability)
 //   EventImporter   write already-stored events verbatim: copy, restore (capability)
 //   EventStore      a reader + writer that exposes its capabilities
+//   EventLimits     the largest event payload and metadata a store accepts
 //
 // Thread safety: every EventStore implementation is safe for concurrent use from
 // many threads. An EventIterator is used from one thread at a time; it owns what
@@ -68,6 +69,25 @@ struct AppendOptions {
   static AppendOptions MustExist() { return AppendOptions{std::nullopt, StreamState::kMustExist}; }
 };
 
+// ---- Limits ------------------------------------------------------------------
+
+// The default limits of the built-in backends (NATS uses a lower data default,
+// see estoria/nats/nats_event_store.h).
+inline constexpr int64_t kDefaultMaxEventDataBytes = int64_t{1} << 20;       // 1 MiB
+inline constexpr int64_t kDefaultMaxEventMetadataBytes = int64_t{64} << 10;  // 64 KiB
+
+// The largest event a store accepts, set per store in each backend's options
+// (and URI options max_event_data_bytes / max_event_metadata_bytes). An event's
+// data size is data.size(); its metadata size is the sum of the bytes of every
+// key and value (reserved "estoria." entries included). Appends and imports
+// holding an event over a limit are refused whole (InvalidArgument) before
+// anything is written.
+struct EventLimits {
+  int64_t max_event_data_bytes = kDefaultMaxEventDataBytes;
+  int64_t max_event_metadata_bytes = kDefaultMaxEventMetadataBytes;
+  friend bool operator==(const EventLimits&, const EventLimits&) = default;
+};
+
 class StreamWriter {
  public:
   virtual ~StreamWriter() = default;
@@ -76,7 +96,10 @@ class StreamWriter {
   // Errors:
   //  InvalidArgument  empty list, invalid stream id or event type, reserved
   //                   metadata key, both expectation kinds, negative version,
-  //                   an event id reused other than as an exact re-append
+  //                   an event id reused other than as an exact re-append,
+  //                   an event whose data or metadata is larger than the
+  //                   store's EventLimits (the message names the event index,
+  //                   its size and the limit; nothing of the append is written)
   //  Conflict         an expectation failed (conflict() carries the details)
   //  AlreadyExists    every event id was already appended, in this order, to this
   //                   stream (idempotent retry); nothing is written
@@ -219,7 +242,8 @@ class EventImporter {
   // waiters like appends do. Returns the positions assigned, in order.
   // Errors:
   //  InvalidArgument  invalid ids or types, a version that does not continue its
-  //                   stream, positions not increasing when preserved
+  //                   stream, positions not increasing when preserved, an event
+  //                   over the store's EventLimits
   //  AlreadyExists    an event id is already stored (nothing is written)
   //  NotSupported     preserve_positions requested but unsupported
   //  Unavailable      the backend is unreachable or busy past its timeout
@@ -238,6 +262,10 @@ class EventStore : public StreamReader, public StreamWriter {
   virtual StreamLister* stream_lister() { return nullptr; }
   virtual AppendWatcher* append_watcher() { return nullptr; }
   virtual EventImporter* event_importer() { return nullptr; }
+  // The limits this store enforces on appends and imports. The default
+  // implementation returns the default limits; a backend returns the ones it
+  // was configured with (the conformance suite checks that they hold).
+  virtual EventLimits event_limits() const { return EventLimits{}; }
 };
 
 }  // namespace estoria

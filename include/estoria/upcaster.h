@@ -7,6 +7,9 @@
 //   Upcaster          one step
 //   JsonUpcaster(fn)  a step editing a JSON payload in place
 //   UpcasterRegistry  the steps of one aggregate store
+//   EventUpcasting    the steps and current schema versions of a reader of
+//                     raw events (FoldStream, FoldAll; EventSourcedStore::
+//                     upcasting() returns the store's own)
 //
 // Thread safety: build a registry on one thread, then hand it (by value) to a
 // store; const member functions may be called from many threads at once.
@@ -68,6 +71,26 @@ class UpcasterRegistry {
  private:
   std::map<std::pair<std::string, int>, Upcaster, std::less<>> steps_;
   Status status_;
+};
+
+// Upcasting for a reader of raw events: the steps, and the schema version each
+// event type is current at (what EventSourcedStore registers; a type absent
+// here is unknown to the reader). Events of a type at its current version, or
+// of an unknown type with no step, pass unchanged.
+struct EventUpcasting {
+  UpcasterRegistry upcasters{};
+  std::map<std::string, int, std::less<>> current_versions{};
+
+  // Brings `event` to its type's current schema version with the chain
+  // (UpcasterRegistry::UpcastToCurrent): type (the id's type name), content
+  // type and data are replaced and the "estoria.schema_version" metadata set
+  // to the version reached; id, stream, version, position and timestamp are
+  // kept. An event whose chain ends at an unknown type keeps the steps applied
+  // so far. Errors: InvalidArgument (an invalid registration, upcasters.status()),
+  // Corruption (malformed stored schema version, or see UpcastToCurrent),
+  // whatever a step returns, Internal (a step threw). `event` is unchanged on
+  // error.
+  Status Upcast(Event& event) const;
 };
 
 namespace internal {

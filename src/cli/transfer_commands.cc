@@ -4,6 +4,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "commands.h"
 #include "copier.h"
@@ -15,6 +16,12 @@
 
 namespace estoria::cli {
 namespace {
+
+// Progress on stderr, or none with --no-progress.
+std::optional<Progress> MakeProgress(bool no_progress, const char* label, int64_t total) {
+  if (no_progress) return std::nullopt;
+  return std::optional<Progress>(std::in_place, stderr, label, total, isatty(fileno(stderr)) == 1);
+}
 
 Result<std::shared_ptr<EventStore>> OpenUri(const std::string& uri, const char* role) {
   auto store = OpenEventStore(uri);
@@ -34,14 +41,14 @@ struct CopyArgs {
 Status RunCopy(const GlobalFlags& flags, const CopyArgs& args) {
   ESTORIA_ASSIGN_OR_RETURN(auto source, OpenUri(args.from, "source"));
   ESTORIA_ASSIGN_OR_RETURN(auto target, OpenUri(args.to, "target"));
-  std::optional<Progress> progress;
+  std::optional<Progress> progress = MakeProgress(args.no_progress, "copy", 0);
   CopyOptions options;
   options.batch = args.batch;
   options.allow_append = args.allow_append;
   options.max_events_per_sec = args.max_rate;
-  if (!args.no_progress) {
+  if (progress) {
     options.on_progress = [&](int64_t done, int64_t total) {
-      if (!progress) progress.emplace(stderr, total, isatty(fileno(stderr)) == 1);
+      progress->SetTotal(total);
       progress->Update(done);
     };
   }
@@ -71,6 +78,7 @@ Status RunCopy(const GlobalFlags& flags, const CopyArgs& args) {
 
 struct ExportArgs {
   std::string to;
+  bool no_progress = false;
 };
 
 Status RunExport(const GlobalFlags& flags, const ExportArgs& args) {
@@ -84,6 +92,11 @@ Status RunExport(const GlobalFlags& flags, const ExportArgs& args) {
     if (!file) return Status::InvalidArgument("cannot write " + args.to);
     out = &file;
   }
+  // The head bounds the events to export (deleted events leave gaps).
+  ESTORIA_ASSIGN_OR_RETURN(int64_t head, reader->HeadPosition());
+  // No progress drawn over events written to the same terminal.
+  const bool to_terminal = out == &std::cout && isatty(fileno(stdout)) == 1;
+  std::optional<Progress> progress = MakeProgress(args.no_progress || to_terminal, "export", head);
   ESTORIA_ASSIGN_OR_RETURN(auto it, reader->ReadAll());
   int64_t n = 0;
   while (true) {
@@ -92,8 +105,10 @@ Status RunExport(const GlobalFlags& flags, const ExportArgs& args) {
     ESTORIA_ASSIGN_OR_RETURN(std::string line, backend::EventToJsonLine(*e));
     *out << line << '\n';
     ++n;
+    if (progress) progress->Update(n);
   }
   out->flush();
+  if (progress) progress->Finish(n);
   if (!*out) return Status::Internal("write failed" + (args.to.empty() ? std::string() : ": " + args.to));
   if (out != &std::cout) {
     Json j;
@@ -112,6 +127,7 @@ struct ImportArgs {
   std::string from;
   int64_t batch = 1000;
   bool allow_append = false;
+  bool no_progress = false;
 };
 
 Status RunImport(const GlobalFlags& flags, const ImportArgs& args) {
@@ -129,17 +145,31 @@ Status RunImport(const GlobalFlags& flags, const ImportArgs& args) {
     empty = head == 0;
   }
   ESTORIA_ASSIGN_OR_RETURN(EventSink sink, EventSink::Make(*store, empty, args.allow_append));
+  // The total is estimated from a file's size and the bytes read so far
+  // (unknown on stdin).
+  int64_t file_bytes = 0;
+  if (in == &file) {
+    file.seekg(0, std::ios::end);
+    file_bytes = static_cast<int64_t>(file.tellg());
+    file.seekg(0, std::ios::beg);
+  }
+  std::optional<Progress> progress = MakeProgress(args.no_progress, "import", 0);
   std::vector<Event> batch;
-  int64_t line_no = 0, imported = 0;
+  int64_t line_no = 0, imported = 0, bytes_read = 0;
   std::string line;
   auto flush = [&]() -> Status {
     ESTORIA_RETURN_IF_ERROR(sink.Write(batch));
     imported += static_cast<int64_t>(batch.size());
     batch.clear();
+    if (progress) {
+      if (file_bytes > 0 && bytes_read > 0) progress->SetTotal(imported * file_bytes / bytes_read);
+      progress->Update(imported);
+    }
     return Status::Ok();
   };
   while (std::getline(*in, line)) {
     ++line_no;
+    bytes_read += static_cast<int64_t>(line.size()) + 1;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto e = backend::EventFromJsonLine(line);
     if (!e) {
@@ -150,6 +180,7 @@ Status RunImport(const GlobalFlags& flags, const ImportArgs& args) {
     if (static_cast<int64_t>(batch.size()) >= args.batch) ESTORIA_RETURN_IF_ERROR(flush());
   }
   ESTORIA_RETURN_IF_ERROR(flush());
+  if (progress) progress->Finish(imported);
   Json j;
   j["imported"] = imported;
   j["verbatim"] = sink.verbatim();
@@ -180,6 +211,8 @@ void AddTransferCommands(CLI::App& app, const GlobalFlags& flags, Action* action
   auto exp = std::make_shared<ExportArgs>();
   c = app.add_subcommand("export", "Write every event as JSON lines");
   c->add_option("--to", exp->to, "Output file (default: stdout)");
+  c->add_flag("--no-progress", exp->no_progress,
+              "Do not report progress on stderr (never drawn when the events go to a terminal)");
   c->callback([=, &flags] { *action = [=, &flags] { return RunExport(flags, *exp); }; });
 
   auto imp = std::make_shared<ImportArgs>();
@@ -188,6 +221,7 @@ void AddTransferCommands(CLI::App& app, const GlobalFlags& flags, Action* action
   c->add_option("--batch", imp->batch, "Events per transaction (default 1000)")->check(CLI::PositiveNumber);
   c->add_flag("--allow-append", imp->allow_append,
               "If the store cannot import verbatim, append instead (new timestamps and positions)");
+  c->add_flag("--no-progress", imp->no_progress, "Do not report progress on stderr");
   c->callback([=, &flags] { *action = [=, &flags] { return RunImport(flags, *imp); }; });
 }
 

@@ -55,9 +55,9 @@ Result<std::vector<Event>> AppendPending(EventStore& events, const TypeId& strea
   return events.AppendStream(stream, out, AppendOptions::ExpectVersion(expect_version));
 }
 
-Status ValidatePending(const TypeId& stream, std::span<const WritableEvent> out) {
+Status ValidatePending(const TypeId& stream, std::span<const WritableEvent> out, const EventLimits& limits) {
   AllowReservedMetadata allow;  // the events carry estoria.schema_version
-  return backend::ValidateAppend(stream, out, AppendOptions{});
+  return backend::ValidateAppend(stream, out, AppendOptions{}, limits);
 }
 
 Status VersionGap(const TypeId& stream, int64_t expected, int64_t got) {

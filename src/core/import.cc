@@ -8,12 +8,15 @@
 
 namespace estoria::backend {
 
-Status ValidateImportEvents(std::span<const Event> events) {
-  for (const Event& e : events) {
+Status ValidateImportEvents(std::span<const Event> events, const EventLimits& limits) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
     ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.stream_id.type()).WithContext("ImportEvents: stream id"));
     ESTORIA_RETURN_IF_ERROR(TypeId::ValidateTypeName(e.type()).WithContext("ImportEvents: event type"));
     if (e.stream_version < 1) return Status::InvalidArgument("ImportEvents: stream version < 1");
     ESTORIA_RETURN_IF_ERROR(ValidateMetadataText(e.metadata, "ImportEvents: event " + e.id.ToString()));
+    ESTORIA_RETURN_IF_ERROR(CheckEventSize("ImportEvents: event " + std::to_string(i) + " (" + e.id.ToString() + ")",
+                                           e.data, e.metadata, limits));
   }
   return Status::Ok();
 }

@@ -82,6 +82,25 @@ Status UpcasterRegistry::UpcastToCurrent(UpcastEvent& event,
   return Status::Corruption("upcaster chain for event type " + event.type + " is longer than 64 steps");
 }
 
+Status EventUpcasting::Upcast(Event& event) const {
+  ESTORIA_RETURN_IF_ERROR(upcasters.status());
+  ESTORIA_ASSIGN_OR_RETURN(int stored, internal::StoredSchemaVersion(event.metadata));
+  auto current = [this](std::string_view type) {
+    auto it = current_versions.find(type);
+    return it == current_versions.end() ? 0 : it->second;
+  };
+  if (current(event.type()) == stored) return Status::Ok();  // the common case: nothing to do
+  UpcastEvent up{event.type(), stored, event.content_type, event.data, event.metadata};
+  bool known = true;
+  ESTORIA_RETURN_IF_ERROR(upcasters.UpcastToCurrent(up, current, &known));
+  if (up.type == event.type() && up.schema_version == stored) return Status::Ok();  // no step applied
+  event.id = TypeId(std::move(up.type), event.id.uuid());
+  event.content_type = std::move(up.content_type);
+  event.data = std::move(up.data);
+  event.metadata[std::string(kSchemaVersionMetadataKey)] = std::to_string(up.schema_version);
+  return Status::Ok();
+}
+
 namespace internal {
 Result<int> StoredSchemaVersion(const Metadata& metadata) {
   static const std::string* const kKey = new std::string(kSchemaVersionMetadataKey);

@@ -37,7 +37,8 @@ Status ValidateStreamId(const TypeId& stream_id) {
 }
 }  // namespace
 
-Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> events, const AppendOptions& options) {
+Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> events, const AppendOptions& options,
+                      const EventLimits& limits) {
   ESTORIA_RETURN_IF_ERROR(ValidateStreamId(stream_id));
   if (events.empty()) return Status::InvalidArgument("append to " + stream_id.ToString() + ": no events");
   if (options.expect_version.has_value() && options.stream_state != StreamState::kAny) {
@@ -69,8 +70,39 @@ Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> ev
       }
       if (key.empty()) return Status::InvalidArgument(where() + ": empty metadata key");
     }
+    if (static_cast<int64_t>(e.data.size()) > limits.max_event_data_bytes || !e.metadata.empty()) {
+      ESTORIA_RETURN_IF_ERROR(CheckEventSize(where(), e.data, e.metadata, limits));
+    }
   }
   return Status::Ok();
+}
+
+Status CheckEventSize(std::string_view where, const std::string& data, const Metadata& metadata,
+                      const EventLimits& limits) {
+  const auto data_bytes = static_cast<int64_t>(data.size());
+  if (data_bytes > limits.max_event_data_bytes) {
+    return Status::InvalidArgument(std::string(where) + ": data of " + std::to_string(data_bytes) +
+                                   " bytes exceeds max_event_data_bytes (" +
+                                   std::to_string(limits.max_event_data_bytes) + ")");
+  }
+  int64_t metadata_bytes = 0;
+  for (const auto& [key, value] : metadata) metadata_bytes += static_cast<int64_t>(key.size() + value.size());
+  if (metadata_bytes > limits.max_event_metadata_bytes) {
+    return Status::InvalidArgument(std::string(where) + ": metadata of " + std::to_string(metadata_bytes) +
+                                   " bytes exceeds max_event_metadata_bytes (" +
+                                   std::to_string(limits.max_event_metadata_bytes) + ")");
+  }
+  return Status::Ok();
+}
+
+Status ValidateEventLimits(std::string_view what, const EventLimits& limits, int64_t physical_max) {
+  auto check = [&](const char* name, int64_t v) {
+    if (v >= 1 && v <= physical_max) return Status::Ok();
+    return Status::InvalidArgument(std::string(what) + ": " + name + " " + std::to_string(v) + " is outside [1, " +
+                                   std::to_string(physical_max) + "]");
+  };
+  ESTORIA_RETURN_IF_ERROR(check("max_event_data_bytes", limits.max_event_data_bytes));
+  return check("max_event_metadata_bytes", limits.max_event_metadata_bytes);
 }
 
 Status ValidateMetadataText(const Metadata& metadata, std::string_view where) {

@@ -229,17 +229,25 @@ Status CheckSizes(const std::string& what, const std::string& data, const Metada
 
 }  // namespace
 
-MemoryEventStore::MemoryEventStore(MemoryEventStoreOptions) : state_(std::make_shared<State>()) {}
+constexpr int64_t kMaxMemoryEventBytes = std::numeric_limits<uint32_t>::max();
+
+MemoryEventStore::MemoryEventStore(MemoryEventStoreOptions options)
+    : state_(std::make_shared<State>()), limits_(options.event_limits) {
+  limits_.max_event_data_bytes = std::clamp<int64_t>(limits_.max_event_data_bytes, 1, kMaxMemoryEventBytes);
+  limits_.max_event_metadata_bytes = std::clamp<int64_t>(limits_.max_event_metadata_bytes, 1, kMaxMemoryEventBytes);
+}
 MemoryEventStore::~MemoryEventStore() = default;
 
 Result<std::shared_ptr<MemoryEventStore>> MemoryEventStore::Open(MemoryEventStoreOptions options) {
+  ESTORIA_RETURN_IF_ERROR(
+      backend::ValidateEventLimits("MemoryEventStoreOptions", options.event_limits, kMaxMemoryEventBytes));
   return std::make_shared<MemoryEventStore>(std::move(options));
 }
 
 Result<std::vector<Event>> MemoryEventStore::AppendStream(const TypeId& stream_id,
                                                           std::span<const WritableEvent> events,
                                                           const AppendOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options, limits_));
   // The returned events are built before taking the lock; only their
   // positions, versions and timestamp are filled in under it.
   bool any_id = false;
@@ -421,7 +429,7 @@ Result<int64_t> MemoryEventStore::WaitForAppend(int64_t after_position, std::chr
 
 Result<std::vector<int64_t>> MemoryEventStore::ImportEvents(std::span<const Event> events,
                                                             const ImportOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events, limits_));
   for (size_t i = 0; i < events.size(); ++i) {
     ESTORIA_RETURN_IF_ERROR(CheckSizes("import: event " + std::to_string(i), events[i].data, events[i].metadata));
   }

@@ -1012,6 +1012,9 @@ Result<std::shared_ptr<NatsEventStore>> NatsEventStore::Open(NatsStoreOptions op
   auto impl = std::make_shared<Impl>();
   impl->S = options.stream;
   ESTORIA_ASSIGN_OR_RETURN(impl->client, Client::Connect(options.servers, options.timeout));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateEventLimits(
+      "nats: event_limits (server max_payload " + std::to_string(impl->client->max_payload()) + ")",
+      options.event_limits, impl->client->max_payload() - 4096));
   const std::string subjects = options.stream + ".>";
   backend::JsonValue cfg = {{"name", options.stream},
                             {"subjects", {subjects}},
@@ -1035,6 +1038,8 @@ Result<std::shared_ptr<NatsEventStore>> NatsEventStore::Open(NatsStoreOptions op
   }
   return std::make_shared<NatsEventStore>(std::move(impl));
 }
+
+EventLimits NatsEventStore::event_limits() const { return impl_->options.event_limits; }
 
 Result<std::shared_ptr<NatsEventStore>> NatsEventStore::OpenUri(std::string_view uri) {
   ESTORIA_ASSIGN_OR_RETURN(NatsStoreOptions options, ParseUri(uri));
@@ -1069,8 +1074,13 @@ Result<NatsStoreOptions> NatsEventStore::ParseUri(std::string_view uri) {
     } else if (p.key == "timeout_ms") {
       ESTORIA_ASSIGN_OR_RETURN(int64_t t, backend::UriInteger("nats", p, 1, 3600 * 1000));
       options.timeout = std::chrono::milliseconds(t);
+    } else if (p.key == "max_event_data_bytes") {
+      ESTORIA_ASSIGN_OR_RETURN(options.event_limits.max_event_data_bytes, backend::UriInteger("nats", p, 1));
+    } else if (p.key == "max_event_metadata_bytes") {
+      ESTORIA_ASSIGN_OR_RETURN(options.event_limits.max_event_metadata_bytes, backend::UriInteger("nats", p, 1));
     } else {
-      return backend::UriUnknownOption("nats", p, "stream, replicas, timeout_ms");
+      return backend::UriUnknownOption("nats", p,
+                                       "stream, replicas, timeout_ms, max_event_data_bytes, max_event_metadata_bytes");
     }
   }
   return options;
@@ -1103,7 +1113,7 @@ Status PrepareAppend(const TypeId& stream_id, std::span<const WritableEvent> eve
 
 Result<std::vector<Event>> NatsEventStore::AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
                                                         const AppendOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options, impl_->options.event_limits));
   Impl& s = *impl_;
   std::string body;
   std::vector<Event> out;
@@ -1140,7 +1150,7 @@ std::future<Result<std::vector<Event>>> NatsEventStore::AppendStreamAsync(const 
   own.stream_id = stream_id;
   own.events = std::move(events);
   own.options = options;
-  Status st = backend::ValidateAppend(own.stream_id, own.events, own.options);
+  Status st = backend::ValidateAppend(own.stream_id, own.events, own.options, s.options.event_limits);
   if (st.ok()) st = PrepareAppend(own.stream_id, own.events, own.body, own.out, req->chosen_ids);
   if (!st.ok()) {
     own.promise.set_value(st);
@@ -1188,7 +1198,7 @@ Result<int64_t> NatsEventStore::WaitForAppend(int64_t after_position, std::chron
 }
 
 Result<std::vector<int64_t>> NatsEventStore::ImportEvents(std::span<const Event> events, const ImportOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events, impl_->options.event_limits));
   if (events.empty()) return std::vector<int64_t>();
   Impl& s = *impl_;
   std::lock_guard<std::mutex> lock(s.write_mu);

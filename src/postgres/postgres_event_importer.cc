@@ -28,8 +28,8 @@ using postgres::internal::StoreCore;
 
 namespace {
 
-Status ValidateImported(std::span<const Event> events) {
-  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events));
+Status ValidateImported(std::span<const Event> events, const EventLimits& limits) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events, limits));
   for (const Event& e : events) {
     WritableEvent w;
     w.type = e.type();
@@ -57,7 +57,7 @@ void RollbackQuietly(PgConnection& c) {
 
 Result<std::vector<int64_t>> PostgresEventStore::ImportEvents(std::span<const Event> events,
                                                               const ImportOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(ValidateImported(events));
+  ESTORIA_RETURN_IF_ERROR(ValidateImported(events, core_->options.event_limits));
   std::vector<int64_t> positions;
   if (events.empty()) return positions;
   StoreCore& core = *core_->store;

@@ -40,6 +40,8 @@ Status AppendEvents(const PgResult& res, postgres::internal::EventRowDecoder& de
 }  // namespace
 
 Result<std::shared_ptr<PostgresEventStore>> PostgresEventStore::Open(PostgresOptions options) {
+  ESTORIA_RETURN_IF_ERROR(
+      backend::ValidateEventLimits("PostgresOptions", options.event_limits, (int64_t{1} << 30) - 1));
   auto core = std::make_shared<Core>();
   ESTORIA_ASSIGN_OR_RETURN(core->store, postgres::internal::OpenStoreCore(options));
   core->options = options;
@@ -59,6 +61,7 @@ Result<std::shared_ptr<PostgresEventStore>> PostgresEventStore::OpenUri(std::str
 PostgresEventStore::~PostgresEventStore() = default;
 
 const PostgresOptions& PostgresEventStore::options() const { return core_->options; }
+EventLimits PostgresEventStore::event_limits() const { return core_->options.event_limits; }
 
 PostgresStats PostgresEventStore::stats() const {
   PostgresStats s = core_->writer->stats();
@@ -69,7 +72,7 @@ PostgresStats PostgresEventStore::stats() const {
 Result<std::vector<Event>> PostgresEventStore::AppendStream(const TypeId& stream_id,
                                                             std::span<const WritableEvent> events,
                                                             const AppendOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options, core_->options.event_limits));
   ESTORIA_RETURN_IF_ERROR(postgres::internal::ValidateStorable(stream_id, events));
   return core_->writer->Append(stream_id, events, options);
 }

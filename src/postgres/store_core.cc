@@ -56,9 +56,15 @@ Result<PostgresOptions> ParsePostgresUri(std::string_view uri) {
       options.connect_timeout = std::chrono::milliseconds(v);
     } else if (p.key == "estoria_durability") {
       ESTORIA_ASSIGN_OR_RETURN(options.durability, backend::UriDurability(parsed.scheme, p));
+    } else if (p.key == "estoria_max_event_data_bytes") {
+      ESTORIA_ASSIGN_OR_RETURN(options.event_limits.max_event_data_bytes, backend::UriInteger(parsed.scheme, p, 1));
+    } else if (p.key == "estoria_max_event_metadata_bytes") {
+      ESTORIA_ASSIGN_OR_RETURN(options.event_limits.max_event_metadata_bytes, backend::UriInteger(parsed.scheme, p, 1));
     } else if (p.key.starts_with("estoria_")) {
       return backend::UriUnknownOption(
-          parsed.scheme, p, "estoria_schema, estoria_pool_size, estoria_connect_timeout_ms, estoria_durability");
+          parsed.scheme, p,
+          "estoria_schema, estoria_pool_size, estoria_connect_timeout_ms, estoria_durability, "
+          "estoria_max_event_data_bytes, estoria_max_event_metadata_bytes");
     } else {
       options.conninfo += sep + p.key + "=" + p.value;
       sep = '&';

@@ -9,6 +9,8 @@
 //     busy_timeout_ms=N           default 5000
 //     mode=rw|ro                  default rw; ro opens read-only
 //     wal_autocheckpoint=N        pages (SqliteOptions::wal_autocheckpoint_pages)
+//     max_event_data_bytes=N      SqliteOptions::event_limits (default 1 MiB)
+//     max_event_metadata_bytes=N  SqliteOptions::event_limits (default 64 KiB)
 #include <limits>
 
 #include "estoria/backend/registry.h"
@@ -34,11 +36,17 @@ Result<SqliteOptions> SqliteEventStore::ParseUri(std::string_view uri) {
     } else if (p.key == "wal_autocheckpoint") {
       ESTORIA_ASSIGN_OR_RETURN(int64_t pages, backend::UriInteger("sqlite", p, 0, std::numeric_limits<int>::max()));
       o.wal_autocheckpoint_pages = static_cast<int>(pages);
+    } else if (p.key == "max_event_data_bytes") {
+      ESTORIA_ASSIGN_OR_RETURN(o.event_limits.max_event_data_bytes, backend::UriInteger("sqlite", p, 1));
+    } else if (p.key == "max_event_metadata_bytes") {
+      ESTORIA_ASSIGN_OR_RETURN(o.event_limits.max_event_metadata_bytes, backend::UriInteger("sqlite", p, 1));
     } else if (p.key == "mode") {
       ESTORIA_ASSIGN_OR_RETURN(size_t mode, backend::UriChoice("sqlite", p, {"rw", "ro"}));
       o.read_only = mode == 1;
     } else {
-      return backend::UriUnknownOption("sqlite", p, "durability, busy_timeout_ms, mode, wal_autocheckpoint");
+      return backend::UriUnknownOption(
+          "sqlite", p,
+          "durability, busy_timeout_ms, mode, wal_autocheckpoint, max_event_data_bytes, max_event_metadata_bytes");
     }
   }
   return o;

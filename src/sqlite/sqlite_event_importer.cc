@@ -17,7 +17,7 @@ Result<std::vector<int64_t>> SqliteEventStore::ImportEvents(std::span<const Even
   }
   std::vector<std::string> metadata;
   metadata.reserve(events.size());
-  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateImportEvents(events, core_->options.event_limits));
   for (const Event& e : events) {
     ESTORIA_ASSIGN_OR_RETURN(std::string json, internal::MetadataColumn(e.metadata));
     metadata.push_back(std::move(json));

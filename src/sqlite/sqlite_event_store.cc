@@ -33,6 +33,7 @@ SqliteEventStore::~SqliteEventStore() = default;
 Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::Open(SqliteOptions options) {
   if (options.path.empty()) return Status::InvalidArgument("SqliteOptions.path is empty");
   if (options.busy_timeout.count() < 0) return Status::InvalidArgument("SqliteOptions.busy_timeout is negative");
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateEventLimits("SqliteOptions", options.event_limits, 1000000000));
   if (!options.logger) options.logger = StderrLogger();
   auto core = std::make_shared<Core>();
   core->memory = options.path == ":memory:";
@@ -79,13 +80,14 @@ Result<std::shared_ptr<SqliteEventStore>> SqliteEventStore::Open(SqliteOptions o
 }
 
 const SqliteOptions& SqliteEventStore::options() const { return core_->options; }
+EventLimits SqliteEventStore::event_limits() const { return core_->options.event_limits; }
 
 SqliteStats SqliteEventStore::stats() const { return core_->writer ? core_->writer->stats() : SqliteStats{}; }
 
 Result<std::vector<Event>> SqliteEventStore::AppendStream(const TypeId& stream_id,
                                                           std::span<const WritableEvent> events,
                                                           const AppendOptions& options) {
-  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options));
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateAppend(stream_id, events, options, core_->options.event_limits));
   if (!core_->writer) {
     return Status::FailedPrecondition("append to " + stream_id.ToString() + ": " + core_->options.path +
                                       " is open read-only");

@@ -200,6 +200,10 @@ TEST_P(CommandExecutorTest, RefusedAndFailingCommandsInsideABatchLeaveTheOthersA
       },
       [](Aggregate<Account>&) { return Status::Ok(); },  // accepts, appends nothing
       Deposit(20),
+      [](Aggregate<Account>& a) {  // an event over the store's EventLimits
+        a.AppendWithMetadata(BalanceChanged{7}, {{"big", std::string(kDefaultMaxEventMetadataBytes, 'x')}});
+        return Status::Ok();
+      },
   };
   std::vector<std::optional<Result<CommandOutcome<Account>>>> results(queued.size());
   std::vector<std::thread> threads;
@@ -229,6 +233,8 @@ TEST_P(CommandExecutorTest, RefusedAndFailingCommandsInsideABatchLeaveTheOthersA
   EXPECT_EQ((*results[6])->state.balance, 131);
   ASSERT_EQ((*results[6])->global_positions.size(), 1u);
   EXPECT_EQ((*results[6])->global_positions[0], (*results[0])->global_positions[0] + 1);  // one commit
+  EXPECT_TRUE(results[7]->error().IsInvalidArgument()) << results[7]->error();
+  EXPECT_NE(results[7]->error().message().find("max_event_metadata_bytes"), std::string::npos) << results[7]->error();
 
   auto loaded = AccountStore(events, "account").Load(id);
   ESTORIA_ASSERT_OK(loaded);

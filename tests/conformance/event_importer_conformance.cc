@@ -183,6 +183,33 @@ TEST_P(EventImporterConformance, InvalidIdsTypesAndVersionsAreRejected) {
 }
 
 // preserve_positions: a backend either keeps the positions or says NotSupported.
+TEST_P(EventImporterConformance, OversizedEventsAreRefusedAndWriteNothing) {
+  const EventLimits limits = store_->event_limits();
+  const int64_t head = Head(*store_);
+  TypeId s = NewStream("imported_stream");
+  std::vector<Event> events = {Stored(s, 1), Stored(s, 2), Stored(s, 3)};
+  events[1].data.assign(static_cast<size_t>(limits.max_event_data_bytes) + 1, 'd');
+  auto refused = importer_->ImportEvents(events);
+  ASSERT_THAT(refused, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("event 1"));
+  EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("max_event_data_bytes"));
+  events[1].data.clear();
+  events[2].metadata["big"] = std::string(static_cast<size_t>(limits.max_event_metadata_bytes), 'm');
+  refused = importer_->ImportEvents(events);
+  ASSERT_THAT(refused, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("max_event_metadata_bytes"));
+  ExpectAbsent(*store_, s);
+  EXPECT_EQ(Head(*store_), head);
+  // At the limit: imported.
+  events[1].data.assign(static_cast<size_t>(limits.max_event_data_bytes), 'd');
+  events[2].metadata = {{"k", std::string(static_cast<size_t>(limits.max_event_metadata_bytes) - 1, 'm')}};
+  ESTORIA_ASSERT_OK(importer_->ImportEvents(events));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s));
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read[1].data, events[1].data);
+  EXPECT_EQ(read[2].metadata, events[2].metadata);
+}
+
 TEST_P(EventImporterConformance, PreservedPositionsKeepTheirGaps) {
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto before, store_->AppendStream(NewStream(), Evs(1)));
   const int64_t head = before.back().global_position;

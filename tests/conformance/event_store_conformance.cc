@@ -97,6 +97,57 @@ TEST_P(EventStoreConformance, InvalidAppendsAreRejectedAndWriteNothing) {
   EXPECT_THAT(store_->ReadStream(s), StatusIs(StatusCode::kNotFound));
 }
 
+// EventLimits: an event over the store's limits is refused with the whole
+// append (InvalidArgument naming the event, its size and the limit); nothing is
+// written and the head does not move; events exactly at the limits are stored.
+TEST_P(EventStoreConformance, OversizedEventsAreRefusedAndWriteNothing) {
+  const EventLimits limits = store_->event_limits();
+  ASSERT_GE(limits.max_event_data_bytes, 1);
+  ASSERT_GE(limits.max_event_metadata_bytes, 2);
+  TypeId s = NewStream();
+  ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(2)));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto before, ReadStreamAll(*store_, s));
+  GlobalReader* global = store_->global_reader();
+  int64_t head = global ? global->HeadPosition().value_or(-1) : 0;
+
+  const auto data_limit = static_cast<size_t>(limits.max_event_data_bytes);
+  const auto metadata_limit = static_cast<size_t>(limits.max_event_metadata_bytes);
+  std::vector<WritableEvent> big_data = {Ev(), Ev("happened", std::string(data_limit + 1, 'd')), Ev()};
+  auto refused = store_->AppendStream(s, big_data);
+  ASSERT_THAT(refused, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(refused.error().message(), HasSubstr("event 1"));
+  EXPECT_THAT(refused.error().message(), HasSubstr(std::to_string(data_limit + 1)));
+  EXPECT_THAT(refused.error().message(), HasSubstr("max_event_data_bytes (" + std::to_string(data_limit) + ")"));
+  // Metadata size = the bytes of every key and value: "k" + limit bytes.
+  std::vector<WritableEvent> big_metadata = {Ev(), Ev(),
+                                             Ev("happened", "{}", {{"k", std::string(metadata_limit, 'm')}})};
+  refused = store_->AppendStream(s, big_metadata, AppendOptions::ExpectVersion(2));
+  ASSERT_THAT(refused, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(refused.error().message(), HasSubstr("event 2"));
+  EXPECT_THAT(refused.error().message(),
+              HasSubstr("max_event_metadata_bytes (" + std::to_string(metadata_limit) + ")"));
+  // A new stream is not created by a refused append either.
+  TypeId fresh = NewStream();
+  EXPECT_THAT(store_->AppendStream(fresh, big_data), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(store_->ReadStream(fresh), StatusIs(StatusCode::kNotFound));
+
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto after, ReadStreamAll(*store_, s));
+  EXPECT_EQ(after, before);
+  if (global) {
+    EXPECT_EQ(global->HeadPosition().value_or(-1), head);
+  }
+
+  // Exactly at the limits: stored and read back whole.
+  std::vector<WritableEvent> at_limit = {Ev("happened", std::string(data_limit, 'd')),
+                                         Ev("happened", "{}", {{"k", std::string(metadata_limit - 1, 'm')}})};
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto appended, store_->AppendStream(s, at_limit, AppendOptions::ExpectVersion(2)));
+  EXPECT_THAT(Versions(appended), ElementsAre(3, 4));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto read, ReadStreamAll(*store_, s, ReadStreamOptions{.after_version = 2}));
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].data.size(), data_limit);
+  EXPECT_EQ(read[1].metadata.at("k").size(), metadata_limit - 1);
+}
+
 TEST_P(EventStoreConformance, ExpectVersionMatchesOrConflictsWithDetails) {
   TypeId s = NewStream();
   ESTORIA_ASSERT_OK(store_->AppendStream(s, Evs(1), AppendOptions::ExpectVersion(0)));

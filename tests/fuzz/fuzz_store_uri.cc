@@ -87,6 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto store = OpenEventStore(uri);
     if (uri == "memory:" || uri == "memory") {
       FUZZ_CHECK(store.has_value());
+    } else if (uri.starts_with("memory:?")) {  // options (event limits)
+      FUZZ_CHECK(store.has_value() || store.error().IsInvalidArgument());
     } else {
       FUZZ_CHECK(!store.has_value() && store.error().IsInvalidArgument());
     }

@@ -48,6 +48,7 @@ class WrappedStore final : public estoria::EventStore,
   estoria::StreamLister* stream_lister() override { return inner_->stream_lister() ? this : nullptr; }
   estoria::AppendWatcher* append_watcher() override { return inner_->append_watcher() ? this : nullptr; }
   estoria::EventImporter* event_importer() override { return inner_->event_importer() ? this : nullptr; }
+  estoria::EventLimits event_limits() const override { return inner_->event_limits(); }
 
  private:
   std::shared_ptr<estoria::EventStore> inner_;

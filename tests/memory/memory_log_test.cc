@@ -129,7 +129,8 @@ std::vector<Event> ReadAllOf(EventIterator& it) {
 }
 
 TEST(MemoryStoreStorageTest, ManyEventsAcrossLogChunksAndLargePayloadsReadBackExactly) {
-  auto store = MemoryEventStore::Open().value();
+  // Above the default 1 MiB data limit: the 4 MiB payload below.
+  auto store = MemoryEventStore::Open({.event_limits = {.max_event_data_bytes = 8 << 20}}).value();
   TypeId a("acct", Uuid::NewV7());
   std::vector<std::string> payloads;
   // 6,000 events of about 500 bytes cross several log and byte-arena chunks

@@ -16,17 +16,22 @@
 
 #include "estoria/nats/nats_event_store.h"
 #include "estoria/testing/conformance.h"
+#include "estoria/testing/matchers.h"
 
 namespace {
 
 using estoria::AppendOptions;
 using estoria::Event;
+using estoria::EventLimits;
+using estoria::kDefaultMaxEventMetadataBytes;
 using estoria::Result;
 using estoria::StatusCode;
 using estoria::TypeId;
 using estoria::Uuid;
 using estoria::WritableEvent;
+using estoria::nats::kNatsDefaultMaxEventDataBytes;
 using estoria::nats::NatsEventStore;
+using estoria::testing::StatusIs;
 
 using Future = std::future<Result<std::vector<Event>>>;
 
@@ -196,9 +201,25 @@ TEST_P(NatsStoreTest, InvalidInputIsReadyAtOnceAndStoresNothing) {
   Future untyped = store_->AppendStreamAsync(id, bad_type);
   ASSERT_EQ(untyped.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   EXPECT_EQ(untyped.get().status().code(), StatusCode::kInvalidArgument);
+  Future oversized = store_->AppendStreamAsync(id, One(std::string(kNatsDefaultMaxEventDataBytes + 1, 'x')));
+  ASSERT_EQ(oversized.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(oversized.get().status().code(), StatusCode::kInvalidArgument);
   auto head = store_->HeadPosition();
   ASSERT_TRUE(head.ok());
   EXPECT_EQ(*head, 0);
+}
+
+TEST_P(NatsStoreTest, EventLimitsComeFromTheUriAndStayBelowMaxPayload) {
+  EXPECT_EQ(store_->event_limits(), (EventLimits{kNatsDefaultMaxEventDataBytes, kDefaultMaxEventMetadataBytes}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto o, NatsEventStore::ParseUri("nats://h:1?max_event_data_bytes=100&"
+                                                                "max_event_metadata_bytes=7"));
+  EXPECT_EQ(o.event_limits, (EventLimits{100, 7}));
+  EXPECT_THAT(NatsEventStore::ParseUri("nats://h:1?max_event_data_bytes=0"), StatusIs(StatusCode::kInvalidArgument));
+  // Above what one message can carry (the server's max_payload, 1 MB here).
+  auto big = NatsEventStore::OpenUri(url_ + "?stream=" + stream_ +
+                                     "&max_event_data_bytes=" + std::to_string(int64_t{64} << 20));
+  ASSERT_THAT(big, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(big.error().message(), ::testing::HasSubstr("max_payload"));
 }
 
 TEST_P(NatsStoreTest, ARepeatedIdInFlightIsStoredOnceAndReportedAsAppended) {

@@ -40,6 +40,13 @@ TEST(PostgresUriTest, EstoriaParametersAreStrippedBeforeLibpq) {
   EXPECT_THAT(ParsePostgresUri("postgres://h/db?estoria_bogus=1"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParsePostgresUri("postgres://h/db?estoria_durability=maybe"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(ParsePostgresUri("mysql://h/db"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(o.event_limits, EventLimits{});
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      o, ParsePostgresUri("postgres://h/db?estoria_max_event_data_bytes=2048&estoria_max_event_metadata_bytes=99"));
+  EXPECT_EQ(o.conninfo, "postgres://h/db");
+  EXPECT_EQ(o.event_limits, (EventLimits{2048, 99}));
+  EXPECT_THAT(ParsePostgresUri("postgres://h/db?estoria_max_event_data_bytes=-1"),
+              StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(PostgresStoreTest, OpenEventStoreByUriUsesTheSchemaParameter) {

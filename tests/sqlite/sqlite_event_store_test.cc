@@ -404,6 +404,35 @@ TEST(SqliteEventStoreTest, UriOptions) {
   EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?wal_autocheckpoint=-1"), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?wal_autocheckpoint=many"),
               StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(o.event_limits, EventLimits{});
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      o, SqliteEventStore::ParseUri("sqlite:x.db?max_event_data_bytes=2048&max_event_metadata_bytes=128"));
+  EXPECT_EQ(o.event_limits, (EventLimits{2048, 128}));
+  EXPECT_THAT(SqliteEventStore::ParseUri("sqlite:x.db?max_event_data_bytes=0"), StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST(SqliteEventStoreTest, ConfiguredEventLimitsAreEnforced) {
+  TempDir dir;
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store,
+                               SqliteEventStore::OpenUri("sqlite:" + dir.File("limits.db") +
+                                                         "?max_event_data_bytes=10&max_event_metadata_bytes=4"));
+  EXPECT_EQ(store->event_limits(), (EventLimits{10, 4}));
+  TypeId s = TypeId::New("acct").value();
+  WritableEvent e;
+  e.type = "big";
+  e.data = std::string(11, 'x');
+  auto r = store->AppendStream(s, std::vector<WritableEvent>{e});
+  ASSERT_THAT(r, StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(r.error().message(), ::testing::HasSubstr("event 0: data of 11 bytes exceeds max_event_data_bytes (10)"));
+  e.data.pop_back();
+  e.metadata = {{"ab", "cd"}};
+  ESTORIA_ASSERT_OK(store->AppendStream(s, std::vector<WritableEvent>{e}));
+  SqliteOptions bad;
+  bad.path = dir.File("bad.db");
+  bad.event_limits.max_event_metadata_bytes = 0;
+  EXPECT_THAT(SqliteEventStore::Open(bad), StatusIs(StatusCode::kInvalidArgument));
+  bad.event_limits = EventLimits{int64_t{1000000001}, 1};
+  EXPECT_THAT(SqliteEventStore::Open(bad), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(SqliteEventStoreTest, OpenEventStoreBySqliteUri) {

@@ -24,9 +24,10 @@
 namespace estoria::backend {
 
 // Checks the events on their own: valid stream ids and event types, stream
-// versions >= 1, metadata that is valid UTF-8 (ValidateMetadataText). OK or
-// InvalidArgument ("ImportEvents: ...").
-Status ValidateImportEvents(std::span<const Event> events);
+// versions >= 1, metadata that is valid UTF-8 (ValidateMetadataText), data and
+// metadata within `limits` (CheckEventSize, the message names the event's
+// index). OK or InvalidArgument ("ImportEvents: ...").
+Status ValidateImportEvents(std::span<const Event> events, const EventLimits& limits);
 
 // What PlanImport needs to know of the target store.
 struct ImportTarget {

@@ -25,10 +25,23 @@ namespace estoria::backend {
 // Validates an append's arguments. OK, or InvalidArgument naming the problem:
 // invalid stream id, no events, both expectation kinds, a negative expected
 // version, an invalid event type, a duplicate event id within the append, a
-// metadata key or value that is not valid UTF-8 (ValidateMetadataText), or a
+// metadata key or value that is not valid UTF-8 (ValidateMetadataText), a
 // metadata key with the reserved "estoria." prefix (allowed only on appends made
-// by the library's own layers, e.g. EventSourcedStore's schema version).
-Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> events, const AppendOptions& options);
+// by the library's own layers, e.g. EventSourcedStore's schema version), or an
+// event over `limits` (CheckEventSize). A backend calls it before writing
+// anything, with the limits it was configured with.
+Status ValidateAppend(const TypeId& stream_id, std::span<const WritableEvent> events, const AppendOptions& options,
+                      const EventLimits& limits);
+// An event's size against `limits` (see EventLimits in event_store.h). OK, or
+// InvalidArgument "<where>: data of N bytes exceeds max_event_data_bytes (L)"
+// (or "metadata of N bytes exceeds max_event_metadata_bytes (L)").
+Status CheckEventSize(std::string_view where, const std::string& data, const Metadata& metadata,
+                      const EventLimits& limits);
+// Validates configured limits (a backend's Open): each must be in
+// [1, physical_max], the most the backend can store. OK, or InvalidArgument
+// "<what>: max_event_data_bytes N is outside [1, physical_max]" (same for
+// metadata).
+Status ValidateEventLimits(std::string_view what, const EventLimits& limits, int64_t physical_max);
 // Metadata keys and values must be valid UTF-8 (NUL allowed; see IsValidUtf8 in
 // json_codec.h), so that every stored event has a JSON form. OK, or
 // InvalidArgument "<where>: metadata key \"<key>\" is not valid UTF-8" (bytes

@@ -24,7 +24,12 @@ namespace estoria::memory {
 
 struct MemoryEventStoreOptions {
   // Where warnings go. Default: StderrLogger().
-  std::shared_ptr<Logger> logger;
+  std::shared_ptr<Logger> logger{};
+  // The largest event data and metadata accepted (see EventLimits in
+  // event_store.h); each in [1, 4 GiB - 1]. URI options
+  // memory:?max_event_data_bytes=N&max_event_metadata_bytes=N. Default 1 MiB
+  // data, 64 KiB metadata.
+  EventLimits event_limits{};
 };
 
 class MemoryEventStore final : public EventStore,
@@ -34,15 +39,17 @@ class MemoryEventStore final : public EventStore,
                                public AppendWatcher,
                                public EventImporter {
  public:
-  // A new, empty store. Never fails (Result for one factory shape across
-  // backends: `MemoryEventStore::Open().value()` is safe).
+  // A new, empty store. InvalidArgument for event_limits outside their range;
+  // never fails with the default options (`MemoryEventStore::Open().value()`
+  // is safe).
   static Result<std::shared_ptr<MemoryEventStore>> Open(MemoryEventStoreOptions options = {});
+  // Prefer Open: limits outside their range are clamped into it here.
   explicit MemoryEventStore(MemoryEventStoreOptions options = {});
   ~MemoryEventStore() override;
 
-  // StreamWriter, StreamReader: see event_store.h for statuses. AppendStream
-  // (and ImportEvents) also return InvalidArgument for a payload, or an
-  // event's encoded metadata, of 4 GiB or more.
+  // StreamWriter, StreamReader: see event_store.h for statuses (an event over
+  // event_limits is InvalidArgument). AppendStream (and ImportEvents) also
+  // return InvalidArgument for an event's encoded metadata of 4 GiB or more.
   Result<std::vector<Event>> AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
                                           const AppendOptions& options = {}) override;
   Result<std::unique_ptr<EventIterator>> ReadStream(const TypeId& stream_id,
@@ -64,11 +71,13 @@ class MemoryEventStore final : public EventStore,
   StreamLister* stream_lister() override { return this; }
   AppendWatcher* append_watcher() override { return this; }
   EventImporter* event_importer() override { return this; }
+  EventLimits event_limits() const override { return limits_; }
 
   struct State;  // implementation detail, shared with iterators
 
  private:
   std::shared_ptr<State> state_;
+  EventLimits limits_;
 };
 
 }  // namespace estoria::memory

@@ -30,6 +30,12 @@
 
 namespace estoria::nats {
 
+// The NATS default for EventLimits::max_event_data_bytes: 512 KiB, half of the
+// NATS server's default max_payload (1 MiB), because one append is one message:
+// an event at both default limits (512 KiB data, 64 KiB metadata, at most
+// 384 KiB as JSON) and its framing fit in it.
+inline constexpr int64_t kNatsDefaultMaxEventDataBytes = int64_t{512} << 10;
+
 struct NatsStoreOptions {
   // Server URLs of one NATS system ("nats://host:port"); the client connects to
   // any of them and reconnects to another on failure. Required.
@@ -47,6 +53,13 @@ struct NatsStoreOptions {
   std::chrono::milliseconds timeout{10000};
   // Where warnings go. Default: StderrLogger().
   std::shared_ptr<Logger> logger{};
+  // The largest event data and metadata accepted (see EventLimits in
+  // event_store.h); each in [1, the server's max_payload - 4096], checked by
+  // Open once connected. URI options max_event_data_bytes=N and
+  // max_event_metadata_bytes=N. Default 512 KiB data
+  // (kNatsDefaultMaxEventDataBytes), 64 KiB metadata. A whole append must
+  // still fit in one message (InvalidArgument otherwise, see AppendStream).
+  EventLimits event_limits{kNatsDefaultMaxEventDataBytes, kDefaultMaxEventMetadataBytes};
 };
 
 class NatsEventStore final : public EventStore,
@@ -57,14 +70,16 @@ class NatsEventStore final : public EventStore,
                              public EventImporter {
  public:
   // Connects and creates the stream when it does not exist. Errors:
-  //  InvalidArgument     no servers, a bad stream name, replicas outside 1..5
+  //  InvalidArgument     no servers, a bad stream name, replicas outside 1..5,
+  //                      event_limits outside their range
   //  FailedPrecondition  a stream of that name exists but does not hold
   //                      "<stream>.>" (it belongs to something else)
   //  Unavailable         no server answered within the timeout, JetStream is
   //                      not enabled, or the cluster cannot place the replicas
   //  Internal            anything else
   static Result<std::shared_ptr<NatsEventStore>> Open(NatsStoreOptions options);
-  // Opens "nats://host:port[,host:port...][?stream=NAME&replicas=N&timeout_ms=T]".
+  // Opens "nats://host:port[,host:port...][?stream=NAME&replicas=N&timeout_ms=T
+  // &max_event_data_bytes=N&max_event_metadata_bytes=N]".
   // InvalidArgument for a malformed URI or an unknown option; then as Open.
   static Result<std::shared_ptr<NatsEventStore>> OpenUri(std::string_view uri);
   // Parses such a URI into options (no I/O). InvalidArgument for a malformed URI,
@@ -72,8 +87,9 @@ class NatsEventStore final : public EventStore,
   static Result<NatsStoreOptions> ParseUri(std::string_view uri);
   ~NatsEventStore() override;
 
-  // StreamWriter, StreamReader: see event_store.h for statuses. An append larger
-  // than the server's max_payload is InvalidArgument.
+  // StreamWriter, StreamReader: see event_store.h for statuses. An event over
+  // event_limits, or an append larger than the server's max_payload, is
+  // InvalidArgument.
   Result<std::vector<Event>> AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
                                           const AppendOptions& options = {}) override;
   // Pipelined append: queues the append and returns at once; the future holds
@@ -111,6 +127,7 @@ class NatsEventStore final : public EventStore,
   StreamLister* stream_lister() override { return this; }
   AppendWatcher* append_watcher() override { return this; }
   EventImporter* event_importer() override { return this; }
+  EventLimits event_limits() const override;
 
   struct Impl;  // implementation detail, shared with iterators
   explicit NatsEventStore(std::shared_ptr<Impl> impl);

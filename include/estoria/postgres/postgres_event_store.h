@@ -73,7 +73,8 @@ class PostgresEventStore final : public EventStore,
   static Result<std::shared_ptr<PostgresEventStore>> OpenUri(std::string_view uri);
   ~PostgresEventStore() override;
 
-  // StreamWriter, StreamReader: statuses as documented in event_store.h.
+  // StreamWriter, StreamReader: statuses as documented in event_store.h (an
+  // event over options().event_limits is InvalidArgument).
   Result<std::vector<Event>> AppendStream(const TypeId& stream_id, std::span<const WritableEvent> events,
                                           const AppendOptions& options = {}) override;
   Result<std::unique_ptr<EventIterator>> ReadStream(const TypeId& stream_id,
@@ -103,6 +104,7 @@ class PostgresEventStore final : public EventStore,
   StreamLister* stream_lister() override { return this; }
   AppendWatcher* append_watcher() override { return this; }
   EventImporter* event_importer() override { return this; }
+  EventLimits event_limits() const override;
 
   // Group-commit counters of this store object since it was opened.
   PostgresStats stats() const;

@@ -10,6 +10,8 @@
 //   estoria_pool_size=N        connections for reads and deletes (default 4)
 //   estoria_durability=strict|relaxed   (default strict)
 //   estoria_connect_timeout_ms=N        (default 5000)
+//   estoria_max_event_data_bytes=N      (default 1048576, EventLimits)
+//   estoria_max_event_metadata_bytes=N  (default 65536, EventLimits)
 //
 // Thread safety: plain values.
 #pragma once
@@ -51,6 +53,11 @@ struct PostgresOptions {
   int max_batch_appends = 512;
   // Where warnings (reconnects, listener trouble) go. Default: StderrLogger().
   std::shared_ptr<Logger> logger;
+  // The event store's largest event data and metadata accepted (see
+  // EventLimits in event_store.h); each in [1, 1073741823] (PostgreSQL's
+  // largest bytea/text value is 1 GiB - 1). PostgresEventStore::Open returns
+  // InvalidArgument outside that range. Default 1 MiB data, 64 KiB metadata.
+  EventLimits event_limits{};
 };
 
 // Parses a postgres:// or postgresql:// URI into options (see the top of this

@@ -77,6 +77,11 @@ struct SqliteOptions {
   int64_t max_page_count = 0;
   // Idle read connections kept open (more are opened on demand). Default 8.
   int max_idle_readers = 8;
+  // The largest event data and metadata accepted (see EventLimits in
+  // event_store.h); each in [1, 1000000000] (SQLite's default maximum string
+  // or blob length, SQLITE_MAX_LENGTH). URI options max_event_data_bytes=N and
+  // max_event_metadata_bytes=N. Default 1 MiB data, 64 KiB metadata.
+  EventLimits event_limits{};
 };
 
 // Counters of the write path (monotonic since Open).
@@ -98,7 +103,8 @@ class SqliteEventStore final : public EventStore,
   // Opens (creating when missing, unless read_only) the store at options.path.
   // Errors:
   //  InvalidArgument     empty path, missing directory, path is a directory,
-  //                      file missing with read_only, bad options
+  //                      file missing with read_only, bad options (event_limits
+  //                      outside their range included)
   //  FailedPrecondition  a read-only file (no write permission bit) opened
   //                      without read_only; a file written by a newer schema
   //                      version (message names both; the file is not
@@ -108,7 +114,8 @@ class SqliteEventStore final : public EventStore,
   //  Internal            anything else
   static Result<std::shared_ptr<SqliteEventStore>> Open(SqliteOptions options);
   // Opens by URI: "sqlite:PATH" or "sqlite::memory:", with optional query
-  // options "?durability=strict|relaxed&busy_timeout_ms=N&mode=ro|rw".
+  // options "?durability=strict|relaxed&busy_timeout_ms=N&mode=ro|rw&
+  // wal_autocheckpoint=N&max_event_data_bytes=N&max_event_metadata_bytes=N".
   // Errors: InvalidArgument for a malformed URI or unknown option; as Open.
   static Result<std::shared_ptr<SqliteEventStore>> OpenUri(std::string_view uri);
   // Parses a URI into options (no I/O). InvalidArgument when malformed.
@@ -116,7 +123,8 @@ class SqliteEventStore final : public EventStore,
 
   ~SqliteEventStore() override;
 
-  // StreamWriter, StreamReader: statuses as in event_store.h; appends and
+  // StreamWriter, StreamReader: statuses as in event_store.h (an event over
+  // event_limits is InvalidArgument); appends and
   // deletes on a read-only store return FailedPrecondition; an append or delete
   // on a full disk (or past max_page_count) returns Unavailable with "disk
   // full" in the message and writes nothing.
@@ -145,6 +153,7 @@ class SqliteEventStore final : public EventStore,
   StreamLister* stream_lister() override { return this; }
   AppendWatcher* append_watcher() override { return this; }
   EventImporter* event_importer() override { return this; }
+  EventLimits event_limits() const override;
 
   // Write-path counters (group commit shows as commits < appends).
   SqliteStats stats() const;
