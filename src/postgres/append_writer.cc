@@ -1,9 +1,9 @@
 // AppendWriter: group commit with commit-ordered, gap-free global positions,
 // and batches whose commits overlap their WAL flushes.
 //
-// Mechanism. Each store object has kWriterLanes writer threads ("lanes"), each
-// with its own connection, pulling from one queue of appends. One lane at a
-// time takes everything queued (up to max_batch_appends) as a batch. When the
+// Mechanism. Each store object has kWriterLanes (1; see there) writer threads
+// ("lanes"), each with its own connection, pulling from one queue of appends.
+// One lane at a time takes everything queued (up to max_batch_appends) as a batch. When the
 // last batch held k > 1 appends, the lane first waits (at most as long as that
 // batch took, capped at 2 ms) until k requests are queued: otherwise N looping
 // appenders settle into alternating half batches. Each appender sleeps on its
@@ -45,8 +45,8 @@
 //
 // Why the lock is not held through the flush, and what is durable. The batch
 // transaction commits asynchronously, so K is released as soon as its commit
-// record is in the WAL buffers and the next batch - of another lane or of
-// another process - takes K while this one waits for the flush. The durable
+// record is in the WAL buffers and the next batch - of another process (or
+// another lane) - takes K while this one waits for the flush. The durable
 // transaction writes WAL (a row of log_durable) and commits with
 // synchronous_commit = on, so its commit waits until the WAL is flushed up to
 // its commit record (a transaction whose only WAL record is its commit would
@@ -123,9 +123,13 @@ using postgres::PgPipeline;
 using postgres::PgResult;
 
 namespace {
-// Writer connections (lanes) per store object: while one lane's batch waits
-// for its WAL flush outside the append lock, the next lane's batch takes it.
-constexpr int kWriterLanes = 2;
+// Writer connections (lanes) per store object. With several, one lane's batch
+// takes the append lock while another's waits for its WAL flush; but the
+// appenders then split into smaller batches, each needing its own flush, and
+// with a slow flush that halves the appends per flush: measured slower than
+// one lane (bench/RESULTS.md, issue 20). Batches of different processes
+// overlap either way, since the lock is released before the flush.
+constexpr int kWriterLanes = 1;
 }  // namespace
 
 AppendWriter::AppendWriter(postgres::PgConnectOptions conn_options, const Statements* statements,

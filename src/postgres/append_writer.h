@@ -1,9 +1,10 @@
 // append_writer.h (internal): the group-commit writer of PostgresEventStore.
-// One per store object: kWriterLanes threads, each with its own connection,
-// pulling from one queue; a lane takes every append queued since the last
-// batch and commits them together, so one lane's batch takes the append lock
-// while another lane's batch waits for its WAL flush. The position/commit-order
-// and durability mechanism is described at the top of append_writer.cc.
+// One per store object: kWriterLanes threads (one today), each with its own
+// connection, pulling from one queue; a lane takes every append queued since
+// the last batch and commits them together. The append lock is released
+// before the batch's WAL flush, so batches of other processes (or lanes)
+// overlap it. The position/commit-order and durability mechanism is described
+// at the top of append_writer.cc.
 //
 // Thread safety: Append may be called from many threads at once; each call
 // blocks until its batch is committed or failed.

@@ -4,8 +4,8 @@
 // EventImporter).
 //
 // Global positions follow commit order across all processes and have no gaps
-// (only deleted events leave holes): each store object has two writer threads
-// that batch concurrent appends into short transactions (group commit),
+// (only deleted events leave holes): each store object has one writer thread
+// that batches concurrent appends into short transactions (group commit),
 // serialised across processes by a transaction-scoped advisory lock taken just
 // before positions are assigned and released at an asynchronous COMMIT. In
 // strict mode a batch is acknowledged once a second, synchronously committed
@@ -18,7 +18,7 @@
 // Tables live in their own PostgreSQL schema (PostgresOptions::schema), created
 // or migrated on open under an advisory lock (concurrent first opens are safe).
 //
-// Connections: two for the writer, one for the listener (opened on the first
+// Connections: one for the writer, one for the listener (opened on the first
 // WaitForAppend), and a pool of PostgresOptions::pool_size for everything else,
 // so reads never wait for the writer. A dropped connection is re-established on
 // next use; while the server is down calls return Unavailable within the
