@@ -79,7 +79,10 @@
 // found log_head where the lanes left it (no other writer in between), a lane
 // decides the next batch from the head and stream versions the lanes last
 // planned and sends everything - BEGIN, lock, a guard statement, the writes,
-// COMMIT, the durable transaction - in one pipeline. It records its plan as
+// COMMIT - in one pipeline. As no other writer was seen lately, a strict
+// predicted batch commits synchronously and raises log_durable in the same
+// transaction (as a strict ImportEvents does): it holds K through its flush,
+// which no one is waiting for, and saves the second commit. It records its plan as
 // the new prediction state before it sends, and the next lane may plan on top
 // of it only once the pipeline is on the wire, so that lane's batch normally
 // queues for K behind it. The guard runs under the lock and fails the
@@ -355,15 +358,22 @@ std::optional<Status> AppendWriter::AttemptPredicted(Lane& lane, const std::vect
   std::vector<BatchItem> items = Items(batch);
   BatchPlan plan = PlanBatch(items, cached_head_, std::move(streams), {}, std::max(Now(), last_timestamp_));
   if (plan.accepted == 0) return std::nullopt;
+  // Quiet (no other writer seen lately), so holding the lock through the
+  // flush costs no one anything: strict batches commit synchronously and
+  // raise the durable frontier in the same transaction, one commit and one
+  // flush instead of two commits (the asynchronous one could also wake the
+  // WAL writer into a flush of its own that the durable commit then waits
+  // behind).
   PgPipeline p;
   p.Add(s.begin)
-      .Add(s.set_sync_commit, PgParams().Text("off"))
+      .Add(s.set_sync_commit, PgParams().Text(strict_ ? "on" : "off"))
       .Add(s.lock, PgParams().Int64(s.append_lock_key))
       .Add(s.guard, PgParams().Int64(plan.head).Text(TextArray(keys)).Text(TextArray(expected)));
-  ESTORIA_RETURN_IF_ERROR(AddWrites(p, s, plan, !strict_));  // nothing was sent yet
+  ESTORIA_RETURN_IF_ERROR(AddWrites(p, s, plan, /*notify=*/false));  // nothing was sent yet
+  if (strict_) p.Add(s.mark_durable, PgParams().Int32(DurableSlot(*lane.conn)).Int64(plan.position));
+  AddNotify(p, s, plan.position);
   p.Add(s.commit);
   const size_t commit_at = p.size() - 1;
-  if (strict_) AddDurable(lane, p, plan.position);
   ESTORIA_PG_PIPELINE_AFTER_SENT(p, "PostgresAppendWriter::AfterCommitSent");
   // Claim the plan: another lane predicts its batch on top of this one, and
   // sends it only after this pipeline is on the wire, so it normally queues
