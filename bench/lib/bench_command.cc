@@ -64,6 +64,10 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
                  "commands: interleaved rounds, old path then executor; read-all --vs-raw: raw loop then "
                  "ReadAll (default 3)")
       ->check(CLI::PositiveNumber);
+  cmd.add_option("--start-at", o.start_at_ms,
+                 "append: start the timed part at this Unix time in milliseconds, so that several processes "
+                 "run together (their rows carry started_unix_us and ended_unix_us)")
+      ->check(CLI::NonNegativeNumber);
   cmd.add_option("--seconds", o.seconds, "commands: seconds per side and round (default 3)")
       ->check(CLI::PositiveNumber);
 }

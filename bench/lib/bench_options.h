@@ -41,6 +41,8 @@ struct BenchOptions {
   bool vs_raw = false;                        // read-all: also the raw read ceiling, interleaved
   int rounds = 3;                             // commands, read-all --vs-raw: interleaved rounds. Default 3.
   double seconds = 3;                         // commands: seconds per side and round. Default 3.
+  int64_t start_at_ms = 0;                    // append: start the timed part at this Unix time (ms), so
+                                              // that several processes run together. Default 0: at once.
 };
 
 struct BenchResult {

@@ -192,10 +192,20 @@ Result<BenchResult> RunAppend(const BenchOptions& o) {
       }
     });
   }
+  // --start-at: several processes start their timed part together.
+  if (o.start_at_ms > 0) {
+    std::this_thread::sleep_until(std::chrono::system_clock::time_point(std::chrono::milliseconds(o.start_at_ms)));
+  }
+  const auto unix_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t started_unix_us = unix_us();
   auto start = Clock::now();
   go.store(true);
   for (auto& t : threads) t.join();
   double secs = Seconds(Clock::now() - start);
+  const int64_t ended_unix_us = unix_us();
   ESTORIA_RETURN_IF_ERROR(first_error);
   LatencyRecorder all;
   for (auto& l : lat) all.Merge(l);
@@ -206,6 +216,9 @@ Result<BenchResult> RunAppend(const BenchOptions& o) {
   r.extra["appends_per_sec"] = r.ops_per_sec;
   r.extra["streams_used"] = nstreams;
   if (pipelined) r.extra["in_flight"] = static_cast<int64_t>(in_flight);
+  // The timed window on the wall clock, to combine processes run together.
+  r.extra["started_unix_us"] = started_unix_us;
+  r.extra["ended_unix_us"] = ended_unix_us;
   return r;
 }
 

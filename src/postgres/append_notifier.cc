@@ -13,8 +13,8 @@ using postgres::PgConnection;
 using postgres::PgResult;
 
 AppendNotifier::AppendNotifier(postgres::PgConnectOptions options, const Statements* statements,
-                               std::shared_ptr<Logger> logger)
-    : options_(std::move(options)), statements_(statements), logger_(std::move(logger)) {}
+                               std::shared_ptr<Logger> logger, bool strict)
+    : options_(std::move(options)), statements_(statements), logger_(std::move(logger)), strict_(strict) {}
 
 AppendNotifier::~AppendNotifier() {
   {
@@ -81,8 +81,9 @@ Status AppendNotifier::Connect(std::unique_ptr<PgConnection>& conn) {
   if (st.ok()) st = conn->Exec("LISTEN " + postgres::QuoteIdentifier(statements_->notify_channel)).error();
   int64_t head = 0;
   if (st.ok()) {
-    auto res =
-        conn->Exec("SELECT position FROM " + postgres::QuoteIdentifier(statements_->schema) + ".log_head WHERE id = 1");
+    const std::string q = postgres::QuoteIdentifier(statements_->schema);
+    auto res = conn->Exec(strict_ ? "SELECT max(head) FROM " + q + ".log_durable"
+                                  : "SELECT position FROM " + q + ".log_head WHERE id = 1");
     if (res) head = res->Int64(0, 0);
     st = res.error();
   }

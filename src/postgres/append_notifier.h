@@ -6,7 +6,10 @@
 //    PQsocket plus a wake-up pipe) receives the NOTIFY that every append
 //    transaction issues with its highest position as payload.
 // The listener starts on the first Wait. After (re)connecting it LISTENs first
-// and then reads log_head, so no commit is missed across a reconnect. It
+// and then reads the read frontier (strict: the durable frontier, the max of
+// log_durable; relaxed: log_head), so no commit is missed across a reconnect.
+// Strict stores NOTIFY only once a batch is durable (append_writer.cc), so the
+// known head never runs ahead of what ReadAll returns. It
 // reconnects after a lost connection with a backoff (250 ms, doubling to 5 s).
 //
 // Thread safety: every method may be called from any thread.
@@ -26,7 +29,8 @@ namespace estoria::postgres::internal {
 
 class AppendNotifier {
  public:
-  AppendNotifier(postgres::PgConnectOptions options, const Statements* statements, std::shared_ptr<Logger> logger);
+  AppendNotifier(postgres::PgConnectOptions options, const Statements* statements, std::shared_ptr<Logger> logger,
+                 bool strict);
   ~AppendNotifier();
 
   // Raises the known head to `position` and wakes waiters.
@@ -46,6 +50,7 @@ class AppendNotifier {
   const postgres::PgConnectOptions options_;
   const Statements* statements_;
   std::shared_ptr<Logger> logger_;
+  const bool strict_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int64_t head_ = 0;

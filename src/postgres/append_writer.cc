@@ -1,70 +1,110 @@
-// AppendWriter: group commit with commit-ordered, gap-free global positions.
+// AppendWriter: group commit with commit-ordered, gap-free global positions,
+// and batches whose commits overlap their WAL flushes.
 //
-// Mechanism. Each store object has one writer thread with its own connection.
-// Appends submitted concurrently are queued; the writer takes everything queued
-// (up to max_batch_appends) and runs ONE short transaction for the batch. When
-// the last batch held k > 1 appends, the writer first waits (at most as long as
-// that batch took, capped at 2 ms) until k requests are queued: otherwise N
-// looping appenders settle into alternating half batches, one half queueing
-// while the other half's transaction runs. Each appender sleeps on its own
-// condition variable and is woken when its batch is done. The transaction runs
-// in two pipelined round trips:
-//   1. BEGIN; set synchronous_commit for this transaction (strict: on,
-//      relaxed: off); pg_advisory_xact_lock(K) where K is derived from the
-//      schema name; read log_head (the highest position ever assigned); read
-//      the tip version of every stream in the batch; read where any
-//      caller-chosen event ids are already stored.
+// Mechanism. Each store object has kWriterLanes (1; see there) writer threads
+// ("lanes"), each with its own connection, pulling from one queue of appends.
+// One lane at a time takes everything queued (up to max_batch_appends) as a batch. When the
+// last batch held k > 1 appends, the lane first waits (at most as long as that
+// batch took, capped at 2 ms) until k requests are queued: otherwise N looping
+// appenders settle into alternating half batches. Each appender sleeps on its
+// own condition variable and is woken when its batch is done. A batch runs in
+// two pipelined round trips:
+//   1. BEGIN; synchronous_commit = off for this transaction;
+//      pg_advisory_xact_lock(K) where K is derived from the schema name; read
+//      log_head (the highest position ever assigned); read the tip version of
+//      every stream in the batch; read where any caller-chosen event ids are
+//      already stored.
 //   2. (after deciding each append in memory) INSERT the accepted events with
 //      positions head+1, head+2, ... (one statement: binary arrays unnested);
-//      upsert their streams' rows (one statement); UPDATE log_head;
-//      pg_notify(channel, new head); COMMIT.
+//      upsert their streams' rows (one statement); UPDATE log_head; COMMIT.
+//      Strict stores then run, in the same pipeline, the durable transaction:
+//      BEGIN; synchronous_commit = on; UPDATE log_durable SET head =
+//      GREATEST(head, end) on the lane's slot (backend pid % 64);
+//      pg_notify(channel, end); COMMIT. Relaxed stores NOTIFY in the batch
+//      transaction instead and have no durable transaction.
 // Each append keeps its own outcome: the writer checks, in batch order, the
-// idempotency ids (backend::ClassifyStoredIds) and the expectation (backend::CheckExpectation)
-// against the versions read under the lock plus the effect of the earlier
-// appends of the same batch. A refused append (Conflict, AlreadyExists,
-// InvalidArgument) is simply left out of the inserts, so it never fails its
-// neighbours, and a later append of the batch sees the versions written by an
-// earlier one. If the transaction fails for another reason, the batch is
-// retried one append per transaction, so one bad append cannot fail others.
+// idempotency ids (backend::ClassifyStoredIds) and the expectation
+// (backend::CheckExpectation) against the versions read under the lock plus
+// the effect of the earlier appends of the same batch. A refused append
+// (Conflict, AlreadyExists, InvalidArgument) is simply left out of the
+// inserts, so it never fails its neighbours. If the batch transaction fails
+// for another reason (nothing committed), the batch is retried one append per
+// transaction, so one bad append cannot fail others.
 //
 // Why positions follow commit order, across all processes: every transaction
-// that assigns positions (appends, ImportEvents) and DeleteStream first take the same
-// transaction-scoped advisory lock K, and PostgreSQL releases it only after the
-// transaction's commit is complete and visible to new snapshots. Transaction
-// T2 can therefore only read log_head after T1 (which took the lock before it)
-// has committed or rolled back; T2's positions are all greater than T1's and
-// T2 becomes visible after T1. log_head is updated in the same transaction, so
-// a rolled-back batch leaves no gap and deleted events never free a position
-// for reuse. The lock is held for two round trips plus the commit flush, and
-// that cost is shared by every append of the batch.
+// that assigns positions (appends, ImportEvents) and DeleteStream first take
+// the same transaction-scoped advisory lock K, and PostgreSQL releases it only
+// after the transaction's commit is complete and visible to new snapshots
+// (with synchronous_commit = off too: the commit record is then written to the
+// WAL buffers but not flushed, and the transaction is visible at once).
+// Transaction T2 can therefore only read log_head after T1 (which took the
+// lock before it) has committed or rolled back; T2's positions are all greater
+// than T1's, T2 becomes visible after T1, and T2's commit record follows T1's
+// in the WAL. log_head is updated in the same transaction, so a rolled-back
+// batch leaves no gap and deleted events never free a position for reuse.
 //
-// Why a reader resuming after P never misses a later commit: ReadAll fixes
-// its frontier F by reading log_head, which only ever shows committed heads.
-// Every position <= F belongs to a transaction that committed no later than
-// the one that set log_head to F, so all of them are visible to every
-// snapshot taken after F was read; positions > F are excluded by the query.
-// Hence once a reader has seen position P, every position <= P that will ever
-// exist is already visible: no later commit can land at or below P.
+// Why the lock is not held through the flush, and what is durable. The batch
+// transaction commits asynchronously, so K is released as soon as its commit
+// record is in the WAL buffers and the next batch - of another process (or
+// another lane) - takes K while this one waits for the flush. The durable
+// transaction writes WAL (a row of log_durable) and commits with
+// synchronous_commit = on, so its commit waits until the WAL is flushed up to
+// its commit record (a transaction whose only WAL record is its commit would
+// not wait). The WAL is flushed in order, and the batch's commit record -
+// like that of every batch before it in position order - precedes it, so once
+// the durable transaction has committed, every position <= end is durable.
+// Only then is the batch acknowledged (strict). The durable frontier
+// D = max(log_durable.head) only ever names such positions. A server crash
+// loses at most commits after the last flush: a suffix of the position order,
+// since WAL order is position order. Positions stay gap-free and strictly
+// increasing after recovery; lost positions are assigned again.
+//
+// Why a reader resuming after P never misses a later commit, and never saw a
+// position that a crash could reassign: strict readers (ReadAll, ReadStream,
+// HeadPosition, the listener's start) fix their frontier F at D, never at
+// log_head (StoreCore::Frontier). Every position <= D committed before the
+// durable transaction that raised D began, so it is visible to every snapshot
+// taken after D was read, and it is durable, so no crash can take it back and
+// no later commit can land at or below it. Positions > F are excluded by the
+// query. Strict stores NOTIFY from the durable transaction, so waiters wake
+// for positions a reader can read. If log_head stays above D for longer than
+// a flush can take (a writer died between its two commits, a relaxed store
+// wrote, the server crashed after a batch's commit record was flushed but
+// before its durable transaction), a reader runs the durable transaction
+// itself with GREATEST(head, log_head) (CatchUp) and reads up to the result.
+// Relaxed stores read up to log_head, as their appends may be lost in a crash
+// anyway.
 //
 // One round trip when the writer can predict: after two batches in a row
-// found log_head where this writer left it (no other writer in between), the
-// writer decides the next batch from the head and stream versions it
-// remembers and sends everything - BEGIN, lock, a guard statement, the writes,
-// COMMIT - in one pipeline. The guard runs under the lock and fails the
+// found log_head where the lanes left it (no other writer in between), a lane
+// decides the next batch from the head and stream versions the lanes last
+// planned and sends everything - BEGIN, lock, a guard statement, the writes,
+// COMMIT - in one pipeline. As no other writer was seen lately, a strict
+// predicted batch commits synchronously and raises log_durable in the same
+// transaction (as a strict ImportEvents does): it holds K through its flush,
+// which no one is waiting for, and saves the second commit. It records its plan as
+// the new prediction state before it sends, and the next lane may plan on top
+// of it only once the pipeline is on the wire, so that lane's batch normally
+// queues for K behind it. The guard runs under the lock and fails the
 // transaction unless log_head and every stream of the batch are exactly as
 // predicted (caller-chosen ids are checked by the unique index), so a wrong
 // prediction writes nothing; the batch then takes the two-round-trip path and
 // prediction pauses until the head is quiet again. The ordering argument above
 // is unchanged: positions are still assigned from the head under the lock.
 //
-// Commit outcome: if the connection breaks while COMMIT may have been sent,
-// the writer reconnects and looks up the batch's first event id (ids are
-// assigned client-side) to learn whether the batch committed: OK if found,
-// Unavailable "(not committed)" if not, Unavailable "(...; outcome unknown)"
-// if the lookup fails. Test builds offer the sync point
-// PostgresAppendWriter::AfterCommitSent (pg_wire.h: after the pipeline holding
-// the COMMIT is sent, before any answer is read) on both paths, without
-// changing the round trips (tests/postgres/lost_commit_test.cc).
+// Commit outcome. If the connection breaks while a COMMIT may have been sent,
+// the lane reconnects and looks up the batch's first event id (ids are
+// assigned client-side): found, it committed; strict stores then make it
+// durable (CatchUp) and report OK (Unavailable "(...; outcome unknown)" if that
+// fails); not found, Unavailable "(not committed)"; Unavailable "(...; outcome
+// unknown)" if the lookup fails. If the batch committed but its durable
+// transaction failed with the connection intact, CatchUp is tried the same
+// way. Test builds offer the sync points PostgresAppendWriter::AfterCommitSent
+// (pg_wire.h: after the pipeline holding the COMMIT is sent, before any answer
+// is read; tests/postgres/lost_commit_test.cc), ::BeforeCommit (the batch
+// transaction held open before its COMMIT; stable_prefix_test.cc) and
+// ::BeforeDurable (between the batch's COMMIT and its durable transaction;
+// durable_frontier_test.cc, crash_before_flush_test.cc).
 #include "append_writer.h"
 
 #include <algorithm>
@@ -75,6 +115,7 @@
 #include "estoria/backend/validation.h"
 #include "event_codec.h"
 #include "pg_wire.h"
+#include "store_core.h"
 #include "sync_point.h"
 
 namespace estoria::postgres::internal {
@@ -84,6 +125,16 @@ using postgres::PgParams;
 using postgres::PgPipeline;
 using postgres::PgResult;
 
+namespace {
+// Writer connections (lanes) per store object. With several, one lane's batch
+// takes the append lock while another's waits for its WAL flush; but the
+// appenders then split into smaller batches, each needing its own flush, and
+// with a slow flush that halves the appends per flush: measured slower than
+// one lane (bench/RESULTS.md, issue 20). Batches of different processes
+// overlap either way, since the lock is released before the flush.
+constexpr int kWriterLanes = 1;
+}  // namespace
+
 AppendWriter::AppendWriter(postgres::PgConnectOptions conn_options, const Statements* statements,
                            const PostgresOptions& options, AppendNotifier* notifier)
     : conn_options_(std::move(conn_options)),
@@ -92,7 +143,8 @@ AppendWriter::AppendWriter(postgres::PgConnectOptions conn_options, const Statem
       max_batch_(std::max(1, options.max_batch_appends)),
       logger_(options.logger),
       notifier_(notifier) {
-  thread_ = std::thread([this] { Run(); });
+  for (int i = 0; i < kWriterLanes; ++i) lanes_.push_back(std::make_unique<Lane>());
+  for (auto& lane : lanes_) lane->thread = std::thread([this, l = lane.get()] { Run(*l); });
 }
 
 AppendWriter::~AppendWriter() {
@@ -101,7 +153,7 @@ AppendWriter::~AppendWriter() {
     stop_ = true;
   }
   queued_.notify_all();
-  thread_.join();
+  for (auto& lane : lanes_) lane->thread.join();
 }
 
 PostgresStats AppendWriter::stats() {
@@ -133,38 +185,45 @@ Result<std::vector<Event>> AppendWriter::Append(const TypeId& stream_id, std::sp
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return Status::Unavailable("PostgreSQL event store is closing");
     queue_.push_back(&req);
-    wake_writer = idle_ || (gathering_ && queue_.size() >= gather_target_);
+    wake_writer = (idle_ > 0 && !taking_) || (gathering_ > 0 && queue_.size() >= gather_target_);
   }
-  if (wake_writer) queued_.notify_one();
+  if (wake_writer) queued_.notify_all();
   std::unique_lock<std::mutex> own(req.mu);
   req.wake.wait(own, [&] { return req.done; });
   return std::move(*req.result);
 }
 
-void AppendWriter::Run() {
+void AppendWriter::Run(Lane& lane) {
   for (;;) {
     std::vector<Request*> batch;
+    bool more = false;
     {
+      // One lane at a time takes (and gathers) a batch; the others wait for
+      // their turn or run their own batch meanwhile.
       std::unique_lock<std::mutex> lock(mu_);
-      idle_ = true;
-      queued_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      idle_ = false;
+      ++idle_;
+      queued_.wait(lock, [&] { return (stop_ && queue_.empty()) || (!taking_ && !queue_.empty()); });
+      --idle_;
       if (queue_.empty()) return;  // stopping
+      taking_ = true;
       // Gathering (estoria/backend/group_commit.h): wait until as many
       // requests are queued as the last batch held, within the window.
       gather_target_ = std::min(gather_.target(), static_cast<size_t>(max_batch_));
       if (gather_target_ > 1 && queue_.size() < gather_target_ && !stop_) {
-        gathering_ = true;
+        ++gathering_;
         queued_.wait_until(lock, gather_.deadline(), [&] { return stop_ || queue_.size() >= gather_target_; });
-        gathering_ = false;
+        --gathering_;
       }
       while (!queue_.empty() && static_cast<int>(batch.size()) < max_batch_) {
         batch.push_back(queue_.front());
         queue_.pop_front();
       }
+      taking_ = false;
+      more = !queue_.empty() || stop_;
     }
+    if (more) queued_.notify_all();
     auto started = std::chrono::steady_clock::now();
-    Process(batch);
+    Process(lane, batch);
     {
       auto now = std::chrono::steady_clock::now();
       std::lock_guard<std::mutex> lock(mu_);
@@ -180,29 +239,64 @@ void AppendWriter::Run() {
   }
 }
 
-void AppendWriter::Process(const std::vector<Request*>& batch) {
-  Status st = Attempt(batch);
+void AppendWriter::Process(Lane& lane, const std::vector<Request*>& batch) {
+  Status st = Attempt(lane, batch);
   if (st.ok()) return;
   if (batch.size() > 1 && !st.IsUnavailable()) {
-    // Isolate the append that broke the transaction.
-    for (Request* r : batch) Process({r});
+    // Isolate the append that broke the transaction (nothing was committed:
+    // every outcome after a commit is OK or Unavailable).
+    for (Request* r : batch) Process(lane, {r});
     return;
   }
   for (Request* r : batch) r->result = st;
 }
 
-Status AppendWriter::ResolveCommit(const Uuid& probe, const Status& cause) {
-  if (!conn_ || !conn_->EnsureConnected().ok()) {
-    return Status::Unavailable(cause.message() + " (connection lost during COMMIT; outcome unknown)");
-  }
+Status AppendWriter::ResolveCommit(Lane& lane, const Uuid& probe, const Status& cause) {
+  InvalidatePrediction();
+  const std::string unknown = cause.message() + " (connection lost during COMMIT; outcome unknown)";
+  if (!lane.conn || !lane.conn->EnsureConnected().ok()) return Status::Unavailable(unknown);
   // Built by appending: GCC 12 -O3 reports a false -Wrestrict for "{" + str.
   std::string literal = "{";
   literal += probe.ToString();
   literal += '}';
-  auto res = conn_->ExecPrepared(statements_->event_ids_exist, PgParams().Text(literal));
-  if (!res) return Status::Unavailable(cause.message() + " (connection lost during COMMIT; outcome unknown)");
-  if (res->Int64(0, 0) > 0) return Status::Ok();
+  auto res = lane.conn->ExecPrepared(statements_->event_ids_exist, PgParams().Text(literal));
+  if (!res) return Status::Unavailable(unknown);
+  bool found = res->Int64(0, 0) > 0;
+  if (strict_) {
+    // Found: it committed, maybe without its flush (the connection broke, not
+    // the server), so flush it now. Not found: still raise the durable
+    // frontier to what survived (e.g. after a crash), for the readers.
+    auto durable = CatchUp(*lane.conn, *statements_);
+    if (found && !durable) {
+      return Status::Unavailable(cause.message() + " (committed; its flush could not be confirmed: outcome unknown)");
+    }
+  }
+  if (found) return Status::Ok();
   return Status::Unavailable(cause.message() + " (not committed)");
+}
+
+Status AppendWriter::EnsureDurable(Lane& lane, const Status& cause) {
+  InvalidatePrediction();
+  auto durable = CatchUp(*lane.conn, *statements_);
+  if (durable) return Status::Ok();
+  return Status::Unavailable(cause.message() + " (committed; its flush could not be confirmed: outcome unknown)");
+}
+
+void AppendWriter::AddDurable(Lane& lane, PgPipeline& p, int64_t end) const {
+  const Statements& s = *statements_;
+  p.Add(s.begin)
+      .Add(s.set_sync_commit, PgParams().Text("on"))
+      .Add(s.mark_durable, PgParams().Int32(DurableSlot(*lane.conn)).Int64(end));
+  AddNotify(p, s, end);
+  p.Add(s.commit);
+}
+
+Status AppendWriter::Failed(Lane& lane, const PgPipeline& p, size_t commit_at, const Uuid& probe, const Status& st) {
+  if (lane.conn->broken()) return ResolveCommit(lane, probe, st);
+  Rollback(*lane.conn);
+  // Every statement before the failed one ran: the batch's COMMIT too.
+  if (commit_at != kNoCommit && p.failed_at() > static_cast<int>(commit_at)) return EnsureDurable(lane, st);
+  return st;
 }
 
 std::vector<BatchItem> AppendWriter::Items(const std::vector<Request*>& batch) {
@@ -212,28 +306,42 @@ std::vector<BatchItem> AppendWriter::Items(const std::vector<Request*>& batch) {
   return items;
 }
 
-void AppendWriter::Rollback() {
-  if (!conn_->broken() && conn_->transaction_status() != PQTRANS_IDLE) (void)conn_->Exec("ROLLBACK");
+void AppendWriter::Rollback(PgConnection& conn) {
+  if (!conn.broken() && conn.transaction_status() != PQTRANS_IDLE) (void)conn.Exec("ROLLBACK");
 }
 
-void AppendWriter::Finish(const std::vector<Request*>& batch, BatchPlan& plan) {
+void AppendWriter::InvalidatePrediction() {
+  std::lock_guard<std::mutex> lock(pred_mu_);
+  quiet_batches_ = 0;
+  cached_head_ = -1;
+  cached_versions_.clear();
+}
+
+void AppendWriter::Finish(const std::vector<Request*>& batch, BatchPlan& plan, bool predicted) {
   if (plan.accepted > 0) {
-    last_timestamp_ = plan.timestamp;
     ++commits_;
     appends_ += plan.accepted;
     events_ += plan.position - plan.head;
     notifier_->Publish(plan.position);
   }
   conflicts_ += plan.conflicts;
-  // Remember what this transaction saw and wrote, for the next prediction.
-  if (cached_versions_.size() > 100000) cached_versions_.clear();
-  for (const auto& [key, st] : plan.streams) cached_versions_[key] = st.exists ? st.version : 0;
-  cached_head_ = plan.position;
+  if (!predicted) {
+    // Remember what this transaction saw and wrote, for the next prediction
+    // (a predicted batch recorded its plan when it was sent).
+    std::lock_guard<std::mutex> lock(pred_mu_);
+    if (cached_head_ != plan.head) quiet_batches_ = 0;
+    if (cached_versions_.size() > 100000) cached_versions_.clear();
+    for (const auto& [key, st] : plan.streams) cached_versions_[key] = st.exists ? st.version : 0;
+    cached_head_ = plan.position;
+    last_timestamp_ = std::max(last_timestamp_, plan.timestamp);
+  }
   for (size_t b = 0; b < batch.size(); ++b) batch[b]->result = std::move(plan.outcomes[b]);
 }
 
-std::optional<Status> AppendWriter::AttemptPredicted(const std::vector<Request*>& batch) {
+std::optional<Status> AppendWriter::AttemptPredicted(Lane& lane, const std::vector<Request*>& batch) {
   const Statements& s = *statements_;
+  std::unique_lock<std::mutex> pred(pred_mu_);
+  if (quiet_batches_ < 2 || cached_head_ < 0) return std::nullopt;
   std::map<std::string, PlannedStream> streams;
   for (Request* r : batch) {
     auto it = cached_versions_.find(r->stream_key);
@@ -250,42 +358,60 @@ std::optional<Status> AppendWriter::AttemptPredicted(const std::vector<Request*>
   std::vector<BatchItem> items = Items(batch);
   BatchPlan plan = PlanBatch(items, cached_head_, std::move(streams), {}, std::max(Now(), last_timestamp_));
   if (plan.accepted == 0) return std::nullopt;
+  // Quiet (no other writer seen lately), so holding the lock through the
+  // flush costs no one anything: strict batches commit synchronously and
+  // raise the durable frontier in the same transaction, one commit and one
+  // flush instead of two commits (the asynchronous one could also wake the
+  // WAL writer into a flush of its own that the durable commit then waits
+  // behind).
   PgPipeline p;
   p.Add(s.begin)
       .Add(s.set_sync_commit, PgParams().Text(strict_ ? "on" : "off"))
       .Add(s.lock, PgParams().Int64(s.append_lock_key))
-      .Add(s.guard, PgParams().Int64(cached_head_).Text(TextArray(keys)).Text(TextArray(expected)));
-  ESTORIA_RETURN_IF_ERROR(AddWrites(p, s, plan));  // nothing was sent yet
+      .Add(s.guard, PgParams().Int64(plan.head).Text(TextArray(keys)).Text(TextArray(expected)));
+  ESTORIA_RETURN_IF_ERROR(AddWrites(p, s, plan, /*notify=*/false));  // nothing was sent yet
+  if (strict_) p.Add(s.mark_durable, PgParams().Int32(DurableSlot(*lane.conn)).Int64(plan.position));
+  AddNotify(p, s, plan.position);
   p.Add(s.commit);
+  const size_t commit_at = p.size() - 1;
   ESTORIA_PG_PIPELINE_AFTER_SENT(p, "PostgresAppendWriter::AfterCommitSent");
+  // Claim the plan: another lane predicts its batch on top of this one, and
+  // sends it only after this pipeline is on the wire, so it normally queues
+  // for the lock behind this batch (if not, its guard fails it harmlessly).
+  cached_head_ = plan.position;
+  for (const auto& [key, st] : plan.streams) cached_versions_[key] = st.exists ? st.version : 0;
+  last_timestamp_ = plan.timestamp;
+  p.set_on_sent([&pred] { pred.unlock(); });
   ++transactions_;
-  Status st = conn_->RunPipeline(p).error();
-  if (!st.ok()) {
-    if (conn_->broken()) {
-      st = ResolveCommit(plan.probe, st);
-      if (!st.ok()) return st;
-    } else {
-      Rollback();
+  auto res = lane.conn->RunPipeline(p);
+  if (pred.owns_lock()) pred.unlock();
+  if (!res) {
+    if (!lane.conn->broken() && p.failed_at() <= static_cast<int>(commit_at)) {
+      Rollback(*lane.conn);
       ++mispredictions_;
-      quiet_batches_ = 0;
+      InvalidatePrediction();
       return std::nullopt;  // another writer got in between: take the full path
     }
+    ESTORIA_RETURN_IF_ERROR(Failed(lane, p, commit_at, plan.probe, res.error()));
   }
-  Finish(batch, plan);
+  Finish(batch, plan, /*predicted=*/true);
   return Status::Ok();
 }
 
-Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
-  if (!conn_) {
-    ESTORIA_ASSIGN_OR_RETURN(conn_, PgConnection::Connect(conn_options_));
+Status AppendWriter::Attempt(Lane& lane, const std::vector<Request*>& batch) {
+  if (!lane.conn) {
+    ESTORIA_ASSIGN_OR_RETURN(lane.conn, PgConnection::Connect(conn_options_));
   } else {
-    ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+    ESTORIA_RETURN_IF_ERROR(lane.conn->EnsureConnected());
   }
-  // A test holding the transaction open before COMMIT needs the two-round-trip
-  // path, with COMMIT sent on its own.
+  PgConnection& conn = *lane.conn;
+  // A test holding the transaction open before COMMIT, or between the COMMIT
+  // and the durable transaction, needs the two-round-trip path with those
+  // sent on their own.
   const bool split_commit = ESTORIA_TEST_SYNC_POINT_ARMED("PostgresAppendWriter::BeforeCommit");
-  if (!split_commit && quiet_batches_ >= 2) {
-    std::optional<Status> predicted = AttemptPredicted(batch);
+  const bool split_durable = strict_ && ESTORIA_TEST_SYNC_POINT_ARMED("PostgresAppendWriter::BeforeDurable");
+  if (!split_commit && !split_durable) {
+    std::optional<Status> predicted = AttemptPredicted(lane, batch);
     if (predicted) return *predicted;
   }
   ++transactions_;
@@ -306,27 +432,35 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
   ids_literal += "}";
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  // The batch commits asynchronously in both modes, releasing the lock before
+  // the WAL flush; strict stores then wait for durability in a second
+  // transaction (see the top of this file).
   PgPipeline read;
   read.Add(s.begin)
-      .Add(s.set_sync_commit, PgParams().Text(strict_ ? "on" : "off"))
+      .Add(s.set_sync_commit, PgParams().Text("off"))
       .Add(s.lock, PgParams().Int64(s.append_lock_key))
       .Add(s.head)
       .Add(s.stream_versions, PgParams().Text(TextArray(keys)));
   if (any_ids) read.Add(s.stored_ids, PgParams().Text(ids_literal));
-  auto first = conn_->RunPipeline(read);
-  if (!first && conn_->broken()) {
+  auto first = conn.RunPipeline(read);
+  if (!first && conn.broken()) {
     // Nothing was written yet: a connection found dead (e.g. after a server
     // restart) is replaced and the batch tried once more.
-    ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
-    first = conn_->RunPipeline(read);
+    ESTORIA_RETURN_IF_ERROR(conn.EnsureConnected());
+    first = conn.RunPipeline(read);
   }
   if (!first) {
-    Rollback();
+    Rollback(conn);
     return first.error();
   }
   std::vector<PgResult>& r1 = *first;
   int64_t head = r1[3].Int64(0, 0);
-  quiet_batches_ = head == cached_head_ ? quiet_batches_ + 1 : 0;
+  Timestamp timestamp;
+  {
+    std::lock_guard<std::mutex> lock(pred_mu_);
+    quiet_batches_ = head == cached_head_ ? quiet_batches_ + 1 : 0;
+    timestamp = std::max(Now(), last_timestamp_);
+  }
   std::map<std::string, PlannedStream> streams;
   for (const auto& key : keys) streams[key] = PlannedStream{};
   for (int i = 0; i < r1[4].rows(); ++i) streams[r1[4].String(i, 0)] = PlannedStream{true, r1[4].Int64(i, 1), 0, false};
@@ -338,38 +472,57 @@ Status AppendWriter::Attempt(const std::vector<Request*>& batch) {
     }
   }
   std::vector<BatchItem> items = Items(batch);
-  BatchPlan plan = PlanBatch(items, head, std::move(streams), std::move(stored), std::max(Now(), last_timestamp_));
+  BatchPlan plan = PlanBatch(items, head, std::move(streams), std::move(stored), timestamp);
 
   if (plan.accepted > 0) {
-    // Round trip 2: write, advance the head, notify, commit.
+    // Round trip 2: write, advance the head, commit; strict: then the durable
+    // transaction (raise this lane's log_durable slot, NOTIFY), flushed.
     PgPipeline write;
-    if (Status w = AddWrites(write, s, plan); !w.ok()) {
-      Rollback();
+    if (Status w = AddWrites(write, s, plan, !strict_); !w.ok()) {
+      Rollback(conn);
       return w;
     }
+    size_t commit_at = kNoCommit;
     if (!split_commit) {
       write.Add(s.commit);
+      commit_at = write.size() - 1;
+      if (strict_ && !split_durable) AddDurable(lane, write, plan.position);
       ESTORIA_PG_PIPELINE_AFTER_SENT(write, "PostgresAppendWriter::AfterCommitSent");
     }
-    Status st = conn_->RunPipeline(write).error();
-    if (st.ok() && split_commit) {
+    auto written = conn.RunPipeline(write);
+    if (!written) {
+      ESTORIA_RETURN_IF_ERROR(Failed(lane, write, commit_at, plan.probe, written.error()));
+      Finish(batch, plan, /*predicted=*/false);  // committed after all (and durable)
+      return Status::Ok();
+    }
+    if (split_commit) {
       ESTORIA_TEST_SYNC_POINT("PostgresAppendWriter::BeforeCommit");
       PgPipeline commit;
       commit.Add(s.commit);
+      if (strict_ && !split_durable) AddDurable(lane, commit, plan.position);
       ESTORIA_PG_PIPELINE_AFTER_SENT(commit, "PostgresAppendWriter::AfterCommitSent");
-      st = conn_->RunPipeline(commit).error();
+      auto committed = conn.RunPipeline(commit);
+      if (!committed) ESTORIA_RETURN_IF_ERROR(Failed(lane, commit, 0, plan.probe, committed.error()));
     }
-    if (!st.ok()) {
-      if (!conn_->broken()) {
-        Rollback();
-        return st;
+    if (split_durable) {
+      // Committed (visible, lock released), not yet known to be flushed.
+      ESTORIA_TEST_SYNC_POINT("PostgresAppendWriter::BeforeDurable");
+      PgPipeline durable;
+      AddDurable(lane, durable, plan.position);
+      auto flushed = conn.RunPipeline(durable);
+      if (!flushed) {
+        if (conn.broken()) {
+          ESTORIA_RETURN_IF_ERROR(ResolveCommit(lane, plan.probe, flushed.error()));
+        } else {
+          Rollback(conn);
+          ESTORIA_RETURN_IF_ERROR(EnsureDurable(lane, flushed.error()));
+        }
       }
-      ESTORIA_RETURN_IF_ERROR(ResolveCommit(plan.probe, st));
     }
   } else {
-    Rollback();
+    Rollback(conn);
   }
-  Finish(batch, plan);
+  Finish(batch, plan, /*predicted=*/false);
   return Status::Ok();
 }
 

@@ -61,7 +61,8 @@ BatchPlan PlanBatch(std::span<const BatchItem> items, int64_t head, std::map<std
 }
 
 Status AddLogWrites(postgres::PgPipeline& pipeline, const Statements& s, std::span<const Event* const> events,
-                    std::span<const int64_t> positions, std::span<const StreamRowWrite> streams, int64_t head) {
+                    std::span<const int64_t> positions, std::span<const StreamRowWrite> streams, int64_t head,
+                    bool notify) {
   using namespace postgres;  // the type OIDs and binary encoders
   std::vector<std::string> pos, sid, ver, eid, etype, ts, ctype, data, meta, stype;
   for (size_t i = 0; i < events.size(); ++i) {
@@ -86,14 +87,6 @@ Status AddLogWrites(postgres::PgPipeline& pipeline, const Statements& s, std::sp
     sfirst.push_back(PgBinaryInt64(st.first_position));
     slast.push_back(PgBinaryTimestamp(st.last));
   }
-  const std::string* channel = &s.notify_channel;
-#ifdef ESTORIA_ENABLE_SYNC_POINTS
-  // Test builds: a test may send this NOTIFY to another channel (the control
-  // of a wake-up test: the commit happens, no listener hears of it).
-  std::string test_channel = s.notify_channel;
-  ESTORIA_TEST_SYNC_POINT_CALLBACK("PostgresStore::NotifyChannel", &test_channel);
-  channel = &test_channel;
-#endif
   pipeline
       .Add(s.insert_events, PgParams()
                                 .Binary(PgBinaryArray(kInt8Oid, pos), kInt8ArrayOid)
@@ -112,12 +105,24 @@ Status AddLogWrites(postgres::PgPipeline& pipeline, const Statements& s, std::sp
                                  .Binary(PgBinaryArray(kInt8Oid, sver), kInt8ArrayOid)
                                  .Binary(PgBinaryArray(kInt8Oid, sfirst), kInt8ArrayOid)
                                  .Binary(PgBinaryArray(kTimestamptzOid, slast), kTimestamptzArrayOid))
-      .Add(s.set_head, PgParams().Int64(head))
-      .Add(s.notify, PgParams().Text(*channel).Text(std::to_string(head)));
+      .Add(s.set_head, PgParams().Int64(head));
+  if (notify) AddNotify(pipeline, s, head);
   return Status::Ok();
 }
 
-Status AddWrites(postgres::PgPipeline& pipeline, const Statements& s, const BatchPlan& plan) {
+void AddNotify(postgres::PgPipeline& pipeline, const Statements& s, int64_t head) {
+  const std::string* channel = &s.notify_channel;
+#ifdef ESTORIA_ENABLE_SYNC_POINTS
+  // Test builds: a test may send this NOTIFY to another channel (the control
+  // of a wake-up test: the commit happens, no listener hears of it).
+  std::string test_channel = s.notify_channel;
+  ESTORIA_TEST_SYNC_POINT_CALLBACK("PostgresStore::NotifyChannel", &test_channel);
+  channel = &test_channel;
+#endif
+  pipeline.Add(s.notify, PgParams().Text(*channel).Text(std::to_string(head)));
+}
+
+Status AddWrites(postgres::PgPipeline& pipeline, const Statements& s, const BatchPlan& plan, bool notify) {
   std::vector<const Event*> events;
   std::vector<int64_t> positions;
   for (const auto& o : plan.outcomes) {
@@ -131,7 +136,7 @@ Status AddWrites(postgres::PgPipeline& pipeline, const Statements& s, const Batc
   for (const auto& [key, st] : plan.streams) {
     if (st.touched) streams.push_back(StreamRowWrite{key, st.version, st.first_position, plan.timestamp});
   }
-  return AddLogWrites(pipeline, s, events, positions, streams, plan.position);
+  return AddLogWrites(pipeline, s, events, positions, streams, plan.position, notify);
 }
 
 }  // namespace estoria::postgres::internal

@@ -63,12 +63,18 @@ struct StreamRowWrite {
 
 // The writes of a batch that assigns positions (appends and ImportEvents):
 // the INSERT of `events` at `positions` (parallel), the upsert of `streams`,
-// log_head set to `head` and the NOTIFY. InvalidArgument when an event's
-// metadata has no JSON form (nothing is added then).
+// log_head set to `head` and, when `notify`, the NOTIFY (AddNotify).
+// InvalidArgument when an event's metadata has no JSON form (nothing is added
+// then).
 Status AddLogWrites(postgres::PgPipeline& pipeline, const Statements& statements, std::span<const Event* const> events,
-                    std::span<const int64_t> positions, std::span<const StreamRowWrite> streams, int64_t head);
+                    std::span<const int64_t> positions, std::span<const StreamRowWrite> streams, int64_t head,
+                    bool notify = true);
+
+// The NOTIFY of a new head (test builds: a test may redirect the channel).
+void AddNotify(postgres::PgPipeline& pipeline, const Statements& statements, int64_t head);
 
 // AddLogWrites for the accepted appends of `plan`.
-Status AddWrites(postgres::PgPipeline& pipeline, const Statements& statements, const BatchPlan& plan);
+Status AddWrites(postgres::PgPipeline& pipeline, const Statements& statements, const BatchPlan& plan,
+                 bool notify = true);
 
 }  // namespace estoria::postgres::internal

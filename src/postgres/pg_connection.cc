@@ -203,6 +203,7 @@ Result<PgResult> PgConnection::ExecPrepared(const PgStatement& statement, const 
 Result<std::vector<PgResult>> PgConnection::RunPipeline(const PgPipeline& pipeline) {
   if (broken()) return Status::Unavailable("PostgreSQL: connection lost");
   const std::string context = "PostgreSQL pipeline";
+  pipeline.failed_at_ = -1;
   Clock::time_point deadline = Clock::now() + options_.query_timeout;
   if (PQenterPipelineMode(conn_) == 0) return FailPipeline(context);
   // Expected results in order: -1-i = the Prepare of item i, i = item i.
@@ -230,6 +231,7 @@ Result<std::vector<PgResult>> PgConnection::RunPipeline(const PgPipeline& pipeli
     Drop();
     return flushed;
   }
+  if (pipeline.on_sent_) pipeline.on_sent_();
 #ifdef ESTORIA_ENABLE_SYNC_POINTS
   if (pipeline.after_sent_ != nullptr) ESTORIA_TEST_SYNC_POINT_CALLBACK(pipeline.after_sent_, conn_);
 #endif
@@ -253,6 +255,7 @@ Result<std::vector<PgResult>> PgConnection::RunPipeline(const PgPipeline& pipeli
 
   std::vector<PgResult> out(pipeline.items_.size());
   Status error;
+  int failed_at = -1;
   for (int e : expected) {
     PgResult first;
     for (;;) {
@@ -265,6 +268,9 @@ Result<std::vector<PgResult>> PgConnection::RunPipeline(const PgPipeline& pipeli
       }
     }
     ExecStatusType s = first.get() ? PQresultStatus(first.get()) : PGRES_FATAL_ERROR;
+    if (s == PGRES_FATAL_ERROR || s == PGRES_BAD_RESPONSE || s == PGRES_PIPELINE_ABORTED) {
+      if (failed_at < 0) failed_at = e >= 0 ? e : -1 - e;
+    }
     if (s == PGRES_FATAL_ERROR || s == PGRES_BAD_RESPONSE) {
       if (error.ok()) error = PgErrorStatus(conn_, first.get(), context);
     } else if (s == PGRES_PIPELINE_ABORTED) {
@@ -281,7 +287,10 @@ Result<std::vector<PgResult>> PgConnection::RunPipeline(const PgPipeline& pipeli
     Drop();
     return Status::Internal(context + ": protocol out of step; connection dropped");
   }
-  if (!error.ok()) return error;
+  if (!error.ok()) {
+    pipeline.failed_at_ = failed_at;
+    return error;
+  }
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,14 @@ class PgPipeline {
  public:
   PgPipeline& Add(const PgStatement& statement, PgParams params = {}, PgFormat result = PgFormat::kText);
   size_t size() const { return items_.size(); }
+  // Called once the whole pipeline has been handed to the socket, before any
+  // answer is read (e.g. to let another thread send its own pipeline only
+  // after this one).
+  void set_on_sent(std::function<void()> on_sent) { on_sent_ = std::move(on_sent); }
+  // After RunPipeline failed: the index of the first statement the server
+  // reported failed or skipped, so that every statement before it ran (-1 when
+  // the connection broke or nothing was run).
+  int failed_at() const { return failed_at_; }
 #ifdef ESTORIA_ENABLE_SYNC_POINTS
   // Test builds only (see ESTORIA_PG_PIPELINE_AFTER_SENT below).
   void set_after_sent(const char* sync_point) { after_sent_ = sync_point; }
@@ -67,6 +76,8 @@ class PgPipeline {
     PgFormat result;
   };
   std::vector<Item> items_;
+  std::function<void()> on_sent_;
+  mutable int failed_at_ = -1;
 #ifdef ESTORIA_ENABLE_SYNC_POINTS
   const char* after_sent_ = nullptr;
 #endif

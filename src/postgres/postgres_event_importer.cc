@@ -9,6 +9,9 @@
 //   2. (after validating the whole batch in memory, exactly like the memory
 //      and SQLite stores) INSERT the events with their own timestamps; upsert
 //      the stream rows; UPDATE log_head; pg_notify; COMMIT.
+// Strict imports also raise the durable frontier (log_durable) in the same
+// transaction: it is flushed before it becomes visible, with every earlier
+// commit, and it holds the append lock meanwhile, so imports stay synchronous.
 // The writer's one-round-trip prediction notices the moved head through its
 // guard statement and falls back, so appends after an import stay correct.
 #include <algorithm>
@@ -138,6 +141,9 @@ Result<std::vector<int64_t>> PostgresEventStore::ImportEvents(std::span<const Ev
       RollbackQuietly(c);
       return w;
     }
+    // Strict: this transaction commits with synchronous_commit = on, so it may
+    // raise the durable frontier itself (append_writer.cc).
+    if (strict) write.Add(s.mark_durable, PgParams().Int32(postgres::internal::DurableSlot(c)).Int64(last));
     write.Add(s.commit);
     ESTORIA_PG_PIPELINE_AFTER_SENT(write, "PostgresEventStore::ImportAfterCommitSent");
     Status st = c.RunPipeline(write).error();

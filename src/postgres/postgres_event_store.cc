@@ -46,8 +46,8 @@ Result<std::shared_ptr<PostgresEventStore>> PostgresEventStore::Open(PostgresOpt
   ESTORIA_ASSIGN_OR_RETURN(core->store, postgres::internal::OpenStoreCore(options));
   core->options = options;
   auto connect = postgres::internal::ConnectOptionsOf(options);
-  core->notifier =
-      std::make_unique<postgres::internal::AppendNotifier>(connect, &core->store->statements, options.logger);
+  core->notifier = std::make_unique<postgres::internal::AppendNotifier>(connect, &core->store->statements,
+                                                                        options.logger, core->store->strict);
   core->writer = std::make_unique<postgres::internal::AppendWriter>(connect, &core->store->statements, core->options,
                                                                     core->notifier.get());
   return std::shared_ptr<PostgresEventStore>(new PostgresEventStore(std::move(core)));
@@ -86,8 +86,9 @@ Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadStream(const Type
   if (range.rows() == 0) return Status::NotFound("stream " + key + " not found");
   int64_t tip = range.Int64(0, 0);
   // Events of a later incarnation of the stream (deleted and recreated while
-  // iterating) have positions above the head read together with the tip.
-  int64_t frontier = range.Int64(0, 1);
+  // iterating) have positions above the head read together with the tip; a
+  // strict store reads no further than the durable frontier (Frontier).
+  ESTORIA_ASSIGN_OR_RETURN(int64_t frontier, core->Frontier(range.Int64(0, 2), range.Int64(0, 1)));
   bool forward = options.direction == Direction::kForward;
   int64_t hi = tip;
   if (!forward && options.after_version > 0) hi = std::min(tip, options.after_version);
@@ -147,12 +148,7 @@ Result<std::unique_ptr<EventIterator>> PostgresEventStore::ReadAll(const ReadAll
       new backend::PagedIterator(backend::PagedIterator::FetchInto(std::move(fetch)), options.count, kPageSize));
 }
 
-Result<int64_t> PostgresEventStore::HeadPosition() {
-  StoreCore& core = *core_->store;
-  ESTORIA_ASSIGN_OR_RETURN(PgResult res, Query(core, core.statements.head, PgParams()));
-  if (res.rows() != 1) return Status::Corruption("PostgreSQL log_head row is missing");
-  return res.Int64(0, 0);
-}
+Result<int64_t> PostgresEventStore::HeadPosition() { return core_->store->ReadFrontier(); }
 
 Status PostgresEventStore::DeleteStream(const TypeId& stream_id, const DeleteStreamOptions& options) {
   Status valid = TypeId::ValidateTypeName(stream_id.type());

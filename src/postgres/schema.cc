@@ -65,6 +65,16 @@ std::string SchemaV1(const std::string& q) {
          " name text COLLATE \"C\" PRIMARY KEY, position int8 NOT NULL, updated_at timestamptz NOT NULL);";
 }
 
+// Version 2: the durable frontier (log_durable), every slot starting at the
+// current head (what a version 1 store acknowledged was flushed already).
+std::string SchemaV2(const std::string& q) {
+  return "CREATE TABLE " + q +
+         ".log_durable (slot int4 PRIMARY KEY, head int8 NOT NULL);"
+         "INSERT INTO " +
+         q + ".log_durable SELECT s, (SELECT position FROM " + q + ".log_head WHERE id = 1) FROM generate_series(0, " +
+         std::to_string(kDurableSlots - 1) + ") s;";
+}
+
 Result<int> StoredVersion(PgConnection& conn, const std::string& q) {
   ESTORIA_ASSIGN_OR_RETURN(
       PgResult exists, conn.ExecParams("SELECT to_regclass($1) IS NOT NULL", PgParams().Text(q + ".schema_version")));
@@ -120,7 +130,11 @@ Status EnsureSchema(PgConnection& conn, std::string_view schema) {
     ESTORIA_RETURN_IF_ERROR(conn.Exec(SchemaV1(q)).error());
     ESTORIA_RETURN_IF_ERROR(conn.Exec("INSERT INTO " + q + ".schema_version (version) VALUES (1)").error());
   }
-  // Later versions migrate here, one step at a time: if (version < 2) {...}
+  if (version < 2) {
+    ESTORIA_RETURN_IF_ERROR(conn.Exec(SchemaV2(q)).error());
+    ESTORIA_RETURN_IF_ERROR(conn.Exec("INSERT INTO " + q + ".schema_version (version) VALUES (2)").error());
+  }
+  // Later versions migrate here, one step at a time: if (version < 3) {...}
   return tx.Commit();
 }
 
@@ -164,9 +178,16 @@ Statements::Statements(std::string_view schema_name)
                          q + ".streams WHERE stream_id = ANY($2::text[])) = $3::text[] THEN 1 ELSE 0 END)");
   set_head = s("set_head", "UPDATE " + q + ".log_head SET position = $1 WHERE id = 1");
   notify = s("notify", "SELECT pg_notify($1, $2)");
+  mark_durable = s("mark_durable", "UPDATE " + q + ".log_durable SET head = GREATEST(head, $2) WHERE slot = $1");
+  catch_up =
+      s("catch_up", "WITH u AS (UPDATE " + q + ".log_durable SET head = GREATEST(head, (SELECT position FROM " + q +
+                        ".log_head WHERE id = 1)) WHERE slot = $1 RETURNING head)"
+                        " SELECT head, pg_notify($2, head::text) FROM u");
+  frontier = s("frontier", "SELECT (SELECT max(head) FROM " + q + ".log_durable), (SELECT position FROM " + q +
+                               ".log_head WHERE id = 1)");
 
-  stream_range = s("stream_range", "SELECT s.version, h.position FROM " + q + ".streams s, " + q +
-                                       ".log_head h WHERE s.stream_id = $1 AND h.id = 1");
+  stream_range = s("stream_range", "SELECT s.version, h.position, (SELECT max(head) FROM " + q + ".log_durable) FROM " +
+                                       q + ".streams s, " + q + ".log_head h WHERE s.stream_id = $1 AND h.id = 1");
   read_stream_forward =
       s("read_stream_fwd", "SELECT " + cols + " FROM " + ev +
                                " WHERE stream_id = $1 AND stream_version > $2 AND stream_version <= $3"

@@ -4,6 +4,10 @@
 // Tables (in the configured schema):
 //   schema_version  one row per applied schema version
 //   log_head        one row: the highest global position ever assigned
+//   log_durable     kDurableSlots rows (slot, head): the durable frontier is
+//                   max(head), a position whose commit - and every earlier
+//                   one - is flushed to the WAL (append_writer.cc); writers
+//                   use the slot of their backend pid so they rarely share a row
 //   streams         one row per existing stream: tip version, first position
 //                   of its current incarnation, last append time
 //   events          the global log: position (primary key), stream, version,
@@ -28,7 +32,10 @@ using postgres::PgStatement;
 
 // The schema version this build writes. A database at a newer version is
 // refused with FailedPrecondition.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
+
+// Rows of log_durable (schema version 2).
+inline constexpr int kDurableSlots = 64;
 
 // OK, or InvalidArgument unless the name matches [a-z_][a-z0-9_]{0,62}.
 Status ValidateSchemaName(std::string_view schema);
@@ -52,6 +59,10 @@ struct Statements {
   // Append path (writer connection).
   PgStatement begin, commit, rollback, set_sync_commit, lock, head, stream_versions, stored_ids, insert_events,
       upsert_streams, set_head, notify, guard;
+  // Durable frontier (see append_writer.cc): raise one slot to $2; make the
+  // whole committed log durable (slot $1, NOTIFY on channel $2, returns the
+  // new frontier); read (max(log_durable.head), log_head).
+  PgStatement mark_durable, catch_up, frontier;
   // Reads (pool connections).
   PgStatement stream_range, read_stream_forward, read_stream_backward, read_all, read_all_by_stream_type,
       read_all_by_event_type, read_all_by_both, list_streams, list_streams_by_type, event_ids_exist;

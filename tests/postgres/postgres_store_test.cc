@@ -82,8 +82,38 @@ TEST(PostgresStoreTest, ConcurrentFirstOpensAreSafe) {
   auto raw = RawConnection();
   ESTORIA_ASSERT_OK_AND_ASSIGN(PgResult r, raw->Exec("SELECT count(*), max(version) FROM " +
                                                      QuoteIdentifier(schema.name()) + ".schema_version"));
-  EXPECT_EQ(r.Int64(0, 0), 1);
-  EXPECT_EQ(r.Int64(0, 1), 1);
+  // One row per schema version, each applied once.
+  EXPECT_EQ(r.Int64(0, 0), 2);
+  EXPECT_EQ(r.Int64(0, 1), 2);
+}
+
+// A schema at version 1 (no durable frontier yet) is migrated on open: every
+// log_durable slot starts at the head, so the events stored before stay
+// readable and appends continue after them.
+TEST(PostgresStoreTest, VersionOneSchemaIsMigratedWithItsHeadDurable) {
+  ScopedSchema schema("migrate");
+  const std::string q = QuoteIdentifier(schema.name());
+  {
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
+    std::vector<WritableEvent> evs{Ev(), Ev(), Ev()};
+    ESTORIA_ASSERT_OK(store->AppendStream(TypeId::New("old").value(), evs));
+  }
+  auto raw = RawConnection();
+  ESTORIA_ASSERT_OK(raw->Exec("DROP TABLE " + q + ".log_durable"));
+  ESTORIA_ASSERT_OK(raw->Exec("DELETE FROM " + q + ".schema_version WHERE version = 2"));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, PostgresEventStore::Open(TestOptions(schema.name())));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, store->HeadPosition());
+  EXPECT_EQ(head, 3);
+  ESTORIA_ASSERT_OK_AND_ASSIGN(PgResult slots, raw->Exec("SELECT count(*), min(head) FROM " + q + ".log_durable"));
+  EXPECT_EQ(slots.Int64(0, 0), 64);
+  EXPECT_EQ(slots.Int64(0, 1), 3);
+  std::vector<WritableEvent> more{Ev()};
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto added, store->AppendStream(TypeId::New("new").value(), more));
+  EXPECT_EQ(added.front().global_position, 4);
+  auto it = store->ReadAll();
+  ESTORIA_ASSERT_OK(it);
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto all, Collect(**it));
+  EXPECT_EQ(all.size(), 4u);
 }
 
 TEST(PostgresStoreTest, NewerSchemaVersionIsRefused) {

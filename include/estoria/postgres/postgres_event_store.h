@@ -5,11 +5,15 @@
 //
 // Global positions follow commit order across all processes and have no gaps
 // (only deleted events leave holes): each store object has one writer thread
-// that batches concurrent appends into one short transaction (group commit),
+// that batches concurrent appends into short transactions (group commit),
 // serialised across processes by a transaction-scoped advisory lock taken just
-// before positions are assigned. Each append of a batch keeps its own
-// expectation check and outcome. Every append transaction issues NOTIFY, which
-// WaitForAppend receives on a dedicated LISTEN connection.
+// before positions are assigned and released at an asynchronous COMMIT. In
+// strict mode a batch is acknowledged once a second, synchronously committed
+// transaction has raised the durable frontier past it, and reads (ReadAll,
+// ReadStream, HeadPosition, WaitForAppend) never go past that frontier, so a
+// crash can only lose events no reader has seen. Each append of a batch keeps
+// its own expectation check and outcome. Appends issue NOTIFY (strict: once
+// durable), which WaitForAppend receives on a dedicated LISTEN connection.
 //
 // Tables live in their own PostgreSQL schema (PostgresOptions::schema), created
 // or migrated on open under an advisory lock (concurrent first opens are safe).

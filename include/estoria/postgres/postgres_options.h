@@ -43,10 +43,12 @@ struct PostgresOptions {
   // Deadline for one round trip to the server (including waiting for the
   // append lock held by other processes). Default 30 s.
   std::chrono::milliseconds query_timeout{30000};
-  // kStrict: every append transaction runs with synchronous_commit = on
-  // (acknowledged = flushed to the server's WAL). kRelaxed: synchronous_commit
-  // = off for append transactions (the server may lose its last moments on a
-  // crash; never reorders or corrupts). Default kStrict.
+  // kStrict: an append is acknowledged only once it is flushed to the
+  // server's WAL (a second transaction with synchronous_commit = on follows
+  // each batch), and reads never return an event that is not yet flushed.
+  // kRelaxed: synchronous_commit = off and no wait for the flush; reads see
+  // every committed event (the server may lose its last moments on a crash;
+  // never reorders or corrupts). Default kStrict.
   Durability durability = Durability::kStrict;
   // Upper bound on the appends the writer batches into one transaction.
   // Default 512.
