@@ -4,7 +4,7 @@
 // read model, no socket. The input is the raw request bytes.
 // Invariants: no crash; every reply is a well-formed HTTP/1.1 status line; no
 // request makes the healthy service answer 500; every error reply to a
-// non-HEAD request carries the JSON body {"error": {"code", "message"}}.
+// request whose method token is not HEAD carries the JSON body {"error": {"code", "message"}}.
 #include <nlohmann/json.hpp>
 
 #include "estoria_bank.h"
@@ -41,7 +41,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int status = std::atoi(reply.substr(9, 3).c_str());
   FUZZ_CHECK_MSG(status >= 100 && status <= 599, reply);
   FUZZ_CHECK_MSG(status != 500, reply);
-  const bool head = request.starts_with("HEAD ");
+  // httplib takes the method from the first space-separated token of the
+  // request line even when the rest of the line is malformed, and then
+  // answers without a body, as for any HEAD request ("HEAD\r\n" gets a 400
+  // with no body).
+  const std::string_view line = request.substr(0, request.find('\n'));
+  const bool head = line.substr(0, line.find_first_of(" \r")) == "HEAD";
   if (status >= 400 && !head) {
     size_t body_at = reply.find("\r\n\r\n");
     FUZZ_CHECK_MSG(body_at != std::string::npos, reply);
