@@ -26,10 +26,7 @@ class CliExportImportTest : public ::testing::TestWithParam<std::string> {
     return "sqlite:" + dir_.File(name + ".db");
   }
   void SetUp() override {
-    if (GetParam() == "postgres" && PostgresUri().empty()) GTEST_SKIP() << "ESTORIA_TEST_POSTGRES is not set";
-    if (GetParam() == "nats" && NatsUrl().empty()) {
-      GTEST_SKIP() << "ESTORIA_NATS_URL is not set (run under scripts/with-nats)";
-    }
+    if (std::string skip = BackendSkipReason(GetParam()); !skip.empty()) GTEST_SKIP() << skip;
   }
   RunResult E(const std::string& store, std::vector<std::string> args, const std::string& stdin_text = "") {
     args.insert(args.begin(), kBinary);

@@ -21,11 +21,10 @@ const std::string kEventHeader =
 class CliGoldenTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (std::string skip = BackendSkipReason(GetParam()); !skip.empty()) GTEST_SKIP() << skip;
     if (GetParam() == "postgres") {
-      if (PostgresUri().empty()) GTEST_SKIP() << "ESTORIA_TEST_POSTGRES is not set";
       store_ = PostgresStore("golden");
     } else if (GetParam() == "nats") {
-      if (NatsUrl().empty()) GTEST_SKIP() << "ESTORIA_NATS_URL is not set (run under scripts/with-nats)";
       store_ = NatsStore("golden");
     } else {
       store_ = "sqlite:" + dir_.File("store.db");

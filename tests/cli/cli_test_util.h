@@ -52,6 +52,24 @@ inline std::string NatsStore(const std::string& name) {
          std::to_string(counter++);
 }
 
+// Why the per-backend repeat BACKEND ("postgres" or "nats") of a golden or
+// export/import test does not run here, or "" when it runs: when the server is
+// not set, and in sanitizer builds (ESTORIA_SANITIZER_BUILD=1, set by
+// scripts/run-tests), which run these subprocess tests on SQLite only. The same
+// CLI code runs in every repeat; the backends' own code runs under the
+// sanitizers in their conformance suites.
+inline std::string BackendSkipReason(const std::string& backend) {
+  if (backend != "postgres" && backend != "nats") return "";
+  const char* sanitizer = std::getenv("ESTORIA_SANITIZER_BUILD");
+  if (sanitizer && std::string(sanitizer) == "1") {
+    return "sanitizer builds run the CLI golden tests on SQLite only (the " + backend +
+           " backend runs its conformance suite under the sanitizer)";
+  }
+  if (backend == "postgres" && PostgresUri().empty()) return "ESTORIA_TEST_POSTGRES is not set";
+  if (backend == "nats" && NatsUrl().empty()) return "ESTORIA_NATS_URL is not set (run under scripts/with-nats)";
+  return "";
+}
+
 using ::estoria::testing::TempDir;
 
 // Replaces generated UUIDs (all but the tests' fixed 00000000-... ones) with
