@@ -12,9 +12,18 @@
 //   DeleteSnapshotsBelow on demand.
 // - Load (latest or to_version): the newest snapshot at or below the bound, then
 //   Hydrate through the wrapped store. A snapshot that is missing, unreadable,
-//   undecodable, of another content type or of another state schema version is
-//   ignored (full replay through the wrapped store) and reported through the
-//   logger, never returned as an error. to_time loads always replay in full.
+//   undecodable or of another content type is ignored (full replay through the
+//   wrapped store) and reported through the logger, never returned as an
+//   error. to_time loads always replay in full.
+// - Snapshot schema versions: a snapshot stored at an older state schema
+//   version is brought to SchemaVersionOf<S>() by options.upcasters (N -> N+1
+//   steps of the stored payload) and used: only the events after it are
+//   replayed (stats().upcast counts these loads). The stored snapshot is not
+//   rewritten; the next one the policy takes is at the current version. A
+//   snapshot with no path to the current version (a missing step, a failing
+//   step) or a newer version than the current one (written by a newer build)
+//   is ignored like an unusable one: full replay, logged, counted in
+//   stats().ignored.
 // The state is encoded with CodecFor<S> (JSON by default: S needs to_json and
 // from_json) and tagged with SchemaVersionOf<S>() (S::kSchemaVersion or 1).
 //
@@ -35,6 +44,7 @@
 #include "estoria/codec.h"
 #include "estoria/logger.h"
 #include "estoria/snapshot_store.h"
+#include "estoria/upcaster.h"
 
 namespace estoria {
 
@@ -82,6 +92,10 @@ struct SnapshottingStoreOptions {
   bool report_snapshot_errors = false;
   // Where ignored snapshots and write failures are reported. Default StderrLogger().
   std::shared_ptr<Logger> logger = nullptr;
+  // Steps from older state schema versions to SchemaVersionOf<S>() (see the
+  // top of this file). An invalid registration makes every Load and Save
+  // InvalidArgument. Default none: snapshots of another version are ignored.
+  SnapshotUpcasterRegistry upcasters{};
 };
 
 struct SnapshotStats {
@@ -89,6 +103,7 @@ struct SnapshotStats {
   int64_t used = 0;     // loads that started from a snapshot
   int64_t ignored = 0;  // snapshots found but unusable (logged)
   int64_t failed = 0;   // snapshot writes that failed or were dropped (logged)
+  int64_t upcast = 0;   // loads (counted in used) from a snapshot upcast to the current state schema
 };
 
 namespace internal {
@@ -132,14 +147,16 @@ class SnapshottingStore final : public AggregateStoreDecorator<S> {
 
   std::shared_ptr<SnapshotStore> snapshot_store() override { return options_.snapshots; }
 
-  // Errors: as AggregateStore::Load; InvalidArgument without a snapshot store.
-  // Snapshot problems are logged, never returned.
+  // Errors: as AggregateStore::Load; InvalidArgument without a snapshot store
+  // or with an invalid snapshot upcaster registration. Snapshot problems are
+  // logged, never returned.
   Result<Aggregate<S>> Load(const Uuid& id, const LoadOptions& options = {}) override {
-    if (!options_.snapshots) return Status::InvalidArgument("SnapshottingStore: no snapshot store");
+    ESTORIA_RETURN_IF_ERROR(CheckOptions());
     ESTORIA_RETURN_IF_ERROR(ValidateLoadOptions(options));
     if (options.to_time) return this->inner()->Load(id, options);
     TypeId aggregate_id(this->aggregate_type(), id);
-    auto state = ReadSnapshot(aggregate_id, options.to_version);
+    bool upcast = false;
+    auto state = ReadSnapshot(aggregate_id, options.to_version, &upcast);
     if (!state) return this->inner()->Load(id, options);
     Aggregate<S> aggregate =
         internal::AggregateAccess::Restore(aggregate_id, state->first, std::move(state->second), Timestamp{});
@@ -150,13 +167,15 @@ class SnapshottingStore final : public AggregateStoreDecorator<S> {
       internal::AggregateAccess::SetVersion(aggregate, aggregate.version(), t);
     }
     stats_used_.fetch_add(1, std::memory_order_relaxed);
+    if (upcast) stats_upcast_.fetch_add(1, std::memory_order_relaxed);
     return aggregate;
   }
 
-  // Errors: as AggregateStore::Save; snapshot write failures are logged (or,
-  // with report_snapshot_errors, returned with events_appended() set).
+  // Errors: as AggregateStore::Save; InvalidArgument as Load's (nothing
+  // saved); snapshot write failures are logged (or, with
+  // report_snapshot_errors, returned with events_appended() set).
   Status Save(Aggregate<S>& aggregate) override {
-    if (!options_.snapshots) return Status::InvalidArgument("SnapshottingStore: no snapshot store");
+    ESTORIA_RETURN_IF_ERROR(CheckOptions());
     int64_t previous = aggregate.version();
     ESTORIA_RETURN_IF_ERROR(this->inner()->Save(aggregate));
     if (aggregate.version() == previous) return Status::Ok();
@@ -202,13 +221,20 @@ class SnapshottingStore final : public AggregateStoreDecorator<S> {
   }
 
   SnapshotStats stats() const {
-    return SnapshotStats{stats_written_.load(), stats_used_.load(), stats_ignored_.load(), stats_failed_.load()};
+    return SnapshotStats{stats_written_.load(), stats_used_.load(), stats_ignored_.load(), stats_failed_.load(),
+                         stats_upcast_.load()};
   }
 
  private:
+  Status CheckOptions() const {
+    if (!options_.snapshots) return Status::InvalidArgument("SnapshottingStore: no snapshot store");
+    return options_.upcasters.status().WithContext("SnapshottingStore");
+  }
+
   // The newest usable snapshot at or below max_version as (version, state), or
-  // nullopt (reported through the logger) when there is none.
-  std::optional<std::pair<int64_t, S>> ReadSnapshot(const TypeId& id, int64_t max_version) {
+  // nullopt (reported through the logger) when there is none. *upcast: it was
+  // stored at an older state schema version and upcast.
+  std::optional<std::pair<int64_t, S>> ReadSnapshot(const TypeId& id, int64_t max_version, bool* upcast) {
     auto snapshot = options_.snapshots->Load(id, max_version);
     if (!snapshot) {
       if (snapshot.error().IsNotFound()) {
@@ -219,10 +245,19 @@ class SnapshottingStore final : public AggregateStoreDecorator<S> {
       return std::nullopt;
     }
     if (snapshot->schema_version != SchemaVersionOf<S>()) {
-      Ignore(id, Status::FailedPrecondition("snapshot at version " + std::to_string(snapshot->version) +
-                                            " has state schema version " + std::to_string(snapshot->schema_version) +
-                                            ", expected " + std::to_string(SchemaVersionOf<S>())));
-      return std::nullopt;
+      const std::string where = "snapshot at version " + std::to_string(snapshot->version) +
+                                " has state schema version " + std::to_string(snapshot->schema_version) +
+                                ", expected " + std::to_string(SchemaVersionOf<S>());
+      if (options_.upcasters.empty()) {
+        Ignore(id, Status::FailedPrecondition(where + " (no snapshot upcasters)"));
+        return std::nullopt;
+      }
+      Status st = options_.upcasters.Upcast(*snapshot, SchemaVersionOf<S>());
+      if (!st.ok()) {
+        Ignore(id, st.WithContext(where));
+        return std::nullopt;
+      }
+      *upcast = true;
     }
     if (snapshot->version < 1 || (max_version != 0 && snapshot->version > max_version)) {
       Ignore(id, Status::Corruption("snapshot version " + std::to_string(snapshot->version) + " out of range"));
@@ -268,6 +303,7 @@ class SnapshottingStore final : public AggregateStoreDecorator<S> {
   SnapshottingStoreOptions<S> options_;
   std::atomic<int64_t> stats_written_{0};
   std::atomic<int64_t> stats_used_{0};
+  std::atomic<int64_t> stats_upcast_{0};
   std::atomic<int64_t> stats_ignored_{0};
   std::atomic<int64_t> stats_failed_{0};
   internal::BackgroundWorkerPtr worker_;  // last: destroyed (drained) first

@@ -10,6 +10,8 @@
 //   EventUpcasting    the steps and current schema versions of a reader of
 //                     raw events (FoldStream, FoldAll; EventSourcedStore::
 //                     upcasting() returns the store's own)
+//   SnapshotUpcasterRegistry  state schema version N -> N+1 steps of stored
+//                     snapshot payloads (SnapshottingStoreOptions::upcasters)
 //
 // Thread safety: build a registry on one thread, then hand it (by value) to a
 // store; const member functions may be called from many threads at once.
@@ -24,6 +26,7 @@
 #include <utility>
 
 #include "estoria/event.h"
+#include "estoria/snapshot_store.h"
 #include "estoria/status.h"
 
 namespace estoria {
@@ -91,6 +94,38 @@ struct EventUpcasting {
   // whatever a step returns, Internal (a step threw). `event` is unchanged on
   // error.
   Status Upcast(Event& event) const;
+};
+
+// Steps that bring a stored snapshot's state payload from an older state
+// schema version to the current one (SchemaVersionOf<S>()), so that a
+// SnapshottingStore starts from it instead of replaying the whole stream.
+// Stored snapshots are never rewritten.
+class SnapshotUpcasterRegistry {
+ public:
+  // Registers the step for snapshots stored at state schema version
+  // `from_version`. The step sees the payload as an UpcastEvent: type = the
+  // aggregate type (must not be changed), schema_version, content_type, data;
+  // metadata empty. When it leaves schema_version unchanged it is advanced by
+  // one (JsonUpcaster works here too). from_version < 1, a null step or a
+  // duplicate registration is recorded in status() and reported
+  // (InvalidArgument) by every Load and Save of the store it is given to.
+  SnapshotUpcasterRegistry& Add(int from_version, Upcaster upcaster);
+
+  // OK, or the first invalid registration.
+  const Status& status() const { return status_; }
+  bool empty() const { return steps_.empty(); }
+
+  // Brings `snapshot` (content_type, data, schema_version) to
+  // `current_version` step by step. OK and unchanged when already there.
+  // Errors: InvalidArgument (status()), FailedPrecondition (stored version
+  // newer than current, or no step from a version on the way), Corruption (a
+  // step changed the type, went backwards, or past current_version), a step's
+  // own error, Internal (a step threw). `snapshot` is unchanged on error.
+  Status Upcast(Snapshot& snapshot, int current_version) const;
+
+ private:
+  std::map<int, Upcaster> steps_;
+  Status status_;
 };
 
 namespace internal {

@@ -101,6 +101,61 @@ Status EventUpcasting::Upcast(Event& event) const {
   return Status::Ok();
 }
 
+SnapshotUpcasterRegistry& SnapshotUpcasterRegistry::Add(int from_version, Upcaster upcaster) {
+  std::string where = "snapshot upcaster for state v" + std::to_string(from_version);
+  if (from_version < 1) {
+    if (status_.ok()) status_ = Status::InvalidArgument(where + ": from_version must be >= 1");
+  } else if (!upcaster) {
+    if (status_.ok()) status_ = Status::InvalidArgument(where + ": null upcaster");
+  } else if (!steps_.emplace(from_version, std::move(upcaster)).second) {
+    if (status_.ok()) status_ = Status::InvalidArgument(where + ": registered twice");
+  }
+  return *this;
+}
+
+Status SnapshotUpcasterRegistry::Upcast(Snapshot& snapshot, int current_version) const {
+  ESTORIA_RETURN_IF_ERROR(status_);
+  if (snapshot.schema_version == current_version) return Status::Ok();
+  if (snapshot.schema_version > current_version) {
+    return Status::FailedPrecondition("snapshot state schema version " + std::to_string(snapshot.schema_version) +
+                                      " is newer than the current version " + std::to_string(current_version));
+  }
+  const std::string& type = snapshot.aggregate_id.type();
+  UpcastEvent up{type, snapshot.schema_version, snapshot.content_type, snapshot.data, {}};
+  while (up.schema_version < current_version) {  // each step progresses: at most current_version steps
+    auto it = steps_.find(up.schema_version);
+    if (it == steps_.end()) {
+      return Status::FailedPrecondition("no snapshot upcaster from state schema version " +
+                                        std::to_string(up.schema_version) + " (current version " +
+                                        std::to_string(current_version) + ")");
+    }
+    const int before = up.schema_version;
+    Status st;
+    try {
+      st = it->second(up);
+    } catch (const std::exception& e) {
+      st = Status::Internal(std::string("snapshot upcaster threw: ") + e.what());
+    } catch (...) {
+      st = Status::Internal("snapshot upcaster threw an unknown exception");
+    }
+    ESTORIA_RETURN_IF_ERROR(st.WithContext("snapshot upcaster from state v" + std::to_string(before)));
+    if (up.type != type) {
+      return Status::Corruption("snapshot upcaster from state v" + std::to_string(before) + " changed the type to " +
+                                up.type);
+    }
+    if (up.schema_version == before) ++up.schema_version;
+    if (up.schema_version < before || up.schema_version > current_version) {
+      return Status::Corruption("snapshot upcaster from state v" + std::to_string(before) + " went to v" +
+                                std::to_string(up.schema_version) + " (current version " +
+                                std::to_string(current_version) + ")");
+    }
+  }
+  snapshot.schema_version = up.schema_version;
+  snapshot.content_type = std::move(up.content_type);
+  snapshot.data = std::move(up.data);
+  return Status::Ok();
+}
+
 namespace internal {
 Result<int> StoredSchemaVersion(const Metadata& metadata) {
   static const std::string* const kKey = new std::string(kSchemaVersionMetadataKey);

@@ -126,12 +126,17 @@ void PostgresReadModel::Abort() {
 }
 
 Status PostgresReadModel::Replay(std::string_view name, int64_t global_position) {
+  return ReplayWith(name, global_position, nullptr);
+}
+
+Status PostgresReadModel::ReplayWith(std::string_view name, int64_t global_position, const EventTransform& transform) {
   std::lock_guard<std::mutex> lock(mu_);
   if (tx_) return Status::FailedPrecondition("PostgresReadModel: Replay while a batch is open");
   ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
   ESTORIA_ASSIGN_OR_RETURN(auto tx, PgTransaction::Begin(*conn_));
   ESTORIA_ASSIGN_OR_RETURN(DeadLetter letter,
                            PostgresProjectionTables::GetIn(*conn_, options_.schema, name, global_position));
+  if (transform) ESTORIA_RETURN_IF_ERROR(CallHandler([&] { return transform(letter.event); }));
   ESTORIA_RETURN_IF_ERROR(ApplyLocked(letter.event));
   ESTORIA_RETURN_IF_ERROR(PostgresProjectionTables::DiscardIn(*conn_, options_.schema, name, global_position));
   return tx.Commit();

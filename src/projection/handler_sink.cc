@@ -55,7 +55,12 @@ Status HandlerSink::Commit(std::string_view name, int64_t position) {
 }
 
 Status HandlerSink::Replay(std::string_view name, int64_t global_position) {
+  return ReplayWith(name, global_position, nullptr);
+}
+
+Status HandlerSink::ReplayWith(std::string_view name, int64_t global_position, const EventTransform& transform) {
   ESTORIA_ASSIGN_OR_RETURN(DeadLetter letter, dead_letters_->Get(name, global_position));
+  if (transform) ESTORIA_RETURN_IF_ERROR(CallHandler([&] { return transform(letter.event); }));
   ESTORIA_RETURN_IF_ERROR(Apply(letter.event));
   return dead_letters_->Discard(name, global_position);
 }

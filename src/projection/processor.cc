@@ -60,6 +60,9 @@ Result<std::unique_ptr<Processor>> Processor::Create(std::shared_ptr<EventStore>
       fp.max_backoff < milliseconds(0)) {
     return Status::InvalidArgument("processor: invalid failure policy");
   }
+  if (options.upcasting) {
+    ESTORIA_RETURN_IF_ERROR(options.upcasting->upcasters.status().WithContext("processor: upcasting"));
+  }
   if (store->global_reader() == nullptr) {
     return Status::NotSupported("processor: the event store has no GlobalReader");
   }
@@ -173,7 +176,16 @@ Status Processor::ReplayParked(int64_t global_position) { return impl_->ReplayPa
 
 Status Processor::Impl::ReplayParked(int64_t global_position) {
   std::lock_guard<std::mutex> lock(sink_mu_);
-  return sink_->Replay(options_.name, global_position);
+  if (!options_.upcasting) return sink_->Replay(options_.name, global_position);
+  return sink_->ReplayWith(options_.name, global_position, [this](Event& event) { return Upcast(event); });
+}
+
+Status Processor::Impl::Upcast(Event& event) const {
+  if (!options_.upcasting) return Status::Ok();
+  Status s = options_.upcasting->Upcast(event);
+  if (s.ok()) return s;
+  return s.WithContext("upcasting " + event.stream_id.ToString() + " version " + std::to_string(event.stream_version) +
+                       " (position " + std::to_string(event.global_position) + ")");
 }
 
 void Processor::Impl::ServeReplayRequests() {

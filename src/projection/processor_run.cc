@@ -150,11 +150,22 @@ Processor::Impl::Run::EventOutcome Processor::Impl::Run::HandleEvent(const Event
   const bool transactional = p_.sink_->transactional();
   int attempts = 0;
   auto backoff = fp.initial_backoff;
+  // The handler sees the upcast copy; a dead letter keeps `event` as stored.
+  std::optional<Event> upcast;
   while (true) {
-    Status s = p_.sink_->Apply(event);
+    Status s;
+    bool applied = false;
+    if (p_.options_.upcasting) {
+      upcast = event;
+      s = p_.Upcast(*upcast);  // again on each attempt: a step may fail transiently
+    }
+    if (s.ok()) {
+      s = p_.sink_->Apply(upcast ? *upcast : event);
+      applied = true;
+    }
     ++attempts;
     if (s.ok()) return EventOutcome::kHandled;
-    if (p_.sink_->ApplyFailedInSink()) {  // not the handler's fault: no policy, retry the batch
+    if (applied && p_.sink_->ApplyFailedInSink()) {  // not the handler's fault: no policy, retry the batch
       RecordError(s, ("the sink failed on position " + std::to_string(event.global_position)).c_str());
       return EventOutcome::kTransient;
     }

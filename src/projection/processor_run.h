@@ -25,6 +25,9 @@ struct Processor::Impl {
   Status ReplayParked(int64_t global_position);
   // Serves pending replay requests (processor thread, outside a batch).
   void ServeReplayRequests();
+  // Brings `event` to current schema versions (options_.upcasting; OK and
+  // unchanged without it). Errors: EventUpcasting::Upcast's, with context.
+  Status Upcast(Event& event) const;
 
   const std::shared_ptr<EventStore> store_;
   GlobalReader* const reader_;

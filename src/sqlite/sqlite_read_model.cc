@@ -143,10 +143,15 @@ void SqliteReadModel::Abort() {
 }
 
 Status SqliteReadModel::Replay(std::string_view name, int64_t global_position) {
+  return ReplayWith(name, global_position, nullptr);
+}
+
+Status SqliteReadModel::ReplayWith(std::string_view name, int64_t global_position, const EventTransform& transform) {
   std::lock_guard<std::mutex> lock(mu_);
   if (tx_) return Status::FailedPrecondition("SqliteReadModel: Replay while a batch is open");
   ESTORIA_ASSIGN_OR_RETURN(auto tx, SqliteTransaction::Begin(*db_, SqliteTransaction::Mode::kImmediate));
   ESTORIA_ASSIGN_OR_RETURN(DeadLetter letter, SqliteProjectionTables::GetIn(*db_, name, global_position));
+  if (transform) ESTORIA_RETURN_IF_ERROR(CallHandler([&] { return transform(letter.event); }));
   ESTORIA_RETURN_IF_ERROR(ApplyLocked(letter.event));
   ESTORIA_RETURN_IF_ERROR(SqliteProjectionTables::DiscardIn(*db_, name, global_position));
   return tx.Commit();

@@ -37,6 +37,9 @@ ProjectionSinkUnderTest MakeHandlerSinkUnderTest(EventHandler verdict, std::shar
   return out;
 }
 
+// A payload the handler refuses (only a ReplayWith transform writes it).
+constexpr std::string_view kRefusedData = R"({"refused":true})";
+
 struct ProjectionSinkConformance::Script {
   std::mutex mu;
   std::set<int64_t> fail;   // positions whose handler call returns Conflict
@@ -61,6 +64,7 @@ struct ProjectionSinkConformance::Script {
     if (fail.contains(e.global_position)) {
       return Status::Conflict("conformance handler refuses " + std::to_string(e.global_position));
     }
+    if (e.data == kRefusedData) return Status::Conflict("conformance handler refuses the transformed payload");
     return Status::Ok();
   }
 };
@@ -269,6 +273,39 @@ TEST_P(ProjectionSinkConformance, AFailedReplayKeepsTheEventParked) {
   ESTORIA_ASSERT_OK_AND_ASSIGN(auto left, sink_->dead_letters().List("balances"));
   EXPECT_THAT(left, IsEmpty());
   EXPECT_EQ(Position(*sink_, "balances"), 5);
+}
+
+TEST_P(ProjectionSinkConformance, ReplayWithTransformsACopyAndKeepsTheStoredEvent) {
+  DeadLetter two = Letter("balances", 2);
+  ESTORIA_ASSERT_OK(sink_->Begin("balances"));
+  ESTORIA_ASSERT_OK(sink_->Park(two));
+  ESTORIA_ASSERT_OK(sink_->Park(Letter("balances", 3)));
+  ESTORIA_ASSERT_OK(sink_->Commit("balances", 3));
+  // The handler sees the transformed copy: it refuses this payload.
+  std::vector<std::string> seen;
+  Status refused = sink_->ReplayWith("balances", 2, [&](Event& e) {
+    seen.push_back(e.data);
+    e.data = std::string(kRefusedData);
+    return Status::Ok();
+  });
+  EXPECT_EQ(refused.code(), StatusCode::kConflict) << refused;
+  EXPECT_THAT(seen, ElementsAre(two.event.data));  // given the stored event
+  // A failing or throwing transform is returned like a handler error.
+  EXPECT_THAT(sink_->ReplayWith("balances", 2, [](Event&) { return Status::Corruption("cannot upcast"); }),
+              StatusIs(StatusCode::kCorruption));
+  EXPECT_THAT(sink_->ReplayWith("balances", 2, [](Event&) -> Status { throw std::runtime_error("step threw"); }),
+              StatusIs(StatusCode::kInternal));
+  EXPECT_THAT(Effects(under_test_), IsEmpty());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(DeadLetter still, sink_->dead_letters().Get("balances", 2));
+  EXPECT_EQ(still.event, two.event);  // the dead letter keeps the stored event
+  // A transform the handler accepts: applied and discarded; no transform = Replay.
+  ESTORIA_ASSERT_OK(sink_->ReplayWith("balances", 2, [](Event& e) {
+    e.data = R"({"p":2,"upcast":true})";
+    return Status::Ok();
+  }));
+  ESTORIA_ASSERT_OK(sink_->ReplayWith("balances", 3, nullptr));
+  EXPECT_THAT(Effects(under_test_), ElementsAre(2, 3));
+  EXPECT_THAT(sink_->ReplayWith("balances", 2, [](Event&) { return Status::Ok(); }), StatusIs(StatusCode::kNotFound));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "estoria/event_sourced_store.h"
 #include "estoria/memory/memory_stores.h"
 #include "estoria/postgres/postgres_advisory_lock.h"
 #include "estoria/postgres/postgres_checkpoint_store.h"
@@ -20,6 +21,7 @@
 #include "pg_projection_util.h"
 #include "processor_suite.h"
 #include "projection_test_util.h"
+#include "wallet_types.h"
 
 namespace estoria::testing {
 namespace {
@@ -337,6 +339,87 @@ TEST_F(PostgresReadModelTest, DedicatedAdvisoryLockForAPlainHandler) {
   EXPECT_FALSE(both_active()) << "the processor that lost its lock did not step down";
   ESTORIA_ASSERT_OK(a->Stop());
   ESTORIA_ASSERT_OK(b->Stop());
+}
+
+// Issue 18 on a transactional read model: an event type with two schema
+// versions is projected as the aggregate loads it; parked events stay as
+// stored and are upcast again when replayed (PostgresReadModel::ReplayWith).
+TEST_F(PostgresReadModelTest, UpcastEventsReachTheReadModelAndParkRaw) {
+  EventSourcedStore<Wallet, DepositedV1> old_wallets(store_, "wallet");
+  EventSourcedStore<Wallet, Deposited> wallets(store_, "wallet", {.upcasters = WalletUpcasters()});
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto w, old_wallets.New());
+  w.Append(DepositedV1{3}, DepositedV1{4});
+  ESTORIA_ASSERT_OK(old_wallets.Save(w));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto current, wallets.Load(w.id().uuid()));
+  current.Append(Deposited{250, "USD"});
+  ESTORIA_ASSERT_OK(wallets.Save(current));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto bad, old_wallets.New());
+  bad.Append(DepositedV1{-1});  // the upcaster refuses it
+  ESTORIA_ASSERT_OK(old_wallets.Save(bad));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto it, store_->global_reader()->ReadAll());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::vector<Event> stored, Collect(*it));
+  ASSERT_EQ(stored.size(), 4u);
+
+  const std::string table = postgres::QuoteIdentifier(schema_) + ".wallets";
+  std::atomic<bool> broken{true};
+  postgres::PostgresReadModelOptions o;
+  o.conninfo = PgOptions(schema_).conninfo;
+  o.schema = schema_;
+  o.setup = [table](PgConnection& c) {
+    return c.Exec("CREATE TABLE " + table + " (stream_id text PRIMARY KEY, cents int8, currency text, deposits int8)")
+        .error();
+  };
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto model, PostgresReadModel::Open(o, [&](PgConnection& c, const Event& e) -> Status {
+        if (broken && e.data.find("\"cents\":400") != std::string::npos) return Status::Unavailable("view busy");
+        Wallet wallet;
+        ESTORIA_RETURN_IF_ERROR(ApplyCurrent(wallet, e));  // knows only the current shape
+        return c
+            .ExecParams("INSERT INTO " + table +
+                            " VALUES ($1, $2, $3, 1) ON CONFLICT (stream_id) DO UPDATE SET cents = wallets.cents + "
+                            "EXCLUDED.cents, currency = EXCLUDED.currency, deposits = wallets.deposits + 1",
+                        postgres::PgParams().Text(e.stream_id.ToString()).Int64(wallet.cents).Text(wallet.currency))
+            .error();
+      }));
+  auto read_wallet = [&]() {
+    Wallet out;
+    EXPECT_TRUE(model
+                    ->Read([&](PgConnection& c) -> Status {
+                      ESTORIA_ASSIGN_OR_RETURN(auto r, c.ExecParams("SELECT cents, currency, deposits FROM " + table +
+                                                                        " WHERE stream_id = $1",
+                                                                    postgres::PgParams().Text(w.id().ToString())));
+                      if (r.rows() == 1) out = Wallet{r.Int64(0, 0), r.String(0, 1), r.Int64(0, 2)};
+                      return Status::Ok();
+                    })
+                    .ok());
+    return out;
+  };
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(
+                  store_, model,
+                  {.name = "wallets", .failure_policy = FailurePolicy::Park(1), .upcasting = wallets.upcasting()}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitUntilCaughtUp(30s));
+  EXPECT_EQ(read_wallet(), (Wallet{550, "USD", 2}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto parked, p->ListParked());
+  ASSERT_EQ(parked.size(), 2u);
+  EXPECT_EQ(parked[0].event.data, stored[1].data);  // {"amount":4}, as stored
+  EXPECT_EQ(parked[0].event.metadata, stored[1].metadata);
+  EXPECT_EQ(parked[1].event.data, stored[3].data);
+  EXPECT_NE(parked[1].error.find("negative deposit"), std::string::npos) << parked[1].error;
+
+  broken = false;
+  ESTORIA_ASSERT_OK(p->ReplayParked(stored[1].global_position));
+  EXPECT_THAT(p->ReplayParked(stored[3].global_position), StatusIs(StatusCode::kInternal));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
+  ASSERT_EQ(parked.size(), 1u);
+  EXPECT_EQ(parked[0].event.data, stored[3].data);
+  ESTORIA_ASSERT_OK(p->Stop());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(current, wallets.Load(w.id().uuid()));
+  Wallet row = read_wallet();
+  EXPECT_EQ(row.cents, current.state().cents);
+  EXPECT_EQ(row.deposits, current.state().deposits);
+  EXPECT_EQ(current.state(), (Wallet{950, "USD", 3}));
 }
 
 }  // namespace

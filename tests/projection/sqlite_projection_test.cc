@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "estoria/event_sourced_store.h"
 #include "estoria/projection/processor.h"
 #include "estoria/projection/versioning.h"
 #include "estoria/projection/wait.h"
@@ -16,6 +17,7 @@
 #include "processor_suite.h"
 #include "projection_test_util.h"
 #include "sqlite_totals.h"
+#include "wallet_types.h"
 
 namespace estoria::testing {
 namespace {
@@ -339,6 +341,91 @@ TEST(SqliteDeadLetterStoreTest, RoundTripsEvents) {
   EXPECT_THAT(store->Discard("p", 42), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store->Get("p", 42), StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store->Park(DeadLetter{}), StatusIs(StatusCode::kInvalidArgument));
+}
+
+// Issue 18 on a transactional read model: an event type with two schema
+// versions is projected as the aggregate loads it; parked events stay as
+// stored and are upcast again when replayed (SqliteReadModel::ReplayWith).
+TEST_F(SqliteReadModelTest, UpcastEventsReachTheReadModelAndParkRaw) {
+  EventSourcedStore<Wallet, DepositedV1> old_wallets(store_, "wallet");
+  EventSourcedStore<Wallet, Deposited> wallets(store_, "wallet", {.upcasters = WalletUpcasters()});
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto w, old_wallets.New());
+  w.Append(DepositedV1{3}, DepositedV1{4});
+  ESTORIA_ASSERT_OK(old_wallets.Save(w));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto current, wallets.Load(w.id().uuid()));
+  current.Append(Deposited{250, "USD"});
+  ESTORIA_ASSERT_OK(wallets.Save(current));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto bad, old_wallets.New());
+  bad.Append(DepositedV1{-1});  // the upcaster refuses it
+  ESTORIA_ASSERT_OK(old_wallets.Save(bad));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto it, store_->global_reader()->ReadAll());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::vector<Event> stored, Collect(*it));
+  ASSERT_EQ(stored.size(), 4u);
+
+  std::atomic<bool> broken{true};
+  sqlite::SqliteReadModelOptions o;
+  o.path = model_path_;
+  o.durability = Durability::kRelaxed;
+  o.setup = [](SqliteDatabase& db) {
+    return db.Exec("CREATE TABLE wallets (stream_id TEXT PRIMARY KEY, cents INTEGER, currency TEXT, deposits INTEGER)");
+  };
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto model, SqliteReadModel::Open(o, [&](SqliteDatabase& db, const Event& e) -> Status {
+                                 if (broken && e.data.find("\"cents\":400") != std::string::npos)
+                                   return Status::Unavailable("view busy");
+                                 Wallet wallet;
+                                 ESTORIA_RETURN_IF_ERROR(ApplyCurrent(wallet, e));  // knows only the current shape
+                                 ESTORIA_ASSIGN_OR_RETURN(
+                                     auto up,
+                                     db.Prepare("INSERT INTO wallets VALUES (?, ?, ?, 1) ON CONFLICT(stream_id) DO "
+                                                "UPDATE SET cents = cents + excluded.cents, currency = "
+                                                "excluded.currency, deposits = deposits + 1"));
+                                 ESTORIA_RETURN_IF_ERROR(up.BindText(1, e.stream_id.ToString()));
+                                 ESTORIA_RETURN_IF_ERROR(up.BindInt64(2, wallet.cents));
+                                 ESTORIA_RETURN_IF_ERROR(up.BindText(3, wallet.currency));
+                                 return up.Run();
+                               }));
+  auto read_wallet = [&]() {
+    Wallet out;
+    EXPECT_TRUE(model
+                    ->Read([&](SqliteDatabase& db) -> Status {
+                      ESTORIA_ASSIGN_OR_RETURN(
+                          auto q, db.Prepare("SELECT cents, currency, deposits FROM wallets WHERE stream_id = ?"));
+                      ESTORIA_RETURN_IF_ERROR(q.BindText(1, w.id().ToString()));
+                      ESTORIA_ASSIGN_OR_RETURN(bool row, q.Step());
+                      if (row) out = Wallet{q.ColumnInt64(0), q.ColumnText(1), q.ColumnInt64(2)};
+                      return Status::Ok();
+                    })
+                    .ok());
+    return out;
+  };
+  ESTORIA_ASSERT_OK_AND_ASSIGN(
+      auto p, Processor::Create(
+                  store_, model,
+                  {.name = "wallets", .failure_policy = FailurePolicy::Park(1), .upcasting = wallets.upcasting()}));
+  ESTORIA_ASSERT_OK(p->Start());
+  ESTORIA_ASSERT_OK(p->WaitUntilCaughtUp(30s));
+  EXPECT_EQ(read_wallet(), (Wallet{550, "USD", 2}));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto parked, p->ListParked());
+  ASSERT_EQ(parked.size(), 2u);
+  EXPECT_EQ(parked[0].event.data, stored[1].data);  // {"amount":4}, as stored
+  EXPECT_EQ(parked[0].event.metadata, stored[1].metadata);
+  EXPECT_EQ(parked[1].event.data, stored[3].data);
+  EXPECT_NE(parked[1].error.find("negative deposit"), std::string::npos) << parked[1].error;
+
+  broken = false;
+  ESTORIA_ASSERT_OK(p->ReplayParked(stored[1].global_position));
+  EXPECT_THAT(p->ReplayParked(stored[3].global_position), StatusIs(StatusCode::kInternal));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(parked, p->ListParked());
+  ASSERT_EQ(parked.size(), 1u);
+  EXPECT_EQ(parked[0].event.data, stored[3].data);
+  ESTORIA_ASSERT_OK(p->Stop());
+  // The read model now equals the aggregate (same sum; the USD deposit was
+  // last in the stream, the replayed EUR one last in the model).
+  ESTORIA_ASSERT_OK_AND_ASSIGN(current, wallets.Load(w.id().uuid()));
+  Wallet row = read_wallet();
+  EXPECT_EQ(row.cents, current.state().cents);
+  EXPECT_EQ(row.deposits, current.state().deposits);
+  EXPECT_EQ(current.state(), (Wallet{950, "USD", 3}));
 }
 
 }  // namespace

@@ -90,6 +90,7 @@ class PostgresReadModel final : public ProjectionSink, public ProjectionLock {
   void Abort() override;
   DeadLetterStore& dead_letters() override { return *dead_letters_; }
   Status Replay(std::string_view name, int64_t global_position) override;
+  Status ReplayWith(std::string_view name, int64_t global_position, const EventTransform& transform) override;
 
   // ProjectionLock: the advisory lock on this connection. Errors: Unavailable.
   Result<bool> TryAcquire(std::string_view name) override;

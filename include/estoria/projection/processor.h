@@ -26,6 +26,16 @@
 // (retry_interval), reloads its position from the sink and continues. Handler
 // failures follow the FailurePolicy.
 //
+// Upcasting: with options.upcasting set, every event is brought to its type's
+// current schema version (EventUpcasting::Upcast) before the sink's handler
+// sees it, so handlers written for the current shapes read old events too.
+// Events of a type absent from current_versions with no step, or already at
+// their current version, pass unchanged. A failed upcast (Corruption, a step's
+// own error, Internal when a step throws) is a handler failure for that event:
+// the FailurePolicy applies (stop, retry, park). A dead letter always holds the
+// event as stored (raw), never the upcast copy; ReplayParked and served replay
+// requests upcast it again before the handler sees it.
+//
 // Observing: state() is cheap (a copy under a mutex) and may be polled, e.g. by
 // metrics or a benchmark. Commit-to-handler latency is measured in the handler:
 // Now() - event.timestamp (the timestamp is assigned by the store's writer just
@@ -40,6 +50,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +59,7 @@
 #include "estoria/logger.h"
 #include "estoria/projection/projection_sink.h"
 #include "estoria/status.h"
+#include "estoria/upcaster.h"
 
 namespace estoria {
 
@@ -116,6 +128,11 @@ struct ProcessorOptions {
   std::chrono::milliseconds lock_retry_interval{250};
   // Where errors are reported. Default StderrLogger().
   std::shared_ptr<Logger> logger{};
+  // When set, events are upcast before the handler sees them (see the top of
+  // this file), e.g. with an EventSourcedStore's upcasting(); copied into the
+  // processor. An invalid registration (upcasting->upcasters.status()) fails
+  // Create with InvalidArgument. Default unset: events as stored.
+  std::optional<EventUpcasting> upcasting{};
 };
 
 enum class ProcessorPhase {
@@ -161,7 +178,7 @@ struct ProcessorState {
 class Processor {
  public:
   // Errors: InvalidArgument (null store or sink, empty name, batch_size < 1,
-  // negative intervals), NotSupported (the store has no GlobalReader).
+  // negative intervals, an invalid upcaster registration), NotSupported (the store has no GlobalReader).
   static Result<std::unique_ptr<Processor>> Create(std::shared_ptr<EventStore> store,
                                                    std::shared_ptr<ProjectionSink> sink, ProcessorOptions options);
   ~Processor();  // Stops.
@@ -196,7 +213,11 @@ class Processor {
   // Dead letters of this projection (see DeadLetterStore for statuses).
   Result<std::vector<DeadLetter>> ListParked();
   // Re-applies a parked event through the sink and discards it on success,
-  // serialised with the processor's batches. Statuses: see ProjectionSink::Replay.
+  // serialised with the processor's batches; with options.upcasting the
+  // stored event is upcast first (ProjectionSink::ReplayWith). Statuses: see
+  // ProjectionSink::Replay; an upcasting error (Corruption, a step's error,
+  // Internal) like a handler's: the event stays parked; NotSupported when the
+  // sink cannot transform replayed events (a custom sink without ReplayWith).
   Status ReplayParked(int64_t global_position);
   // Discards a parked event. NotFound when absent; Unavailable; Internal.
   Status DiscardParked(int64_t global_position);

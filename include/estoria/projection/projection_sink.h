@@ -33,6 +33,10 @@ namespace estoria {
 // Internal) is a handler failure, dealt with by the processor's FailurePolicy.
 using EventHandler = std::function<Status(const Event&)>;
 
+// Prepares an event in place before a handler sees it (e.g. upcasting); a
+// non-OK status is a handler failure for that event.
+using EventTransform = std::function<Status(Event&)>;
+
 class ProjectionSink {
  public:
   virtual ~ProjectionSink() = default;
@@ -78,6 +82,16 @@ class ProjectionSink {
   // error (the event stays parked), NotFound when not parked, Unavailable,
   // Internal.
   virtual Status Replay(std::string_view name, int64_t global_position) = 0;
+  // Replay, with `transform` (when set) applied to a copy of the parked event
+  // before the handler sees it (the Processor's upcasting); the dead letter
+  // keeps the stored event. A transform error is returned like a handler's
+  // (the event stays parked). The default implementation is Replay when
+  // `transform` is empty and NotSupported otherwise; the built-in sinks
+  // implement it.
+  virtual Status ReplayWith(std::string_view name, int64_t global_position, const EventTransform& transform) {
+    if (!transform) return Replay(name, global_position);
+    return Status::NotSupported("this projection sink cannot transform replayed events");
+  }
 };
 
 class ProjectionLock {
@@ -116,6 +130,7 @@ class HandlerSink final : public ProjectionSink {
   void Abort() override {}
   DeadLetterStore& dead_letters() override { return *dead_letters_; }
   Status Replay(std::string_view name, int64_t global_position) override;
+  Status ReplayWith(std::string_view name, int64_t global_position, const EventTransform& transform) override;
 
  private:
   EventHandler handler_;

@@ -96,6 +96,7 @@ class SqliteReadModel final : public ProjectionSink, public ProjectionLock {
   void Abort() override;
   DeadLetterStore& dead_letters() override { return *dead_letters_; }
   Status Replay(std::string_view name, int64_t global_position) override;
+  Status ReplayWith(std::string_view name, int64_t global_position, const EventTransform& transform) override;
 
   // ProjectionLock: the lease row. TryAcquire succeeds when the row is absent,
   // expired, or ours. Errors: Unavailable (database busy, disk full),

@@ -4,7 +4,9 @@
 // the checkpoint together, Abort, a failed or throwing handler call (its
 // effects undone, the unit still usable, the handler's status returned or
 // Internal), Park within the unit, Replay (applies and discards; the handler's
-// error keeps the event parked; NotFound), and, for transactional() sinks,
+// error keeps the event parked; NotFound), ReplayWith (the handler sees the
+// transformed copy, the dead letter keeps the stored event, a transform error
+// is returned like a handler's), and, for transactional() sinks,
 // effects, parks and checkpoint invisible until Commit and dropped by Abort.
 //
 // The suite drives the sink's handler through a `verdict` it passes to the
