@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "estoria/memory/memory_event_store.h"
@@ -290,6 +291,39 @@ TEST(InstrumentedEventStoreRegistry, StoresShareFamiliesAndIteratorsOutliveTheDe
   EXPECT_EQ(
       MetricValue(*registry, "estoria_event_store_events_read_total", {{"store", "a"}, {"operation", "read_stream"}}),
       2);
+}
+
+// Many threads append and read through one decorator: no update is lost.
+TEST(InstrumentedEventStoreConcurrency, CountersAreExactUnderConcurrentUse) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto store, InstrumentedEventStore::Create(OpenEventStore("memory:").value(), registry));
+  constexpr int kThreads = 4;
+  constexpr int kAppends = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      TypeId stream = TypeId::Make("account", Uuid::NewV7()).value();
+      WritableEvent e;
+      e.type = "deposited";
+      std::vector<WritableEvent> one = {e};
+      for (int i = 0; i < kAppends; ++i) {
+        EXPECT_TRUE(store->AppendStream(stream, one, AppendOptions::ExpectVersion(i)).has_value());
+        // Every other append also meets a conflict.
+        if (i % 2 == 0) {
+          EXPECT_FALSE(store->AppendStream(stream, one, AppendOptions::ExpectVersion(i)).has_value());
+        }
+      }
+      auto it = store->ReadStream(stream);
+      ASSERT_TRUE(it.has_value());
+      EXPECT_EQ(Collect(**it).value().size(), static_cast<size_t>(kAppends));
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(MetricValue(*registry, "estoria_event_store_appends_total"), kThreads * kAppends);
+  EXPECT_EQ(MetricValue(*registry, "estoria_event_store_append_conflicts_total"), kThreads * kAppends / 2);
+  EXPECT_EQ(MetricValue(*registry, "estoria_event_store_append_duration_seconds"), kThreads * kAppends * 3 / 2);
+  EXPECT_EQ(MetricValue(*registry, "estoria_event_store_events_read_total", {{"operation", "read_stream"}}),
+            kThreads * kAppends);
 }
 
 }  // namespace
