@@ -55,6 +55,9 @@ class InstrumentedEventStoreTest : public ::testing::TestWithParam<std::string> 
     if (backend == "memory") {
       ESTORIA_ASSERT_OK_AND_ASSIGN(inner_, OpenEventStore("memory:"));
     } else if (backend == "sqlite") {
+#ifndef ESTORIA_TEST_WITH_SQLITE
+      GTEST_SKIP() << "built without SQLite";
+#endif
       path_ = (std::filesystem::temp_directory_path() /
                ("estoria_metrics_" + std::to_string(getpid()) + "_" + std::to_string(counter_++) + ".db"))
                   .string();
