@@ -4,6 +4,7 @@
 #include "estoria/prometheus/instrumented_event_store.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <unistd.h>
@@ -268,6 +269,10 @@ TEST(InstrumentedEventStoreCreate, RefusesBadArguments) {
   EXPECT_TRUE(InstrumentedEventStore::Create(inner, registry, {.labels = {.backend = ""}}).error().IsInvalidArgument());
   EXPECT_TRUE(
       InstrumentedEventStore::Create(inner, registry, {.latency_buckets = {0.1, 0.1}}).error().IsInvalidArgument());
+  // A family of the same name but another type, already in the registry.
+  auto taken = std::make_shared<prometheus::Registry>();
+  prometheus::BuildGauge().Name("estoria_event_store_appends_total").Help("a gauge").Register(*taken);
+  EXPECT_TRUE(InstrumentedEventStore::Create(inner, taken).error().IsInvalidArgument());
 }
 
 // Two stores in one registry are two series of the same families; an iterator

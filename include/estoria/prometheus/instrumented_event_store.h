@@ -19,12 +19,14 @@
 //                                                  that opened
 //   estoria_event_store_events_read_total{operation}
 //   estoria_event_store_read_duration_seconds{operation}
-//                                                  histogram, from the call to
-//                                                  the end of the iteration (the
-//                                                  iterator's end or error, or its
-//                                                  destruction): the time the
-//                                                  caller took between events is
-//                                                  included
+//                                                  histogram of every read call:
+//                                                  one that opened is timed from
+//                                                  the call to the end of its
+//                                                  iteration (the iterator's end
+//                                                  or error, or its destruction:
+//                                                  the time the caller took
+//                                                  between events is included),
+//                                                  one that failed to its error
 //   estoria_event_store_deletes_total              DeleteStream calls that succeeded
 //   estoria_event_store_events_imported_total      events written by ImportEvents
 //   estoria_event_store_errors_total{operation, code}
