@@ -78,7 +78,7 @@ step 200 "List the read model (accounts with at least 50)" "$base/accounts?limit
 step 200 "Health" "$base/healthz"
 echo
 echo "# Metrics (a few lines of $base/metrics)"
-curl -s --max-time 10 "$base/metrics" | grep -E '^estoria_bank_(appends_total|conflicts_total|projection_position|store_head_position|projection_lag_events|http_requests_total\{route="/accounts/\{id\}/balance")' ||
+curl -s --max-time 10 "$base/metrics" | grep -E '^estoria_bank_(appends_total|conflicts_total|projection_position|store_head_position|projection_lag_events|http_requests_total\{method="POST",route="/accounts/\{id\}/balance")' ||
   fail "no metrics"
 
 echo

@@ -4,6 +4,7 @@
 
 #include "estoria/memory/memory_stores.h"
 #include "estoria/open.h"
+#include "estoria/prometheus/instrumented_event_store.h"
 #include "memory_accounts.h"
 #ifdef BANK_WITH_SQLITE
 #include "estoria/sqlite/sqlite_read_model.h"
@@ -213,6 +214,13 @@ estoria::Result<std::shared_ptr<EstoriaBank>> OpenBank(const BankOptions& option
     store_uri += (store_uri.find('?') == std::string::npos ? "?" : "&") + std::string("estoria_pool_size=16");
   }
   ESTORIA_ASSIGN_OR_RETURN(std::shared_ptr<estoria::EventStore> store, estoria::OpenEventStore(store_uri));
+  if (options.metrics_registry != nullptr) {
+    std::string backend = store_uri.substr(0, store_uri.find(':'));
+    if (backend == "postgresql") backend = "postgres";
+    ESTORIA_ASSIGN_OR_RETURN(
+        store, estoria::metrics::InstrumentedEventStore::Create(std::move(store), options.metrics_registry,
+                                                                {.labels = {.backend = backend, .store = "events"}}));
+  }
   if (read_model_uri != options.store_uri) CreateSqliteFolder(read_model_uri);
   ESTORIA_ASSIGN_OR_RETURN(std::unique_ptr<AccountReadModel> read_model, OpenReadModel(read_model_uri, store));
   return std::make_shared<EstoriaBank>(std::move(store), std::move(read_model),

@@ -14,6 +14,10 @@
 #include "estoria/event_store.h"
 #include "read_model.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace bank {
 
 struct BankOptions {
@@ -24,6 +28,10 @@ struct BankOptions {
   std::string read_model_uri;
   // Attempts per command before 409. Default 100.
   int max_attempts = 100;
+  // When set, the event store is wrapped in an estoria::metrics::InstrumentedEventStore
+  // recording into this registry (labels backend = the URI's scheme, store =
+  // "events"). Default null: no store metrics.
+  std::shared_ptr<prometheus::Registry> metrics_registry = nullptr;
 };
 
 class EstoriaBank final : public Bank {

@@ -634,7 +634,7 @@ class BankHttpServer::Handlers {
 };
 
 BankHttpServer::BankHttpServer(std::shared_ptr<Bank> bank, HttpServerOptions options)
-    : bank_(std::move(bank)), options_(std::move(options)) {
+    : bank_(std::move(bank)), options_(std::move(options)), metrics_(options_.metrics_registry) {
   ConnectionLimits limits{options_.max_request_line_bytes, options_.max_header_bytes, options_.request_timeout,
                           options_.idle_timeout, std::chrono::milliseconds(10000)};
   server_ = std::make_unique<Server>(limits, [this](int status) { handlers_->Refused(status); });

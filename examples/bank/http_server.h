@@ -36,6 +36,9 @@
 namespace httplib {
 class Server;
 }
+namespace prometheus {
+class Registry;
+}
 
 namespace bank {
 
@@ -65,6 +68,9 @@ struct HttpServerOptions {
   // Open connections (served or waiting for a free worker); one more is
   // answered 503 and closed. Default 512.
   size_t max_connections = 512;
+  // Where the HTTP and command metrics are recorded, and what GET /metrics
+  // serves (the whole registry). Default null: a registry of the server's own.
+  std::shared_ptr<prometheus::Registry> metrics_registry = nullptr;
 };
 
 class BankHttpServer {

@@ -1,6 +1,7 @@
 // estoria-bank: the CQRS example service. Bank accounts over HTTP on top of
 // Estoria: commands append BalanceChanged events, queries read an on-demand fold
 // or a read model kept by a projection processor. Run with --help.
+#include <prometheus/registry.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -153,6 +154,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // One registry for the library's store metrics and the server's HTTP metrics.
+  auto registry = std::make_shared<prometheus::Registry>();
+  bank_options.metrics_registry = registry;
+  http_options.metrics_registry = registry;
   auto opened = bank::OpenBank(bank_options);
   if (!opened.has_value()) {
     std::cerr << "estoria-bank: cannot open: " << opened.error() << "\n";

@@ -1,6 +1,13 @@
 #include "metrics.h"
 
-#include <sstream>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <mutex>
 
 namespace bank {
 namespace {
@@ -19,99 +26,128 @@ std::string_view OutcomeName(CommandOutcome outcome) {
   return "unknown";
 }
 
-// Label values here are route templates and method names: no escaping needed
-// beyond quotes and backslashes, which they never contain; escape anyway.
-std::string Escape(std::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
+// Upper bounds (seconds) of the HTTP latency histogram's buckets.
+const prometheus::Histogram::BucketBoundaries& HttpBuckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  return buckets;
 }
 
 }  // namespace
 
+struct Metrics::Families {
+  explicit Families(prometheus::Registry& r)
+      : requests(prometheus::BuildCounter()
+                     .Name("estoria_bank_http_requests_total")
+                     .Help("HTTP requests by route, method and status.")
+                     .Register(r)),
+        latency(prometheus::BuildHistogram()
+                    .Name("estoria_bank_http_request_duration_seconds")
+                    .Help("HTTP request latency by route and status.")
+                    .Register(r)),
+        in_flight(prometheus::BuildGauge()
+                      .Name("estoria_bank_http_requests_in_flight")
+                      .Help("HTTP requests being served.")
+                      .Register(r)
+                      .Add({})),
+        commands(prometheus::BuildCounter()
+                     .Name("estoria_bank_commands_total")
+                     .Help("ModifyBalance commands by outcome.")
+                     .Register(r)),
+        appends(prometheus::BuildCounter()
+                    .Name("estoria_bank_appends_total")
+                    .Help("Events appended by commands.")
+                    .Register(r)
+                    .Add({})),
+        conflicts(prometheus::BuildCounter()
+                      .Name("estoria_bank_conflicts_total")
+                      .Help("Version conflicts met by commands (each one retried or reported).")
+                      .Register(r)
+                      .Add({})),
+        position(prometheus::BuildGauge()
+                     .Name("estoria_bank_projection_position")
+                     .Help("Global position the read model has reached.")
+                     .Register(r)
+                     .Add({})),
+        head(prometheus::BuildGauge()
+                 .Name("estoria_bank_store_head_position")
+                 .Help("Highest committed global position of the event store.")
+                 .Register(r)
+                 .Add({})),
+        lag_events(prometheus::BuildGauge()
+                       .Name("estoria_bank_projection_lag_events")
+                       .Help("Events the read model is behind the store.")
+                       .Register(r)
+                       .Add({})),
+        lag_seconds(prometheus::BuildGauge()
+                        .Name("estoria_bank_projection_lag_seconds")
+                        .Help("Age of the oldest event not yet in the read model.")
+                        .Register(r)
+                        .Add({})),
+        handled(prometheus::BuildCounter()
+                    .Name("estoria_bank_projection_events_handled_total")
+                    .Help("Events handled by the read model processor.")
+                    .Register(r)
+                    .Add({})),
+        tailing(prometheus::BuildGauge()
+                    .Name("estoria_bank_projection_tailing")
+                    .Help("1 when the read model processor is caught up and tailing.")
+                    .Register(r)
+                    .Add({})) {}
+
+  prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Family<prometheus::Histogram>& latency;
+  prometheus::Gauge& in_flight;
+  prometheus::Family<prometheus::Counter>& commands;
+  prometheus::Counter& appends;
+  prometheus::Counter& conflicts;
+  prometheus::Gauge& position;
+  prometheus::Gauge& head;
+  prometheus::Gauge& lag_events;
+  prometheus::Gauge& lag_seconds;
+  prometheus::Counter& handled;  // advanced to the processor's count at each scrape
+  prometheus::Gauge& tailing;
+  std::mutex handled_mu;
+  int64_t handled_seen = 0;
+};
+
+Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
+    : registry_(registry != nullptr ? std::move(registry) : std::make_shared<prometheus::Registry>()),
+      families_(std::make_unique<Families>(*registry_)) {}
+
+Metrics::~Metrics() = default;
+
+void Metrics::RequestStarted() { families_->in_flight.Increment(); }
+void Metrics::RequestFinished() { families_->in_flight.Decrement(); }
+
 void Metrics::RecordRequest(std::string_view route, std::string_view method, int status, double seconds) {
-  std::lock_guard lock(mu_);
-  ++requests_[{std::string(route), std::string(method), status}];
-  Histogram& h = latency_[{std::string(route), status}];
-  size_t i = 0;
-  while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
-  if (i < kBuckets.size()) ++h.buckets[i];
-  ++h.count;
-  h.sum += seconds;
+  std::string code = std::to_string(status);
+  families_->requests.Add({{"route", std::string(route)}, {"method", std::string(method)}, {"status", code}})
+      .Increment();
+  families_->latency.Add({{"route", std::string(route)}, {"status", code}}, HttpBuckets()).Observe(seconds);
 }
 
 void Metrics::RecordCommand(const CommandResult& result) {
-  std::lock_guard lock(mu_);
-  ++commands_[std::string(OutcomeName(result.outcome))];
-  if (result.outcome == CommandOutcome::kApplied) ++appends_;
-  conflicts_ += static_cast<uint64_t>(result.conflicts);
+  families_->commands.Add({{"outcome", std::string(OutcomeName(result.outcome))}}).Increment();
+  if (result.outcome == CommandOutcome::kApplied) families_->appends.Increment();
+  if (result.conflicts > 0) families_->conflicts.Increment(static_cast<double>(result.conflicts));
 }
 
 std::string Metrics::Render(const ProjectionStats& stats) const {
-  std::ostringstream out;
-  std::lock_guard lock(mu_);
-  out << "# HELP estoria_bank_http_requests_total HTTP requests by route, method and status.\n"
-      << "# TYPE estoria_bank_http_requests_total counter\n";
-  for (const auto& [key, count] : requests_) {
-    const auto& [route, method, status] = key;
-    out << "estoria_bank_http_requests_total{route=\"" << Escape(route) << "\",method=\"" << Escape(method)
-        << "\",status=\"" << status << "\"} " << count << "\n";
-  }
-  out << "# HELP estoria_bank_http_requests_in_flight HTTP requests being served.\n"
-      << "# TYPE estoria_bank_http_requests_in_flight gauge\n"
-      << "estoria_bank_http_requests_in_flight " << in_flight_.load(std::memory_order_relaxed) << "\n";
-  out << "# HELP estoria_bank_http_request_duration_seconds HTTP request latency by route and status.\n"
-      << "# TYPE estoria_bank_http_request_duration_seconds histogram\n";
-  for (const auto& [key, h] : latency_) {
-    std::string labels = "route=\"" + Escape(key.first) + "\",status=\"" + std::to_string(key.second) + "\"";
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      cumulative += h.buckets[i];
-      out << "estoria_bank_http_request_duration_seconds_bucket{" << labels << ",le=\"" << kBuckets[i] << "\"} "
-          << cumulative << "\n";
+  families_->position.Set(static_cast<double>(stats.position));
+  families_->head.Set(static_cast<double>(stats.head_position));
+  families_->lag_events.Set(
+      static_cast<double>(stats.head_position > stats.position ? stats.head_position - stats.position : 0));
+  families_->lag_seconds.Set(stats.lag_seconds);
+  families_->tailing.Set(stats.phase == "tailing" ? 1 : 0);
+  {
+    std::lock_guard lock(families_->handled_mu);
+    if (stats.events_handled > families_->handled_seen) {
+      families_->handled.Increment(static_cast<double>(stats.events_handled - families_->handled_seen));
+      families_->handled_seen = stats.events_handled;
     }
-    out << "estoria_bank_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << h.count << "\n";
-    out << "estoria_bank_http_request_duration_seconds_sum{" << labels << "} " << h.sum << "\n";
-    out << "estoria_bank_http_request_duration_seconds_count{" << labels << "} " << h.count << "\n";
   }
-  out << "# HELP estoria_bank_commands_total ModifyBalance commands by outcome.\n"
-      << "# TYPE estoria_bank_commands_total counter\n";
-  for (const auto& [outcome, count] : commands_) {
-    out << "estoria_bank_commands_total{outcome=\"" << outcome << "\"} " << count << "\n";
-  }
-  out << "# HELP estoria_bank_appends_total Events appended by commands.\n"
-      << "# TYPE estoria_bank_appends_total counter\n"
-      << "estoria_bank_appends_total " << appends_ << "\n"
-      << "# HELP estoria_bank_conflicts_total Version conflicts met by commands (each one retried or reported).\n"
-      << "# TYPE estoria_bank_conflicts_total counter\n"
-      << "estoria_bank_conflicts_total " << conflicts_ << "\n"
-      << "# HELP estoria_bank_projection_position Global position the read model has reached.\n"
-      << "# TYPE estoria_bank_projection_position gauge\n"
-      << "estoria_bank_projection_position " << stats.position << "\n"
-      << "# HELP estoria_bank_store_head_position Highest committed global position of the event store.\n"
-      << "# TYPE estoria_bank_store_head_position gauge\n"
-      << "estoria_bank_store_head_position " << stats.head_position << "\n"
-      << "# HELP estoria_bank_projection_lag_events Events the read model is behind the store.\n"
-      << "# TYPE estoria_bank_projection_lag_events gauge\n"
-      << "estoria_bank_projection_lag_events "
-      << (stats.head_position > stats.position ? stats.head_position - stats.position : 0) << "\n"
-      << "# HELP estoria_bank_projection_lag_seconds Age of the oldest event not yet in the read model.\n"
-      << "# TYPE estoria_bank_projection_lag_seconds gauge\n"
-      << "estoria_bank_projection_lag_seconds " << stats.lag_seconds << "\n"
-      << "# HELP estoria_bank_projection_events_handled_total Events handled by the read model processor.\n"
-      << "# TYPE estoria_bank_projection_events_handled_total counter\n"
-      << "estoria_bank_projection_events_handled_total " << stats.events_handled << "\n"
-      << "# HELP estoria_bank_projection_tailing 1 when the read model processor is caught up and tailing.\n"
-      << "# TYPE estoria_bank_projection_tailing gauge\n"
-      << "estoria_bank_projection_tailing " << (stats.phase == "tailing" ? 1 : 0) << "\n";
-  return out.str();
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 
 }  // namespace bank

@@ -1,6 +1,10 @@
 // Black-box tests of estoria-bank's HTTP interface: every route and every error
 // code of issue 7, and that no rejected request appends anything.
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -303,10 +307,10 @@ TEST_P(BankApiTest, HealthAndMetrics) {
   const std::string& text = res->body;
   for (const std::string& line : std::vector<std::string>{
            "# TYPE estoria_bank_http_requests_total counter",
-           "estoria_bank_http_requests_total{route=\"/accounts/{id}/balance\",method=\"POST\",status=\"204\"} 1",
-           "estoria_bank_http_requests_total{route=\"/accounts/{id}/balance\",method=\"POST\",status=\"422\"} 1",
-           "estoria_bank_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
-           "estoria_bank_http_requests_total{route=\"/accounts\",method=\"GET\",status=\"200\"} 1",
+           "estoria_bank_http_requests_total{method=\"POST\",route=\"/accounts/{id}/balance\",status=\"204\"} 1",
+           "estoria_bank_http_requests_total{method=\"POST\",route=\"/accounts/{id}/balance\",status=\"422\"} 1",
+           "estoria_bank_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
+           "estoria_bank_http_requests_total{method=\"GET\",route=\"/accounts\",status=\"200\"} 1",
            "# TYPE estoria_bank_http_request_duration_seconds histogram",
            "estoria_bank_http_request_duration_seconds_count{route=\"/accounts/{id}/balance\",status=\"204\"} 1",
            "estoria_bank_http_request_duration_seconds_bucket{route=\"/accounts/{id}/"
@@ -320,9 +324,29 @@ TEST_P(BankApiTest, HealthAndMetrics) {
            "estoria_bank_projection_events_handled_total 1",
            "# TYPE estoria_bank_projection_lag_seconds gauge",
            "estoria_bank_http_requests_in_flight 1",
+           // The library's metrics of the event store, in the same registry.
+           "# TYPE estoria_event_store_append_duration_seconds histogram",
+           "estoria_event_store_appends_total{backend=\"" + GetParam() + "\",store=\"events\"} 1",
+           "estoria_event_store_events_appended_total{backend=\"" + GetParam() + "\",store=\"events\"} 1",
+           "estoria_event_store_append_conflicts_total{backend=\"" + GetParam() + "\",store=\"events\"} 0",
        }) {
     EXPECT_NE(text.find(line + "\n"), std::string::npos) << "missing: " << line << "\nin:\n" << text;
   }
+#ifdef ESTORIA_PROMTOOL
+  // promtool (Debian package prometheus) accepts the whole exposition.
+  std::string file = ::testing::TempDir() + "bank_metrics_" + std::to_string(getpid()) + ".prom";
+  std::ofstream(file) << text;
+  std::string command = std::string(ESTORIA_PROMTOOL) + " check metrics < " + file + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  EXPECT_EQ(pclose(pipe), 0) << output;
+  EXPECT_EQ(output, "");
+  std::remove(file.c_str());
+#endif
 }
 
 BANK_INSTANTIATE(BankApiTest);
