@@ -29,7 +29,8 @@ class AggregateCacheConformance : public ::testing::TestWithParam<CacheFactory> 
  protected:
   void SetUp() override {
     cache_ = GetParam().make();
-    ASSERT_NE(cache_, nullptr);
+    // A factory returns null when its server is not configured.
+    if (!cache_) GTEST_SKIP() << GetParam().name << ": no cache server configured";
     // Fresh namespaces: a shared cache may hold other tests' entries.
     ns_ = "t-" + estoria::Uuid::NewV7().ToString();
     other_ns_ = "u-" + estoria::Uuid::NewV7().ToString();
