@@ -4,6 +4,12 @@
 // ESTORIA_TEST_REDIS (scripts/with-redis); skips without it.
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -17,6 +23,7 @@
 #include "../aggregate/test_types.h"
 #include "estoria/cached_store.h"
 #include "estoria/event_sourced_store.h"
+#include "estoria/memory/memory_event_store.h"
 #include "estoria/redis/redis_aggregate_cache.h"
 #include "estoria/sqlite/sqlite_event_store.h"
 #include "estoria/testing/matchers.h"
@@ -131,6 +138,96 @@ TEST(RedisCacheTest, ConcurrentPutsKeepTheNewestVersion) {
   EXPECT_EQ(got.version, highest.load());
   EXPECT_EQ(got.data, "v" + std::to_string(highest.load()));
   ESTORIA_ASSERT_OK(cache->Delete("ns", key));
+}
+
+// ---- a Redis that goes away ----------------------------------------------------
+
+// A redis-server of this test's own (not the shared one of scripts/with-redis),
+// so that it can be killed and restarted on the same port.
+class OwnRedis {
+ public:
+  OwnRedis() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port_ = ntohs(addr.sin_port);
+    }
+    close(fd);
+  }
+  ~OwnRedis() { Kill(); }
+  int port() const { return port_; }
+  std::string uri() const {
+    return "redis://127.0.0.1:" + std::to_string(port_) + "/0?connect_timeout_ms=500&timeout_ms=500";
+  }
+
+  // Starts the server; true once it accepts connections (within 5 s).
+  bool Start() {
+    std::string port = std::to_string(port_);
+    const char* argv[] = {"redis-server", "--bind", "127.0.0.1", "--port", port.c_str(), "--save",    "",
+                          "--appendonly", "no",     "--dir",     "/tmp",   "--logfile",  "/dev/null", nullptr};
+    if (posix_spawnp(&pid_, "redis-server", nullptr, nullptr, const_cast<char* const*>(argv), environ) != 0) {
+      pid_ = -1;
+      return false;
+    }
+    for (int i = 0; i < 100; ++i) {
+      if (RedisAggregateCache::OpenUri(uri())) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+TEST(RedisOutageTest, ADownRedisDegradesToStoreLoadsAndRecovers) {
+  SKIP_WITHOUT_REDIS();  // redis-server is installed where scripts/with-redis runs
+  OwnRedis server;
+  ASSERT_TRUE(server.Start()) << "could not start redis-server on port " << server.port();
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto cache, RedisAggregateCache::OpenUri(server.uri()));
+  auto memory = memory::MemoryEventStore::Open().value();
+  auto events = std::make_shared<CountingEventStore>(memory);
+  auto base = EventSourcedStore<Account, Opened, BalanceChanged, Closed>::Create(events, "account");
+  auto cached = CachedStore<Account>::Create(base, {.cache = cache});
+  auto a = cached->New().value();
+  a.Append(Opened{"ann"});
+  ESTORIA_ASSERT_OK(cached->Save(a));
+  const Uuid id = a.id().uuid();
+  ESTORIA_ASSERT_OK(cached->Load(id));
+  EXPECT_EQ(cached->stats().hits, 1);
+
+  server.Kill();
+  EXPECT_THAT(cache->Get("account", id.ToString()), StatusIs(StatusCode::kUnavailable));
+  events->Reset();
+  for (int i = 0; i < 3; ++i) {
+    ESTORIA_ASSERT_OK_AND_ASSIGN(auto loaded, cached->Load(id));  // never fails: read from the store
+    EXPECT_EQ(loaded.state().owner, "ann");
+    loaded.Append(BalanceChanged{1});
+    ESTORIA_ASSERT_OK(cached->Save(loaded));
+  }
+  EXPECT_EQ(events->reads(), 3);
+  EXPECT_GT(cached->stats().errors, 0);
+
+  // The same cache object reconnects once the server is back (empty: no persistence).
+  ASSERT_TRUE(server.Start());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto reloaded, cached->Load(id));
+  EXPECT_EQ(reloaded.version(), 4);
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto entry, cache->Get("account", id.ToString()));
+  EXPECT_EQ(entry.version, 4);
+  const int64_t hits = cached->stats().hits;
+  ESTORIA_ASSERT_OK(cached->Load(id));
+  EXPECT_EQ(cached->stats().hits, hits + 1);
 }
 
 // ---- two processes sharing one Redis ------------------------------------------
