@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -135,10 +136,12 @@ class CachedStore final : public AggregateStoreDecorator<S> {
       started = BeginLocked(id);
     }
     auto loaded = this->inner()->Load(id, options);
+    std::optional<std::string> data;
+    if (loaded) data = Encode(*loaded);  // outside the lock
     std::lock_guard<std::mutex> lock(mu_);
     bool raced = EndLocked(id, started);
     if (loaded && !raced) {
-      PutLocked(key, *loaded);
+      PutLocked(key, loaded->version(), data);
     } else if (raced) {
       DeleteLocked(key);  // a save finished meanwhile: let the next load read the store
     }
@@ -156,11 +159,13 @@ class CachedStore final : public AggregateStoreDecorator<S> {
       started = BeginLocked(id);
     }
     Status st = this->inner()->Save(aggregate);
+    std::optional<std::string> data;
+    if (st.ok()) data = Encode(aggregate);  // outside the lock
     std::lock_guard<std::mutex> lock(mu_);
     bool raced = EndLocked(id, started);
     NoteMutationLocked(id);
     if (st.ok() && !raced) {
-      PutLocked(id.ToString(), aggregate);
+      PutLocked(id.ToString(), aggregate.version(), data);
     } else {
       // Failed, or another save/evict of this aggregate finished while this one
       // ran (its version may be newer, or it may have skipped caching because
@@ -228,18 +233,26 @@ class CachedStore final : public AggregateStoreDecorator<S> {
                                               std::move(state).value(), view->last_event_time);
   }
 
-  // Caches the aggregate unless a newer version is already cached.
-  void PutLocked(const std::string& key, const Aggregate<S>& aggregate) {
-    if (aggregate.version() < 1) return;
+  // The entry bytes of an aggregate; nullopt (counted) when its state does not encode.
+  std::optional<std::string> Encode(const Aggregate<S>& aggregate) {
     auto state = CodecFor<S>::template Encode<S>(aggregate.state());
     if (!state) {
       errors_.fetch_add(1, std::memory_order_relaxed);
-      DeleteLocked(key);  // never leave an older version behind
+      return std::nullopt;
+    }
+    return internal::EncodeCachedState(SchemaVersionOf<S>(), aggregate.last_event_time(), CodecFor<S>::kContentType,
+                                       *state);
+  }
+
+  // Caches (version, data) unless a newer version is already cached; no data
+  // (an encode failure) deletes the entry, never leaving an older version behind.
+  void PutLocked(const std::string& key, int64_t version, const std::optional<std::string>& data) {
+    if (version < 1) return;
+    if (!data) {
+      DeleteLocked(key);
       return;
     }
-    std::string data = internal::EncodeCachedState(SchemaVersionOf<S>(), aggregate.last_event_time(),
-                                                   CodecFor<S>::kContentType, *state);
-    auto put = cache_->Put(namespace_, key, aggregate.version(), data, options_.ttl);
+    auto put = cache_->Put(namespace_, key, version, *data, options_.ttl);
     if (!put) {
       errors_.fetch_add(1, std::memory_order_relaxed);
       DeleteLocked(key);
