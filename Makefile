@@ -32,11 +32,11 @@ REPEAT ?= 20
 test-faults: build-test
 	@scripts/with-postgres scripts/with-nats ctest --test-dir build/test -L faults --repeat until-fail:$(REPEAT) --output-on-failure
 
-# The core alone (memory backend only, ESTORIA_WITH_SQLITE/POSTGRES/NATS off;
+# The core alone (memory backend only, ESTORIA_WITH_SQLITE/POSTGRES/NATS/REDIS off;
 # no benchmarks or examples, which `make test` builds):
 # configures, builds and passes its tests (used by .ci/run).
 test-core: deps
-	@cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DESTORIA_WERROR=ON -DESTORIA_WITH_SQLITE=OFF -DESTORIA_WITH_POSTGRES=OFF -DESTORIA_WITH_NATS=OFF -DESTORIA_BUILD_BENCH=OFF -DESTORIA_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DESTORIA_WERROR=ON -DESTORIA_WITH_SQLITE=OFF -DESTORIA_WITH_POSTGRES=OFF -DESTORIA_WITH_NATS=OFF -DESTORIA_WITH_REDIS=OFF -DESTORIA_BUILD_BENCH=OFF -DESTORIA_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build/core -j $(JOBS)
 	@ctest --test-dir build/core --output-on-failure -j $(JOBS)
 
