@@ -57,7 +57,8 @@ class AggregateCache {
   // Stores (version, data) unless the entry already holds a newer version;
   // true when stored, false when a newer version was kept. ttl: the entry
   // expires that long after this Put (0 = never). Errors: InvalidArgument
-  // (version < 1, negative ttl), Unavailable.
+  // (version < 1, negative ttl), Unavailable, Corruption (the cache holds
+  // something that is not an entry under the key).
   virtual Result<bool> Put(std::string_view ns, std::string_view key, int64_t version, std::string_view data,
                            std::chrono::milliseconds ttl) = 0;
 
