@@ -1,6 +1,6 @@
 # Estoria C++: the two commands of the Quick start, and a few helpers.
 #   make demo   set up, build (Release) and run the example on embedded SQLite
-#   make test   set up, build and pass the whole test suite (starts PostgreSQL)
+#   make test   set up, build and pass the whole test suite (starts PostgreSQL, NATS, Redis)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
@@ -21,7 +21,7 @@ build-test: deps
 	@cmake --build build/test -j $(JOBS)
 
 test: build-test
-	@scripts/with-postgres scripts/with-nats scripts/run-tests build/test
+	@scripts/with-postgres scripts/with-nats scripts/with-redis scripts/run-tests build/test
 
 # The injected-fault tests (ctest label "faults": lost COMMIT, server restarts
 # during a projection run and a copy, NOTIFY wake-up across processes, SQLite
@@ -32,11 +32,11 @@ REPEAT ?= 20
 test-faults: build-test
 	@scripts/with-postgres scripts/with-nats ctest --test-dir build/test -L faults --repeat until-fail:$(REPEAT) --output-on-failure
 
-# The core alone (memory backend only, ESTORIA_WITH_SQLITE/POSTGRES/NATS off;
+# The core alone (memory backend only, ESTORIA_WITH_SQLITE/POSTGRES/NATS/REDIS off;
 # no benchmarks or examples, which `make test` builds):
 # configures, builds and passes its tests (used by .ci/run).
 test-core: deps
-	@cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DESTORIA_WERROR=ON -DESTORIA_WITH_SQLITE=OFF -DESTORIA_WITH_POSTGRES=OFF -DESTORIA_WITH_NATS=OFF -DESTORIA_BUILD_BENCH=OFF -DESTORIA_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DESTORIA_WERROR=ON -DESTORIA_WITH_SQLITE=OFF -DESTORIA_WITH_POSTGRES=OFF -DESTORIA_WITH_NATS=OFF -DESTORIA_WITH_REDIS=OFF -DESTORIA_BUILD_BENCH=OFF -DESTORIA_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build/core -j $(JOBS)
 	@ctest --test-dir build/core --output-on-failure -j $(JOBS)
 
@@ -45,12 +45,12 @@ test-core: deps
 test-asan: deps
 	@cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Sanitize -DESTORIA_SANITIZE=address -DESTORIA_WERROR=ON >/dev/null
 	@cmake --build build/asan -j $(JOBS)
-	@scripts/with-postgres scripts/with-nats scripts/run-tests build/asan --sanitizer
+	@scripts/with-postgres scripts/with-nats scripts/with-redis scripts/run-tests build/asan --sanitizer
 
 test-tsan: deps
 	@cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Sanitize -DESTORIA_SANITIZE=thread -DESTORIA_WERROR=ON >/dev/null
 	@cmake --build build/tsan -j $(JOBS)
-	@scripts/with-postgres scripts/with-nats scripts/run-tests build/tsan --sanitizer
+	@scripts/with-postgres scripts/with-nats scripts/with-redis scripts/run-tests build/tsan --sanitizer
 
 # libFuzzer runs (clang, ASan+UBSan) of every target in tests/fuzz, each for
 # FUZZ_SECONDS seconds on a scratch copy of its corpus, in build/fuzz. Fails

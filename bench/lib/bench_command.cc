@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 
+#include "cache_workload.h"
 #include "command_workload.h"
 #include "load_workload.h"
 #include "raw_ceiling.h"
@@ -16,15 +17,15 @@ namespace estoria::bench {
 
 const std::vector<std::string>& WorkloadNames() {
   static const std::vector<std::string> kNames = {
-      "append",     "read-stream", "read-all", "project",   "tail-latency",    "load", "commands", "raw-ceiling",
-      "raw-sqlite", "raw-pgbench", "raw-nats", "footprint", "raw-read-ceiling"};
+      "append",     "read-stream", "read-all", "project",   "tail-latency",     "load",       "commands", "raw-ceiling",
+      "raw-sqlite", "raw-pgbench", "raw-nats", "footprint", "raw-read-ceiling", "cached-load"};
   return kNames;
 }
 
 void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("WORKLOAD", o.workload,
                  "append | read-stream | read-all | project | tail-latency | load | commands | "
-                 "raw-ceiling | raw-sqlite | raw-pgbench | raw-nats | footprint | raw-read-ceiling")
+                 "raw-ceiling | raw-sqlite | raw-pgbench | raw-nats | footprint | raw-read-ceiling | cached-load")
       ->required()
       ->check(CLI::IsMember(WorkloadNames()));
   cmd.add_option("--writers", o.writers, "Writer (or reader) threads / pgbench clients (default 1)")
@@ -55,14 +56,18 @@ void AddBenchOptions(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("--history", o.history, "load: comma-separated history lengths (default 10,100,1000,10000)");
   cmd.add_option("--snapshot-every", o.snapshot_every, "load: snapshot every N events (default 100)")
       ->check(CLI::PositiveNumber);
-  cmd.add_option("--aggregates", o.aggregates, "commands: aggregates the commands go to (default 1)")
+  cmd.add_option("--redis", o.redis,
+                 "cached-load: Redis URI (redis://host:port/db) of the shared-cache side (default: no Redis side)")
+      ->envname("ESTORIA_BENCH_REDIS");
+  cmd.add_option("--aggregates", o.aggregates,
+                 "commands: aggregates the commands go to; cached-load: aggregates loaded (default 1)")
       ->check(CLI::PositiveNumber);
   cmd.add_flag("--vs-raw", o.vs_raw,
                "read-all (sqlite:, postgres:// stores): also time the raw read ceiling over the same rows, in "
                "--rounds interleaved rounds (raw loop, then ReadAll); each read-all row gets ratio_to_raw");
   cmd.add_option("--rounds", o.rounds,
                  "commands: interleaved rounds, old path then executor; read-all --vs-raw: raw loop then "
-                 "ReadAll (default 3)")
+                 "ReadAll; cached-load: cold, lru, redis (default 3)")
       ->check(CLI::PositiveNumber);
   cmd.add_option("--start-at", o.start_at_ms,
                  "append: start the timed part at this Unix time in milliseconds, so that several processes "
@@ -105,6 +110,8 @@ Status RunBench(const BenchOptions& options, bool json, std::ostream& out) {
     results = std::move(*rounds);
   } else if (o.workload == "load") {
     ESTORIA_ASSIGN_OR_RETURN(results, RunLoad(o));
+  } else if (o.workload == "cached-load") {
+    ESTORIA_ASSIGN_OR_RETURN(results, RunCachedLoad(o));
   } else {
     if (!one) return one.error().WithContext("bench " + o.workload);
     results.push_back(std::move(*one));

@@ -18,7 +18,7 @@ namespace estoria::bench {
 struct BenchOptions {
   std::string workload;                       // append, read-stream, read-all, project, tail-latency,
                                               // load, commands, raw-ceiling, raw-sqlite, raw-pgbench, raw-nats,
-                                              // footprint, raw-read-ceiling
+                                              // footprint, raw-read-ceiling, cached-load
   std::string store = "memory:";              // store URI
   int writers = 1;                            // concurrent writer (or reader) threads. Default 1.
   int streams = 100;                          // distinct streams. Default 100.
@@ -41,6 +41,7 @@ struct BenchOptions {
   bool vs_raw = false;                        // read-all: also the raw read ceiling, interleaved
   int rounds = 3;                             // commands, read-all --vs-raw: interleaved rounds. Default 3.
   double seconds = 3;                         // commands: seconds per side and round. Default 3.
+  std::string redis;                          // cached-load: Redis URI of the shared cache side ("" = none)
   int64_t start_at_ms = 0;                    // append: start the timed part at this Unix time (ms), so
                                               // that several processes run together. Default 0: at once.
 };

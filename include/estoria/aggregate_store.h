@@ -30,6 +30,12 @@ struct LoadOptions {
   // When set, apply only the events with timestamp <= to_time (the state as of
   // that instant). Default unset.
   std::optional<Timestamp> to_time = std::nullopt;
+  // The lowest version the caller accepts (e.g. a version it has already
+  // seen or saved). A cache (CachedStore) never serves an entry older than
+  // this: it loads from the store instead. Stores that replay events always
+  // return the latest state and ignore it. Default 0. Negative is
+  // InvalidArgument.
+  int64_t min_version = 0;
 
   // True when neither bound is set (a load of the latest state).
   bool latest() const { return to_version == 0 && !to_time.has_value(); }

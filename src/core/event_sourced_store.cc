@@ -10,6 +10,9 @@ Status ValidateLoadOptions(const LoadOptions& options) {
   if (options.to_version < 0) {
     return Status::InvalidArgument("load: negative to_version " + std::to_string(options.to_version));
   }
+  if (options.min_version < 0) {
+    return Status::InvalidArgument("load: negative min_version " + std::to_string(options.min_version));
+  }
   return Status::Ok();
 }
 
