@@ -159,31 +159,41 @@ struct RebuildResult {
   bool stopped = false;
 };
 
-// Builds (or resumes) the next version and cuts over. Errors: InvalidArgument
-// (bad options), NotSupported (no GlobalReader), FailedPrecondition (the processor failed on a handler error:
-// the message names it; or the version was abandoned meanwhile), errors of the
-// factory, the catalog and the processor.
+// Builds (or resumes) the next version and cuts over (see RebuildOptions).
+// Errors: InvalidArgument (bad name or table name, null store or factory,
+// progress_interval <= 0), NotSupported (no GlobalReader), FailedPrecondition
+// (the processor failed on a handler error: the message names the version,
+// the position and the error; or the version was abandoned meanwhile), errors
+// of the factory, the catalog (Unavailable, Internal), the reader and
+// Processor::Create/Start.
+//
+// The operations below validate everything before they write: a refusal
+// (InvalidArgument for a bad name, NotFound, FailedPrecondition) changes
+// nothing. Each writes the registry or drops tables first and records its step
+// last; an I/O error (Unavailable, Internal) between the two leaves the step
+// unrecorded (abandon may simply be run again; after a failed rollback or
+// cut-over, check `history` and ActiveVersion before retrying).
 Result<RebuildResult> RebuildProjection(std::shared_ptr<EventStore> store, RebuildCatalog& catalog,
                                         const RebuildSinkFactory& make_sink, RebuildOptions options);
 
 // Makes the unfinished rebuild's version (or `version`) active once its
-// checkpoint has reached the head. NotFound (no such projection, or no
-// unfinished rebuild), FailedPrecondition (not caught up: message gives both
-// positions; the version is abandoned or already active), catalog errors.
-// Nothing changes on error.
+// checkpoint has reached the head. NotFound (no such projection or recorded
+// version, or no unfinished rebuild), FailedPrecondition (not caught up: the
+// message gives both positions; the version is abandoned or already active),
+// errors of the catalog and the reader.
 Result<RebuildStep> CutOverProjection(RebuildCatalog& catalog, GlobalReader& reader, std::string_view name,
                                       std::optional<int> version = std::nullopt);
 
 // Makes the version the active one replaced active again. NotFound (unknown
-// projection), FailedPrecondition (no previous version, or its tables were
-// abandoned), catalog errors. Nothing changes on error.
+// projection), FailedPrecondition (no active version, no previous version, or
+// its tables were abandoned), errors of the catalog and the reader.
 Result<RebuildStep> RollbackProjection(RebuildCatalog& catalog, GlobalReader& reader, std::string_view name);
 
 // Drops a version's tables and checkpoint and records it. Default version:
 // the unfinished rebuild's, else the most recently rolled-back one.
 // NotFound (unknown projection or version, nothing to abandon),
-// FailedPrecondition (the version is active, or already abandoned), catalog
-// errors. Nothing changes on error.
+// FailedPrecondition (the version is active, or already abandoned), errors of
+// the catalog and the reader.
 Result<RebuildStep> AbandonProjectionVersion(RebuildCatalog& catalog, GlobalReader& reader, std::string_view name,
                                              std::optional<int> version = std::nullopt);
 
@@ -194,7 +204,8 @@ struct ProjectionVersions {
   int highest = 0;                  // the highest version recorded or active
   std::vector<std::string> tables;  // base tables of `unfinished` (or the latest started)
 };
-// NotFound when the projection has no history and no active version.
+// NotFound when the projection has no history and no active version;
+// InvalidArgument (bad name); catalog errors.
 Result<ProjectionVersions> DescribeProjectionVersions(RebuildCatalog& catalog, std::string_view name);
 
 }  // namespace estoria
