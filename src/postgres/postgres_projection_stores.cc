@@ -76,7 +76,15 @@ Status PostgresProjectionTables::EnsureSchema(const PostgresOptions& options) {
                                      "CREATE TABLE IF NOT EXISTS " +
                                      Table(options.schema, "projection_versions") +
                                      " (name text PRIMARY KEY, active_version bigint NOT NULL,"
-                                     " updated_at timestamptz NOT NULL DEFAULT now())")
+                                     " updated_at timestamptz NOT NULL DEFAULT now());"
+                                     "CREATE TABLE IF NOT EXISTS " +
+                                     Table(options.schema, "projection_rebuilds") +
+                                     " (seq bigserial PRIMARY KEY, projection text NOT NULL, kind text NOT NULL,"
+                                     " version bigint NOT NULL, active_version bigint NOT NULL,"
+                                     " previous_version bigint NOT NULL, position bigint NOT NULL,"
+                                     " head bigint NOT NULL, detail text NOT NULL, at_us bigint NOT NULL);"
+                                     "CREATE INDEX IF NOT EXISTS projection_rebuilds_by_name ON " +
+                                     Table(options.schema, "projection_rebuilds") + " (projection, seq)")
                               .error());
   return tx.Commit();
 }
@@ -294,6 +302,70 @@ Status PostgresVersionRegistry::SetActiveVersion(std::string_view name, int vers
                        " SET active_version = EXCLUDED.active_version, updated_at = now()",
                    PgParams().Text(name).Int64(version))
       .error();
+}
+
+Result<std::shared_ptr<PostgresRebuildCatalog>> PostgresRebuildCatalog::Open(PostgresOptions options) {
+  ESTORIA_ASSIGN_OR_RETURN(auto versions, PostgresVersionRegistry::Open(options));
+  ESTORIA_ASSIGN_OR_RETURN(auto checkpoints, PostgresCheckpointStore::Open(options));
+  ESTORIA_ASSIGN_OR_RETURN(auto conn, PostgresProjectionTables::Connect(options));
+  return std::make_shared<PostgresRebuildCatalog>(std::move(options), std::move(versions), std::move(checkpoints),
+                                                  std::move(conn));
+}
+
+Status PostgresRebuildCatalog::Record(const RebuildStep& step) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(step.projection));
+  Timestamp at = step.at == Timestamp{} ? Now() : step.at;
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return conn_
+      ->ExecParams("INSERT INTO " + Table(options_.schema, "projection_rebuilds") +
+                       " (projection, kind, version, active_version, previous_version, position, head, detail, at_us)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                   PgParams()
+                       .Text(step.projection)
+                       .Text(RebuildStepKindName(step.kind))
+                       .Int64(step.version)
+                       .Int64(step.active_version)
+                       .Int64(step.previous_version)
+                       .Int64(step.position)
+                       .Int64(step.head)
+                       .Text(step.detail)
+                       .Int64(at.time_since_epoch().count()))
+      .error();
+}
+
+Result<std::vector<RebuildStep>> PostgresRebuildCatalog::History(std::string_view projection) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(projection));
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  ESTORIA_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->ExecParams("SELECT seq, kind, version, active_version, previous_version, position, head,"
+                        " detail, at_us FROM " +
+                            Table(options_.schema, "projection_rebuilds") + " WHERE projection = $1 ORDER BY seq",
+                        PgParams().Text(projection), PgFormat::kBinary));
+  std::vector<RebuildStep> out;
+  for (int row = 0; row < r.rows(); ++row) {
+    RebuildStep s;
+    s.seq = r.Int64(row, 0);
+    s.projection = std::string(projection);
+    ESTORIA_ASSIGN_OR_RETURN(s.kind, ParseRebuildStepKind(r.String(row, 1)));
+    s.version = static_cast<int>(r.Int64(row, 2));
+    s.active_version = static_cast<int>(r.Int64(row, 3));
+    s.previous_version = static_cast<int>(r.Int64(row, 4));
+    s.position = r.Int64(row, 5);
+    s.head = r.Int64(row, 6);
+    s.detail = r.String(row, 7);
+    s.at = Timestamp(std::chrono::microseconds(r.Int64(row, 8)));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Status PostgresRebuildCatalog::DropTables(const std::vector<std::string>& tables) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return PostgresProjectionTables::DropTables(*conn_, options_.schema, tables);
 }
 
 }  // namespace estoria::postgres

@@ -47,6 +47,19 @@ CREATE TABLE IF NOT EXISTS estoria_projection_versions (
   active_version INTEGER NOT NULL,
   updated_at_us INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS estoria_projection_rebuilds (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  projection TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  active_version INTEGER NOT NULL,
+  previous_version INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  head INTEGER NOT NULL,
+  detail TEXT NOT NULL,
+  at_us INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS estoria_projection_rebuilds_by_name ON estoria_projection_rebuilds (projection, seq);
 )sql";
 
 using backend::kDeadLetterColumns;
@@ -338,6 +351,66 @@ Status SqliteVersionRegistry::SetActiveVersion(std::string_view name, int versio
   ESTORIA_RETURN_IF_ERROR(st.BindInt64(2, version));
   ESTORIA_RETURN_IF_ERROR(st.BindInt64(3, Now().time_since_epoch().count()));
   return st.Run();
+}
+
+Result<std::shared_ptr<SqliteRebuildCatalog>> SqliteRebuildCatalog::Open(SqliteStoreOptions options) {
+  ESTORIA_ASSIGN_OR_RETURN(auto db, SqliteProjectionTables::Open(options));
+  ESTORIA_ASSIGN_OR_RETURN(auto versions, SqliteVersionRegistry::Open(options));
+  ESTORIA_ASSIGN_OR_RETURN(auto checkpoints, SqliteCheckpointStore::Open(options));
+  return std::make_shared<SqliteRebuildCatalog>(std::move(versions), std::move(checkpoints), std::move(db));
+}
+
+Status SqliteRebuildCatalog::Record(const RebuildStep& step) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(step.projection));
+  Timestamp at = step.at == Timestamp{} ? Now() : step.at;
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,
+                           db_->Prepare("INSERT INTO estoria_projection_rebuilds (projection, kind, version, "
+                                        "active_version, previous_version, position, head, detail, at_us) "
+                                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(1, step.projection));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(2, RebuildStepKindName(step.kind)));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(3, step.version));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(4, step.active_version));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(5, step.previous_version));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(6, step.position));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(7, step.head));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(8, step.detail));
+  ESTORIA_RETURN_IF_ERROR(st.BindInt64(9, at.time_since_epoch().count()));
+  return st.Run();
+}
+
+Result<std::vector<RebuildStep>> SqliteRebuildCatalog::History(std::string_view projection) {
+  ESTORIA_RETURN_IF_ERROR(backend::ValidateProjectionName(projection));
+  std::lock_guard<std::mutex> lock(mu_);
+  ESTORIA_ASSIGN_OR_RETURN(SqliteStatement st,
+                           db_->Prepare("SELECT seq, kind, version, active_version, previous_version, position, head, "
+                                        "detail, at_us FROM estoria_projection_rebuilds WHERE projection = ? "
+                                        "ORDER BY seq"));
+  ESTORIA_RETURN_IF_ERROR(st.BindText(1, projection));
+  std::vector<RebuildStep> out;
+  for (;;) {
+    ESTORIA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    RebuildStep s;
+    s.seq = st.ColumnInt64(0);
+    s.projection = std::string(projection);
+    ESTORIA_ASSIGN_OR_RETURN(s.kind, ParseRebuildStepKind(st.ColumnText(1)));
+    s.version = static_cast<int>(st.ColumnInt64(2));
+    s.active_version = static_cast<int>(st.ColumnInt64(3));
+    s.previous_version = static_cast<int>(st.ColumnInt64(4));
+    s.position = st.ColumnInt64(5);
+    s.head = st.ColumnInt64(6);
+    s.detail = st.ColumnText(7);
+    s.at = Timestamp(std::chrono::microseconds(st.ColumnInt64(8)));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Status SqliteRebuildCatalog::DropTables(const std::vector<std::string>& tables) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SqliteProjectionTables::DropTables(*db_, tables);
 }
 
 }  // namespace estoria::sqlite

@@ -258,4 +258,25 @@ Result<std::unique_ptr<ReadModelInfo>> ReadModelInfo::Open(const std::string& ur
                               std::string(flag) + " URI)");
 }
 
+Result<std::shared_ptr<RebuildCatalog>> OpenRebuildCatalog(const std::string& uri, std::string_view flag) {
+#ifdef ESTORIA_UI_SQLITE
+  if (uri.starts_with("sqlite:")) {
+    ESTORIA_ASSIGN_OR_RETURN(sqlite::SqliteOptions so, sqlite::SqliteEventStore::ParseUri(uri));
+    sqlite::SqliteStoreOptions co;
+    co.path = so.path;
+    ESTORIA_ASSIGN_OR_RETURN(auto catalog, sqlite::SqliteRebuildCatalog::Open(co));
+    return std::shared_ptr<RebuildCatalog>(std::move(catalog));
+  }
+#endif
+#ifdef ESTORIA_UI_POSTGRES
+  if (uri.starts_with("postgres")) {
+    ESTORIA_ASSIGN_OR_RETURN(postgres::PostgresOptions po, postgres::ParsePostgresUri(uri));
+    ESTORIA_ASSIGN_OR_RETURN(auto catalog, postgres::PostgresRebuildCatalog::Open(po));
+    return std::shared_ptr<RebuildCatalog>(std::move(catalog));
+  }
+#endif
+  return Status::NotSupported("projection versions are kept in SQLite or PostgreSQL; " + uri + " is neither (pass " +
+                              std::string(flag) + " URI)");
+}
+
 }  // namespace estoria::ui

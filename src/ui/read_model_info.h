@@ -19,6 +19,7 @@
 #include "estoria/checkpoint_store.h"
 #include "estoria/event_store.h"
 #include "estoria/projection/dead_letter_store.h"
+#include "estoria/projection/rebuild.h"
 #include "estoria/status.h"
 
 namespace estoria::ui {
@@ -56,5 +57,9 @@ class ReadModelInfo {
   // none was recorded.
   virtual Result<std::optional<std::string>> FailurePolicy(std::string_view projection) = 0;
 };
+
+// The RebuildCatalog (versions, checkpoints, rebuild history, version tables)
+// of the read model at `uri`. Errors as ReadModelInfo::Open.
+Result<std::shared_ptr<RebuildCatalog>> OpenRebuildCatalog(const std::string& uri, std::string_view flag);
 
 }  // namespace estoria::ui

@@ -15,6 +15,7 @@
 #include "estoria/postgres/postgres_projection_stores.h"
 #include "estoria/postgres/postgres_read_model.h"
 #include "estoria/projection/processor.h"
+#include "estoria/projection/rebuild.h"
 #include "estoria/projection/versioning.h"
 #include "estoria/projection/wait.h"
 #include "estoria/testing/matchers.h"
@@ -247,6 +248,83 @@ TEST_F(PostgresReadModelTest, LostSessionIsFencedAndRecovers) {
   EXPECT_TRUE(p->state().active);
   ExpectModelEqualsFold(*model, "totals", second);
   ESTORIA_ASSERT_OK(p->Stop());
+}
+
+// Rebuild orchestration on PostgreSQL: a rebuild stopped mid-way by a failing
+// handler resumes from its checkpoint and cuts over; a rollback restores the
+// previous version's reads; abandon drops the tables; history lists it all.
+TEST_F(PostgresReadModelTest, RebuildResumesCutsOverRollsBackAndAbandons) {
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t head, AppendEvents(*store_, 120));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream fold, FoldLog(*store_->global_reader()));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto catalog, postgres::PostgresRebuildCatalog::Open(PgOptions(schema_)));
+  std::string schema = schema_;
+  auto factory = [&](int64_t fail_at) -> RebuildSinkFactory {
+    return [=, this](int v) -> Result<RebuildSink> {
+      std::string suffix = "_v" + std::to_string(v);
+      postgres::PostgresReadModelOptions o;
+      o.conninfo = PgOptions(schema_).conninfo;
+      o.schema = schema_;
+      o.setup = [schema, suffix](PgConnection& c) { return PgCreateTables(c, schema, suffix); };
+      ESTORIA_ASSIGN_OR_RETURN(auto model, PostgresReadModel::Open(o, [=](PgConnection& c, const Event& e) -> Status {
+                                 if (e.global_position == fail_at) return Status::Internal("handler bug");
+                                 return PgApplyTotals(c, schema, e, suffix);
+                               }));
+      return RebuildSink{model, model};
+    };
+  };
+  RebuildOptions options;
+  options.name = "totals";
+  options.tables = {"totals", "applied"};
+  options.processor.batch_size = 16;
+  options.progress_interval = 20ms;
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto admin, PgConnection::Connect({.conninfo = PgOptions(schema_).conninfo}));
+  auto active_reads = [&]() -> Result<TotalsByStream> {
+    ESTORIA_ASSIGN_OR_RETURN(int active, catalog->versions().ActiveVersion("totals"));
+    return PgReadTotals(*admin, schema, "_v" + std::to_string(active));
+  };
+
+  ESTORIA_ASSERT_OK_AND_ASSIGN(RebuildResult v1, RebuildProjection(store_, *catalog, factory(0), options));
+  EXPECT_TRUE(v1.promoted);
+  EXPECT_THAT(RebuildProjection(store_, *catalog, factory(head / 2), options).status(),
+              StatusIs(StatusCode::kFailedPrecondition));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(int64_t checkpoint, catalog->checkpoints().Load("totals_v2"));
+  EXPECT_GT(checkpoint, 0);
+  EXPECT_LT(checkpoint, head / 2);
+  EXPECT_THAT(CutOverProjection(*catalog, *store_->global_reader(), "totals").status(),
+              StatusIs(StatusCode::kFailedPrecondition));
+  ESTORIA_ASSERT_OK_AND_ASSIGN(RebuildResult v2, RebuildProjection(store_, *catalog, factory(0), options));
+  EXPECT_EQ(v2.version, 2);
+  EXPECT_TRUE(v2.resumed);
+  EXPECT_TRUE(v2.promoted);
+  EXPECT_EQ(v2.events_done, head - checkpoint);
+  ESTORIA_ASSERT_OK_AND_ASSIGN(TotalsByStream reads, active_reads());
+  EXPECT_EQ(reads, fold);
+  // Every event applied exactly once by version 2 across the failure.
+  ESTORIA_ASSERT_OK_AND_ASSIGN(auto applied, admin->Exec("SELECT count(*), count(DISTINCT position) FROM " +
+                                                         postgres::QuoteIdentifier(schema) + ".applied_v2"));
+  EXPECT_EQ(applied.Int64(0, 0), head);
+  EXPECT_EQ(applied.Int64(0, 1), head);
+
+  ESTORIA_ASSERT_OK(admin->Exec("UPDATE " + postgres::QuoteIdentifier(schema) + ".totals_v2 SET total = -1").error());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(reads, active_reads());
+  EXPECT_NE(reads, fold);
+  ESTORIA_ASSERT_OK(RollbackProjection(*catalog, *store_->global_reader(), "totals").status());
+  ESTORIA_ASSERT_OK_AND_ASSIGN(reads, active_reads());
+  EXPECT_EQ(reads, fold);
+  ESTORIA_ASSERT_OK(AbandonProjectionVersion(*catalog, *store_->global_reader(), "totals").status());
+  EXPECT_FALSE(PgReadTotals(*admin, schema, "_v2").ok());  // dropped
+  EXPECT_EQ(catalog->checkpoints().Load("totals_v2").value_or(-1), 0);
+
+  ESTORIA_ASSERT_OK_AND_ASSIGN(std::vector<RebuildStep> history, catalog->History("totals"));
+  std::vector<std::string> kinds;
+  for (const auto& step : history)
+    kinds.push_back(std::string(RebuildStepKindName(step.kind)) + std::to_string(step.version));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"started1", "caught_up1", "promoted1", "started2", "resumed2",
+                                             "caught_up2", "promoted2", "rolled_back2", "abandoned2"}));
+  EXPECT_THAT(RollbackProjection(*catalog, *store_->global_reader(), "totals").status(),
+              StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(RollbackProjection(*catalog, *store_->global_reader(), "nosuch").status(),
+              StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(PostgresReadModelTest, RebuildBesideTheLiveVersionThenCutOver) {

@@ -22,9 +22,11 @@
 #include <string_view>
 #include <vector>
 
+#include "estoria/checkpoint_store.h"
 #include "estoria/postgres/connection.h"
 #include "estoria/postgres/postgres_options.h"
 #include "estoria/projection/dead_letter_store.h"
+#include "estoria/projection/rebuild.h"
 #include "estoria/projection/versioning.h"
 
 namespace estoria::postgres {
@@ -98,6 +100,37 @@ class PostgresVersionRegistry final : public VersionRegistry {
 
  private:
   PostgresOptions options_;
+  std::mutex mu_;
+  std::unique_ptr<PgConnection> conn_;
+};
+
+// The RebuildCatalog of a PostgreSQL read model: PostgresVersionRegistry,
+// PostgresCheckpointStore, the history table projection_rebuilds (in
+// options.schema), and DropTables on tables in options.schema (where
+// PostgresReadModel's setup is expected to create a projection's tables).
+// Thread safety: safe for concurrent use (one connection behind a mutex).
+class PostgresRebuildCatalog final : public RebuildCatalog {
+ public:
+  // Ensures the schema, then connects. Errors as EnsureSchema.
+  static Result<std::shared_ptr<PostgresRebuildCatalog>> Open(PostgresOptions options);
+  PostgresRebuildCatalog(PostgresOptions options, std::shared_ptr<PostgresVersionRegistry> versions,
+                         std::shared_ptr<CheckpointStore> checkpoints, std::unique_ptr<PgConnection> conn)
+      : options_(std::move(options)),
+        versions_(std::move(versions)),
+        checkpoints_(std::move(checkpoints)),
+        conn_(std::move(conn)) {}
+
+  // RebuildCatalog; statuses as documented there.
+  VersionRegistry& versions() override { return *versions_; }
+  CheckpointStore& checkpoints() override { return *checkpoints_; }
+  Status Record(const RebuildStep& step) override;
+  Result<std::vector<RebuildStep>> History(std::string_view projection) override;
+  Status DropTables(const std::vector<std::string>& tables) override;
+
+ private:
+  PostgresOptions options_;
+  std::shared_ptr<PostgresVersionRegistry> versions_;
+  std::shared_ptr<CheckpointStore> checkpoints_;
   std::mutex mu_;
   std::unique_ptr<PgConnection> conn_;
 };

@@ -9,6 +9,8 @@
 // VersionRegistry; readers resolve their table names through ActiveVersion.
 // The old version's processor can then be stopped and its tables dropped
 // (SqliteReadModel / PostgresReadModel provide DropTables helpers).
+// RebuildProjection (projection/rebuild.h) runs this whole sequence as one
+// recorded operation, with resume, rollback and abandon.
 //
 // Thread safety: the free functions are pure; VersionRegistry implementations
 // are safe for concurrent use from many threads.

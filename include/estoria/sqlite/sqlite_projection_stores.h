@@ -4,11 +4,14 @@
 //                            their replay requests (estoria_dead_letter_replays)
 //   SqliteVersionRegistry    the active version of each projection
 //                            (table estoria_projection_versions)
+//   SqliteRebuildCatalog     versions, checkpoints and the rebuild history
+//                            (table estoria_projection_rebuilds) of one file
 //   SqliteProjectionTables   schema creation and the in-transaction helpers the
 //                            read model uses on its own connection
 // The tables live in any SQLite file: the event store's or a read model's.
 //
-// Thread safety: SqliteDeadLetterStore and SqliteVersionRegistry are safe for
+// Thread safety: SqliteDeadLetterStore, SqliteVersionRegistry and
+// SqliteRebuildCatalog are safe for
 // concurrent use from many threads (one connection behind a mutex). The static
 // functions of SqliteProjectionTables use the caller's connection (one thread
 // at a time).
@@ -22,8 +25,10 @@
 #include <string_view>
 #include <vector>
 
+#include "estoria/checkpoint_store.h"
 #include "estoria/event_store.h"
 #include "estoria/projection/dead_letter_store.h"
+#include "estoria/projection/rebuild.h"
 #include "estoria/projection/versioning.h"
 #include "estoria/sqlite/database.h"
 
@@ -96,6 +101,31 @@ class SqliteVersionRegistry final : public VersionRegistry {
   Status SetActiveVersion(std::string_view name, int version) override;
 
  private:
+  std::mutex mu_;
+  std::unique_ptr<SqliteDatabase> db_;
+};
+
+// The RebuildCatalog of a SQLite file (a read model's): SqliteVersionRegistry,
+// SqliteCheckpointStore, the history table estoria_projection_rebuilds, and
+// DropTables on the file's tables.
+class SqliteRebuildCatalog final : public RebuildCatalog {
+ public:
+  // Errors as SqliteProjectionTables::Open and SqliteCheckpointStore::Open.
+  static Result<std::shared_ptr<SqliteRebuildCatalog>> Open(SqliteStoreOptions options);
+  SqliteRebuildCatalog(std::shared_ptr<SqliteVersionRegistry> versions, std::shared_ptr<CheckpointStore> checkpoints,
+                       std::unique_ptr<SqliteDatabase> db)
+      : versions_(std::move(versions)), checkpoints_(std::move(checkpoints)), db_(std::move(db)) {}
+
+  // RebuildCatalog; statuses as documented there.
+  VersionRegistry& versions() override { return *versions_; }
+  CheckpointStore& checkpoints() override { return *checkpoints_; }
+  Status Record(const RebuildStep& step) override;
+  Result<std::vector<RebuildStep>> History(std::string_view projection) override;
+  Status DropTables(const std::vector<std::string>& tables) override;
+
+ private:
+  std::shared_ptr<SqliteVersionRegistry> versions_;
+  std::shared_ptr<CheckpointStore> checkpoints_;
   std::mutex mu_;
   std::unique_ptr<SqliteDatabase> db_;
 };
