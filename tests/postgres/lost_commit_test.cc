@@ -300,6 +300,14 @@ TEST_P(LostCommitTest, UnreachableAfterTheCutIsUnavailableOutcomeUnknown) {
     ESTORIA_ASSERT_OK(observer_->Exec("ALTER ROLE " + QuoteIdentifier(role) + " LOGIN"));
     std::vector<Uuid> log = before_;
     log.insert(log.end(), ids.begin(), ids.end());
+    // The writer could not make the batch durable (logins were refused), so
+    // strict readers hold at the old durable frontier until one of them
+    // raises it after the store's grace period (store_core.cc, kGapGrace):
+    // the batch becomes visible without any further append.
+    EXPECT_TRUE(WaitUntil([&] {
+      auto head = store_->HeadPosition();
+      return head && *head == static_cast<int64_t>(log.size());
+    })) << "the committed batch never became visible to readers";
     ExpectLog(log);
     ExpectUsableAfter(log);
   }
