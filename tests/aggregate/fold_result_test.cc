@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "../projection/wallet_types.h"
 #include "estoria/event_sourced_store.h"
 #include "estoria/fold.h"
 #include "estoria/memory/memory_event_store.h"
@@ -123,58 +124,13 @@ TEST_P(FoldResultTest, FoldAllCountsOverTheGlobalLog) {
   EXPECT_EQ(result.projected, 9);
 }
 
-// Two schema versions of one event type (as in upcaster_test.cc).
-struct Wallet {
-  int64_t cents = 0;
-  std::string currency;
-  int64_t deposits = 0;
-  friend bool operator==(const Wallet&, const Wallet&) = default;
-};
-struct DepositedV1 {
-  static constexpr std::string_view kType = "deposited";
-  int64_t amount = 0;  // whole units
-  void ApplyTo(Wallet& w) const {
-    w.cents += amount * 100;
-    ++w.deposits;
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DepositedV1, amount)
-struct Deposited {
-  static constexpr std::string_view kType = "deposited";
-  static constexpr int kSchemaVersion = 2;
-  int64_t cents = 0;
-  std::string currency;
-  void ApplyTo(Wallet& w) const {
-    w.cents += cents;
-    w.currency = currency;
-    ++w.deposits;
-  }
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Deposited, cents, currency)
-
-UpcasterRegistry WalletUpcasters() {
-  UpcasterRegistry r;
-  r.Add("deposited", 1, JsonUpcaster([](nlohmann::json& j) {
-          if (j.at("amount").get<int64_t>() < 0) throw std::runtime_error("negative deposit");
-          j["cents"] = j.at("amount").get<int64_t>() * 100;
-          j.erase("amount");
-          j["currency"] = "EUR";
-        }));
-  r.Add("credited", 1, [](UpcastEvent& e) {  // an older name of "deposited"
-    e.type = "deposited";
-    return Status::Ok();
-  });
-  return r;
-}
-
-// A read-side view that only knows the current shape.
-Status ApplyCurrent(Wallet& w, const Event& e) {
-  if (e.type() != "deposited") return Status::InvalidArgument("unexpected type " + e.type());
-  auto j = nlohmann::json::parse(e.data);
-  if (!j.contains("cents")) return Status::InvalidArgument("old shape: " + e.data);
-  j.get<Deposited>().ApplyTo(w);
-  return Status::Ok();
-}
+// Two schema versions of one event type, their upcasters and a view that knows
+// only the current shape (shared with the projection upcasting tests).
+using estoria::testing::ApplyCurrent;
+using estoria::testing::Deposited;
+using estoria::testing::DepositedV1;
+using estoria::testing::Wallet;
+using estoria::testing::WalletUpcasters;
 
 TEST_P(FoldResultTest, UpcastFoldsMatchWhatTheStoreLoads) {
   EventSourcedStore<Wallet, DepositedV1> old_wallets(store_, "wallet");

@@ -1,4 +1,5 @@
-// Shared by the projection upcasting tests: a wallet whose "deposited" event
+// Shared by the upcasting tests (projections, and the folds of
+// tests/aggregate/fold_result_test.cc): a wallet whose "deposited" event
 // has two schema versions (v1 {"amount": units}, v2 {"cents", "currency"}),
 // the v1 -> v2 upcaster, and a read-side fold that knows only v2.
 #pragma once
@@ -46,7 +47,8 @@ struct Deposited {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Deposited, cents, currency)
 
-// v1 -> v2; a negative amount is refused (the step throws).
+// v1 -> v2 (a negative amount is refused: the step throws), and "credited",
+// an older name of "deposited", renamed.
 inline UpcasterRegistry WalletUpcasters() {
   UpcasterRegistry r;
   r.Add("deposited", 1, JsonUpcaster([](nlohmann::json& j) {
@@ -55,6 +57,10 @@ inline UpcasterRegistry WalletUpcasters() {
           j.erase("amount");
           j["currency"] = "EUR";
         }));
+  r.Add("credited", 1, [](UpcastEvent& e) {  // an older name of "deposited"
+    e.type = "deposited";
+    return Status::Ok();
+  });
   return r;
 }
 
